@@ -1,0 +1,1 @@
+//! drover-inventory: see Cargo.toml description.

@@ -1,0 +1,1 @@
+//! drover-playbook: see Cargo.toml description.

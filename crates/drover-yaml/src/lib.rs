@@ -1,0 +1,81 @@
+//! YAML as Ansible reads it (PyYAML's YAML 1.1 `SafeLoader` plus Ansible's `!unsafe`), with a
+//! source span on every node.
+//!
+//! - `yes/no/on/off/true/false` (lower, Title, UPPER case) are booleans; `y`/`n` are strings.
+//! - `0755` is octal (493), `0x1f` hex, `0b11` binary, `1_000` and `1:30` (sexagesimal) ints.
+//! - Floats need a dot: `1e3` and `1.0e3` are strings, `1.0e+3` is a float.
+//! - `<<:` merge keys with PyYAML's precedence (explicit keys win; in `<<: [*a, *b]`, `a` wins).
+//! - Duplicate keys: the last value wins and a warning is returned.
+//! - Several documents per stream with [`Loaded::documents`]; [`Loaded::single`] refuses more than
+//!   one, as Ansible's loader does for playbooks, inventories and vars files.
+//! - Timestamps are kept as their ISO text (what Ansible prints for them in JSON).
+//!
+//! Errors are [`Diagnostic`]s pointing at the offending character.
+
+mod compose;
+mod node;
+mod resolve;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use drover_diag::{Diagnostic, Source, Span};
+
+pub use node::{Mapping, Node, NodeValue, python_float_repr};
+
+/// The result of loading one YAML stream.
+#[derive(Debug)]
+pub struct Loaded {
+    /// The source the nodes point into.
+    pub source: Arc<Source>,
+    /// One node per document (an empty stream has none).
+    pub documents: Vec<Node>,
+    /// Non-fatal findings (duplicate keys); the caller prints them.
+    pub warnings: Vec<Diagnostic>,
+}
+
+impl Loaded {
+    /// The only document, `None` for an empty file (or one holding only `null`), or an error
+    /// when the stream has several documents.
+    pub fn single(self) -> Result<Option<Node>, Diagnostic> {
+        let mut docs = self.documents.into_iter();
+        let first = docs.next();
+        if let Some(second) = docs.next() {
+            return Err(
+                Diagnostic::error("expected a single document in the stream")
+                    .with_span(Span::point(second.span.source.clone(), second.span.start))
+                    .with_label("another document starts here")
+                    .with_help("remove the extra `---` document or split the file"),
+            );
+        }
+        Ok(first.filter(|n| !n.is_null()))
+    }
+}
+
+/// Loads every document from a source.
+pub fn load_str(source: &Arc<Source>) -> Result<Loaded, Diagnostic> {
+    let mut composer = compose::Composer::new(source);
+    let documents = composer.documents()?;
+    Ok(Loaded {
+        source: source.clone(),
+        documents,
+        warnings: composer.warnings,
+    })
+}
+
+/// Reads and loads a YAML file.
+pub fn load_file(path: &Path) -> Result<Loaded, Diagnostic> {
+    let source = Source::read(path).map_err(|e| {
+        Diagnostic::error(format!("cannot read `{}`: {e}", path.display()))
+            .with_help("check that the file exists and is readable UTF-8 text")
+    })?;
+    load_str(&source)
+}
+
+/// Loads text given inline (extra vars, tests) under a display name such as `<extra vars>`.
+pub fn load_text(name: &str, text: &str) -> Result<Loaded, Diagnostic> {
+    load_str(&Source::new(name, text))
+}
+
+#[cfg(test)]
+mod tests;

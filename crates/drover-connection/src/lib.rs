@@ -1,0 +1,143 @@
+//! Connections to nodes.
+//!
+//! - [`SshConnection`]: the system OpenSSH client through the `openssh` crate with native
+//!   multiplexing: one ControlMaster per host for the whole run, so every later command is one
+//!   round trip on an existing connection. The user's `~/.ssh/config`, agent, ProxyJump and
+//!   certificates work unchanged. Strict host-key checking unless the caller opts in to accepting
+//!   new keys. Channels per host are capped below sshd's `MaxSessions` (10).
+//! - [`LocalConnection`]: `/bin/sh -c` on the controller (`connection: local`).
+//!
+//! Commands are POSIX shell text built with [`shell::quote`]; [`Become`] wraps them in `sudo -n`.
+
+mod error;
+mod escalate;
+mod local;
+pub mod shell;
+mod ssh;
+
+use std::time::Duration;
+
+pub use error::{Error, Result};
+pub use escalate::Become;
+pub use local::LocalConnection;
+pub use ssh::{ControlDir, HostKeyPolicy, SshConnection, SshOptions};
+
+/// Channels opened at once on one host's master (sshd's default `MaxSessions` is 10).
+pub const MAX_CHANNELS_PER_HOST: usize = 8;
+
+/// What a finished command returned.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Output {
+    /// Exit status (`rc`).
+    pub status: i32,
+    /// Captured stdout.
+    pub stdout: Vec<u8>,
+    /// Captured stderr.
+    pub stderr: Vec<u8>,
+}
+
+impl Output {
+    /// stdout as text (lossy UTF-8).
+    pub fn stdout_text(&self) -> String {
+        String::from_utf8_lossy(&self.stdout).into_owned()
+    }
+
+    /// stderr as text (lossy UTF-8).
+    pub fn stderr_text(&self) -> String {
+        String::from_utf8_lossy(&self.stderr).into_owned()
+    }
+}
+
+/// One command to run on a node.
+#[derive(Clone, Debug, Default)]
+pub struct Request {
+    /// POSIX shell script (run by `/bin/sh -c` on the node).
+    pub script: String,
+    /// Bytes fed to the script's stdin (file contents for uploads).
+    pub stdin: Option<Vec<u8>>,
+    /// Privilege escalation.
+    pub escalation: Become,
+    /// Give up after this long (the remote process may keep running; see [`Error::Timeout`]).
+    pub timeout: Option<Duration>,
+}
+
+impl Request {
+    /// A request for a script with no stdin, no become and no timeout.
+    pub fn new(script: impl Into<String>) -> Request {
+        Request {
+            script: script.into(),
+            ..Request::default()
+        }
+    }
+
+    /// Runs the script under `become`.
+    #[must_use]
+    pub fn with_become(mut self, escalation: Become) -> Request {
+        self.escalation = escalation;
+        self
+    }
+
+    /// Feeds `data` to the script's stdin.
+    #[must_use]
+    pub fn with_stdin(mut self, data: impl Into<Vec<u8>>) -> Request {
+        self.stdin = Some(data.into());
+        self
+    }
+
+    /// Sets a time limit.
+    #[must_use]
+    pub fn with_timeout(mut self, timeout: Duration) -> Request {
+        self.timeout = Some(timeout);
+        self
+    }
+}
+
+/// A connection to one host.
+pub enum Connection {
+    /// Over SSH (the default).
+    Ssh(SshConnection),
+    /// On the controller itself.
+    Local(LocalConnection),
+}
+
+impl Connection {
+    /// Runs a request and returns its output; a non-zero exit status is not an error here.
+    pub async fn run(&self, request: &Request) -> Result<Output> {
+        match self {
+            Connection::Ssh(c) => c.run(request).await,
+            Connection::Local(c) => c.run(request).await,
+        }
+    }
+
+    /// Closes the connection (stops the SSH master).
+    pub async fn close(self) {
+        match self {
+            Connection::Ssh(c) => c.close().await,
+            Connection::Local(_) => {}
+        }
+    }
+}
+
+/// Turns a finished process into an [`Output`], or the right error (sudo password, signal).
+pub(crate) fn finish(
+    host: &str,
+    request: &Request,
+    output: std::process::Output,
+) -> Result<Output> {
+    let Some(status) = output.status.code() else {
+        return Err(Error::Failed {
+            host: host.to_string(),
+            reason: "the remote process was killed by a signal".into(),
+        });
+    };
+    if request.escalation.enabled && status != 0 && escalate::needs_password(&output.stderr) {
+        return Err(Error::BecomePasswordRequired {
+            host: host.to_string(),
+        });
+    }
+    Ok(Output {
+        status,
+        stdout: output.stdout,
+        stderr: output.stderr,
+    })
+}

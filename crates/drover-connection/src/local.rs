@@ -1,0 +1,105 @@
+//! `connection: local`: scripts run with `/bin/sh -c` on the controller.
+
+use std::process::Stdio;
+
+use tokio::io::AsyncWriteExt;
+use tokio::process::Command;
+
+use crate::{Error, Output, Request, Result, finish};
+
+/// Runs commands on the controller.
+#[derive(Clone, Debug)]
+pub struct LocalConnection {
+    host: String,
+}
+
+impl LocalConnection {
+    /// A local connection for the inventory host `host` (used in messages).
+    pub fn new(host: impl Into<String>) -> LocalConnection {
+        LocalConnection { host: host.into() }
+    }
+
+    /// Runs a request.
+    pub async fn run(&self, request: &Request) -> Result<Output> {
+        let script = request.escalation.wrap(&request.script);
+        let mut child = Command::new("/bin/sh")
+            .arg("-c")
+            .arg(&script)
+            .stdin(if request.stdin.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| self.failed(format!("cannot start /bin/sh: {e}")))?;
+        let stdin = child.stdin.take();
+        let feed = async move {
+            if let (Some(data), Some(mut stdin)) = (&request.stdin, stdin) {
+                // A script may exit without reading its input; a broken pipe is not an error.
+                let _ = stdin.write_all(data).await;
+                let _ = stdin.shutdown().await;
+            }
+        };
+        // Feed stdin while reading stdout/stderr, so neither side can fill a pipe and block.
+        let wait = async { tokio::join!(feed, child.wait_with_output()).1 };
+        let output = match request.timeout {
+            Some(limit) => tokio::time::timeout(limit, wait)
+                .await
+                .map_err(|_| Error::Timeout {
+                    host: self.host.clone(),
+                    seconds: limit.as_secs(),
+                })?,
+            None => wait.await,
+        }
+        .map_err(|e| self.failed(e.to_string()))?;
+        finish(&self.host, request, output)
+    }
+
+    fn failed(&self, reason: String) -> Error {
+        Error::Failed {
+            host: self.host.clone(),
+            reason,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[tokio::test]
+    async fn runs_scripts_with_stdin_and_status() {
+        let c = LocalConnection::new("localhost");
+        let out = c
+            .run(&Request::new("tr a-z A-Z; echo err >&2; exit 3").with_stdin("hello"))
+            .await
+            .unwrap();
+        assert_eq!(out.status, 3);
+        assert_eq!(out.stdout_text(), "HELLO");
+        assert_eq!(out.stderr_text(), "err\n");
+    }
+
+    #[tokio::test]
+    async fn large_output_is_not_truncated() {
+        let c = LocalConnection::new("localhost");
+        let out = c
+            .run(&Request::new("head -c 3000000 /dev/zero | tr '\\0' x"))
+            .await
+            .unwrap();
+        assert_eq!(out.stdout.len(), 3_000_000);
+    }
+
+    #[tokio::test]
+    async fn timeouts_are_reported() {
+        let c = LocalConnection::new("localhost");
+        let err = c
+            .run(&Request::new("sleep 5").with_timeout(Duration::from_millis(100)))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::Timeout { .. }), "{err}");
+    }
+}

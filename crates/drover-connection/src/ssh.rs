@@ -1,0 +1,226 @@
+//! SSH connections: one OpenSSH ControlMaster per host (native mux protocol), commands as
+//! channels on it.
+
+use std::num::NonZeroUsize;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use openssh::{ControlPersist, KnownHosts, Session, SessionBuilder, Stdio};
+use tokio::io::AsyncWriteExt;
+use tokio::sync::Semaphore;
+
+use crate::shell::quote;
+use crate::{Error, MAX_CHANNELS_PER_HOST, Output, Request, Result, finish};
+
+/// How unknown or changed host keys are treated.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum HostKeyPolicy {
+    /// `StrictHostKeyChecking=yes`: the key must already be in known_hosts (the default).
+    #[default]
+    Strict,
+    /// `StrictHostKeyChecking=accept-new`: record keys of new hosts, refuse changed ones.
+    /// An explicit opt-in.
+    AcceptNew,
+}
+
+/// Where and how to connect to one host (from the `ansible_*` connection variables).
+#[derive(Clone, Debug)]
+pub struct SshOptions {
+    /// Address or ssh-config alias (`ansible_host`, else the inventory name).
+    pub address: String,
+    /// `ansible_port`.
+    pub port: Option<u16>,
+    /// `ansible_user`.
+    pub user: Option<String>,
+    /// `ansible_ssh_private_key_file`.
+    pub key_file: Option<PathBuf>,
+    /// An ssh config file (`-F`); `None` uses the user's `~/.ssh/config`.
+    pub config_file: Option<PathBuf>,
+    /// A known_hosts file to use instead of the user's.
+    pub known_hosts_file: Option<PathBuf>,
+    /// Host-key policy.
+    pub host_key_policy: HostKeyPolicy,
+    /// ProxyJump hosts.
+    pub jump_hosts: Vec<String>,
+    /// Connection timeout.
+    pub connect_timeout: Duration,
+}
+
+impl SshOptions {
+    /// Options for an address with everything else at its default (strict host keys, 10 s).
+    pub fn new(address: impl Into<String>) -> SshOptions {
+        SshOptions {
+            address: address.into(),
+            port: None,
+            user: None,
+            key_file: None,
+            config_file: None,
+            known_hosts_file: None,
+            host_key_policy: HostKeyPolicy::Strict,
+            jump_hosts: Vec::new(),
+            connect_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// A private, short directory for the run's control sockets (`/tmp/drover-XXXXXX`, mode 0700),
+/// removed when dropped. Short because socket paths must fit in 108 bytes.
+pub struct ControlDir(tempfile::TempDir);
+
+impl ControlDir {
+    /// Creates the directory.
+    pub fn new() -> std::io::Result<ControlDir> {
+        tempfile::Builder::new()
+            .prefix("drover-")
+            .tempdir_in("/tmp")
+            .map(ControlDir)
+    }
+
+    /// The directory's path.
+    pub fn path(&self) -> &Path {
+        self.0.path()
+    }
+}
+
+/// An SSH connection to one host. Clones share the master and the channel cap.
+#[derive(Clone)]
+pub struct SshConnection {
+    host: String,
+    session: Arc<Session>,
+    channels: Arc<Semaphore>,
+}
+
+impl SshConnection {
+    /// Starts the host's master connection. Fails with [`Error::Unreachable`] when the host
+    /// cannot be reached or its key is not trusted.
+    pub async fn connect(
+        host: &str,
+        options: &SshOptions,
+        control: &ControlDir,
+    ) -> Result<SshConnection> {
+        let mut builder = SessionBuilder::default();
+        builder
+            .known_hosts_check(match options.host_key_policy {
+                HostKeyPolicy::Strict => KnownHosts::Strict,
+                HostKeyPolicy::AcceptNew => KnownHosts::Add,
+            })
+            .connect_timeout(options.connect_timeout)
+            .server_alive_interval(Duration::from_secs(15))
+            .control_directory(control.path())
+            // Bounds a leaked master's life if drover is killed before it can close it.
+            .control_persist(ControlPersist::IdleFor(
+                NonZeroUsize::new(60).unwrap_or(NonZeroUsize::MIN),
+            ));
+        if let Some(port) = options.port {
+            builder.port(port);
+        }
+        if let Some(user) = &options.user {
+            builder.user(user.clone());
+        }
+        if let Some(key) = &options.key_file {
+            builder.keyfile(key);
+        }
+        if let Some(config) = &options.config_file {
+            builder.config_file(config);
+        }
+        if let Some(known_hosts) = &options.known_hosts_file {
+            builder.user_known_hosts_file(known_hosts);
+        }
+        if !options.jump_hosts.is_empty() {
+            builder.jump_hosts(&options.jump_hosts);
+        }
+        let session = builder
+            .connect_mux(&options.address)
+            .await
+            .map_err(|e| unreachable(host, &e))?;
+        Ok(SshConnection {
+            host: host.to_string(),
+            session: Arc::new(session),
+            channels: Arc::new(Semaphore::new(MAX_CHANNELS_PER_HOST)),
+        })
+    }
+
+    /// Runs a request as one channel on the master.
+    pub async fn run(&self, request: &Request) -> Result<Output> {
+        let _permit = self.channels.acquire().await.map_err(|_| Error::Failed {
+            host: self.host.clone(),
+            reason: "connection is closing".into(),
+        })?;
+        let script = request.escalation.wrap(&request.script);
+        // The login shell of the remote user runs this line; `/bin/sh -c` makes the script POSIX
+        // whatever that shell is.
+        let line = format!("/bin/sh -c {}", quote(&script));
+        let work = async {
+            let mut child = self
+                .session
+                .raw_command(&line)
+                .stdin(if request.stdin.is_some() {
+                    Stdio::piped()
+                } else {
+                    Stdio::null()
+                })
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .await
+                .map_err(|e| self.classify(&e))?;
+            let stdin = child.stdin().take();
+            let feed = async move {
+                if let (Some(data), Some(mut stdin)) = (&request.stdin, stdin) {
+                    // A script may exit without reading its input; a broken pipe is not an error.
+                    let _ = stdin.write_all(data).await;
+                    let _ = stdin.shutdown().await;
+                }
+            };
+            // Feed stdin while reading stdout/stderr, so neither side can fill a pipe and block.
+            let (_, output) = tokio::join!(feed, child.wait_with_output());
+            output.map_err(|e| self.classify(&e))
+        };
+        let output = match request.timeout {
+            Some(limit) => tokio::time::timeout(limit, work)
+                .await
+                .map_err(|_| Error::Timeout {
+                    host: self.host.clone(),
+                    seconds: limit.as_secs(),
+                })?,
+            None => work.await,
+        }?;
+        finish(&self.host, request, output)
+    }
+
+    /// Stops the master connection (when this is the last clone; otherwise the master stays for
+    /// the others and stops when the run's [`ControlDir`] is removed or after 60 s idle).
+    pub async fn close(self) {
+        if let Ok(session) = Arc::try_unwrap(self.session) {
+            let _ = session.close().await;
+        }
+    }
+
+    fn classify(&self, e: &openssh::Error) -> Error {
+        match e {
+            openssh::Error::Connect(_)
+            | openssh::Error::Master(_)
+            | openssh::Error::Disconnected
+            | openssh::Error::SshMux(_) => unreachable(&self.host, e),
+            other => Error::Failed {
+                host: self.host.clone(),
+                reason: other.to_string(),
+            },
+        }
+    }
+}
+
+fn unreachable(host: &str, e: &openssh::Error) -> Error {
+    let mut reason = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        reason.push_str(": ");
+        reason.push_str(&s.to_string());
+        source = s.source();
+    }
+    Error::Unreachable {
+        host: host.to_string(),
+        reason: reason.trim().to_string(),
+    }
+}

@@ -1,0 +1,436 @@
+//! Lazy variables: the context object templates see.
+//!
+//! Ansible templates a variable's value when a template reads it (`AnsibleJ2Vars`), recursively,
+//! so `pg_instance: "{{ pg_cluster }}-{{ pg_seq }}"` works wherever `pg_instance` is used.
+//! [`LazyVars`] does the same over a `serde_json::Map` of merged variables: values without `{{ }}`
+//! are converted as they are, the others are templated on first access (and cached for the rest of
+//! the call). A variable whose templating hits an undefined variable is itself undefined (as in
+//! Ansible, so `is defined` and `default()` still work) and the reason is kept as a hint for the
+//! error message. Loops (`a: "{{ b }}"`, `b: "{{ a }}"`) are errors.
+//!
+//! `hostvars` is a lazy map over a caller-provided [`HostVarsSource`]; `hostvars[h].x` is templated
+//! in host `h`'s own variables.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use drover_diag::Diagnostic;
+use minijinja::value::{Enumerator, Object, ObjectRepr};
+use minijinja::{Environment, Error, ErrorKind, Value as JValue};
+use serde_json::{Map, Value};
+
+use crate::error::describe;
+use crate::is_template;
+use crate::value::{count_trailing_newlines, escape_backslashes, eval_concat, to_engine};
+
+/// Where `hostvars` reads other hosts' variables from. The inventory implements it.
+pub trait HostVarsSource: Send + Sync {
+    /// Every host of the inventory (the keys of `hostvars`).
+    fn host_names(&self) -> Vec<String>;
+    /// The merged variables of `host` (inventory, group/host vars, facts), or `None` when the host
+    /// is unknown. Values may contain `{{ }}`; they are templated in that host's context.
+    fn host_vars(&self, host: &str) -> Option<Map<String, Value>>;
+}
+
+/// Name under which the root context hands itself to filters and lookups.
+pub const SELF_KEY: &str = "__drover_vars__";
+
+/// State shared by every context of one top-level call.
+pub struct Shared {
+    pub env: Arc<Environment<'static>>,
+    hostvars: Option<Arc<dyn HostVarsSource>>,
+    pub search_paths: Vec<PathBuf>,
+    pub omit: String,
+    resolving: Mutex<Vec<String>>,
+    undefined_hints: Mutex<Vec<(String, String)>>,
+    warnings: Mutex<Vec<Diagnostic>>,
+    host_contexts: Mutex<HashMap<String, JValue>>,
+    root_names: Mutex<std::collections::HashSet<String>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Shared {
+    pub fn new(
+        env: Arc<Environment<'static>>,
+        hostvars: Option<Arc<dyn HostVarsSource>>,
+        search_paths: Vec<PathBuf>,
+        omit: String,
+    ) -> Arc<Shared> {
+        Arc::new(Shared {
+            env,
+            hostvars,
+            search_paths,
+            omit,
+            resolving: Mutex::new(Vec::new()),
+            undefined_hints: Mutex::new(Vec::new()),
+            warnings: Mutex::new(Vec::new()),
+            host_contexts: Mutex::new(HashMap::new()),
+            root_names: Mutex::new(std::collections::HashSet::new()),
+        })
+    }
+
+    /// Records a warning to hand back with the result.
+    pub fn warn(&self, warning: Diagnostic) {
+        lock(&self.warnings).push(warning);
+    }
+
+    /// Takes the warnings recorded so far.
+    pub fn take_warnings(&self) -> Vec<Diagnostic> {
+        std::mem::take(&mut *lock(&self.warnings))
+    }
+
+    /// Whether `name` is a variable of the current host (set, even if its value fails).
+    pub fn is_set(&self, name: &str) -> bool {
+        lock(&self.root_names).contains(name)
+    }
+
+    /// Why variable `name` is undefined although it is set, if it is.
+    pub fn undefined_hint(&self, name: &str) -> Option<String> {
+        lock(&self.undefined_hints)
+            .iter()
+            .rev()
+            .find(|(n, _)| n == name)
+            .map(|(_, h)| h.clone())
+    }
+
+    fn host_context(self: &Arc<Self>, host: &str) -> Option<JValue> {
+        if let Some(v) = lock(&self.host_contexts).get(host) {
+            return Some(v.clone());
+        }
+        let source = self.hostvars.as_ref()?;
+        let vars = source.host_vars(host)?;
+        let ctx = Arc::new(LazyVars {
+            shared: self.clone(),
+            scope: host.to_string(),
+            vars: Arc::new(vars),
+            cache: Mutex::new(HashMap::new()),
+        });
+        let value = JValue::from_dyn_object(ctx);
+        lock(&self.host_contexts).insert(host.to_string(), value.clone());
+        Some(value)
+    }
+}
+
+/// A template failure together with the template text that failed (for error spans).
+pub struct Failure {
+    pub error: Error,
+    pub text: String,
+}
+
+/// The lazily templated variables of one host.
+pub struct LazyVars {
+    shared: Arc<Shared>,
+    /// Empty for the current host, the host name for a `hostvars` entry.
+    scope: String,
+    vars: Arc<Map<String, Value>>,
+    cache: Mutex<HashMap<String, JValue>>,
+}
+
+impl fmt::Debug for LazyVars {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "<variables of {}>",
+            if self.scope.is_empty() {
+                "this host"
+            } else {
+                &self.scope
+            }
+        )
+    }
+}
+
+impl LazyVars {
+    /// The context of the current host.
+    pub fn root(shared: Arc<Shared>, vars: Arc<Map<String, Value>>) -> Arc<LazyVars> {
+        lock(&shared.root_names).extend(vars.keys().cloned());
+        Arc::new(LazyVars {
+            shared,
+            scope: String::new(),
+            vars,
+            cache: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// The shared state of this call.
+    pub fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+
+    /// Ansible's `Templar.template` over a value tree (convert_data on).
+    pub fn template_value(self: &Arc<Self>, value: &Value) -> Result<Value, Failure> {
+        match value {
+            Value::String(s) => self.template_string(s),
+            Value::Array(items) => items.iter().map(|v| self.template_value(v)).collect(),
+            Value::Object(map) => {
+                let mut out = Map::new();
+                for (k, v) in map {
+                    out.insert(k.clone(), self.template_value(v)?);
+                }
+                Ok(Value::Object(out))
+            }
+            other => Ok(other.clone()),
+        }
+    }
+
+    fn template_string(self: &Arc<Self>, s: &str) -> Result<Value, Failure> {
+        if !is_template(s) {
+            return Ok(Value::String(s.to_string()));
+        }
+        // Ansible's SINGLE_VAR shortcut: "{{ name }}" naming a number, bool or null keeps its type.
+        if let Some(name) = single_var(s) {
+            match self.vars.get(name) {
+                Some(raw @ (Value::Bool(_) | Value::Number(_))) => return Ok(raw.clone()),
+                Some(Value::Null) => return Ok(Value::Null),
+                _ => {}
+            }
+        }
+        let escaped = escape_backslashes(s);
+        let rendered = self.render(&escaped).map_err(|error| Failure {
+            error,
+            text: escaped.clone(),
+        })?;
+        let mut result = eval_concat(rendered);
+        if let Value::String(out) = &mut result {
+            pad_newlines(out, count_trailing_newlines(s));
+        }
+        Ok(result)
+    }
+
+    /// Renders `text` as a template file (no conversion, no escaping, trailing newlines kept).
+    pub fn render_text(self: &Arc<Self>, name: &str, text: &str) -> Result<String, Error> {
+        let mut out =
+            self.shared
+                .env
+                .render_named_str(name, text, JValue::from_dyn_object(self.clone()))?;
+        pad_newlines(&mut out, count_trailing_newlines(text));
+        Ok(out)
+    }
+
+    fn render(self: &Arc<Self>, text: &str) -> Result<String, Error> {
+        self.shared.env.render_named_str(
+            "<expression>",
+            text,
+            JValue::from_dyn_object(self.clone()),
+        )
+    }
+
+    /// Evaluates a bare expression (for `when:`), returning the engine value.
+    pub fn eval_expression(self: &Arc<Self>, expr: &str) -> Result<JValue, Error> {
+        let compiled = self.shared.env.compile_expression(expr)?;
+        compiled.eval(JValue::from_dyn_object(self.clone()))
+    }
+
+    fn resolve(self: &Arc<Self>, key: &str, raw: &Value) -> Option<JValue> {
+        let id = format!("{}\u{0}{key}", self.scope);
+        {
+            let mut resolving = lock(&self.shared.resolving);
+            if resolving.contains(&id) {
+                return Some(JValue::from(Error::new(
+                    ErrorKind::InvalidOperation,
+                    format!(
+                        "recursive loop detected in template string: {}",
+                        compact(raw)
+                    ),
+                )));
+            }
+            resolving.push(id.clone());
+        }
+        let result = self.template_value(raw);
+        lock(&self.shared.resolving).retain(|r| r != &id);
+        match result {
+            Ok(v) => {
+                let value = to_engine(&v);
+                lock(&self.cache).insert(key.to_string(), value.clone());
+                Some(value)
+            }
+            Err(failure) if failure.error.kind() == ErrorKind::UndefinedError => {
+                let hint = format!(
+                    "`{key}` is set to `{}`, and templating it failed: {}",
+                    compact(raw),
+                    describe(&failure.error, &failure.text, &self.shared)
+                );
+                lock(&self.shared.undefined_hints).push((key.to_string(), hint));
+                None
+            }
+            Err(failure) => Some(JValue::from(nested_error(key, raw, &failure, &self.shared))),
+        }
+    }
+}
+
+impl Object for LazyVars {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Map
+    }
+
+    fn get_value(self: &Arc<Self>, key: &JValue) -> Option<JValue> {
+        let key = key.as_str()?;
+        if key == SELF_KEY {
+            return Some(JValue::from_dyn_object(self.clone()));
+        }
+        if let Some(v) = lock(&self.cache).get(key) {
+            return Some(v.clone());
+        }
+        match self.vars.get(key) {
+            Some(raw) if !has_template(raw) => {
+                let value = to_engine(raw);
+                lock(&self.cache).insert(key.to_string(), value.clone());
+                Some(value)
+            }
+            Some(raw) => self.resolve(key, raw),
+            None => match key {
+                "hostvars" if self.shared.hostvars.is_some() => {
+                    Some(JValue::from_object(HostVars {
+                        shared: self.shared.clone(),
+                    }))
+                }
+                "omit" => Some(JValue::from(self.shared.omit.clone())),
+                "vars" => Some(JValue::from_dyn_object(self.clone())),
+                _ => None,
+            },
+        }
+    }
+
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        let keys: Vec<JValue> = self.vars.keys().map(|k| JValue::from(k.clone())).collect();
+        Enumerator::Values(keys)
+    }
+}
+
+/// `hostvars`: host name → that host's lazy variables.
+#[derive(Debug)]
+struct HostVars {
+    shared: Arc<Shared>,
+}
+
+impl fmt::Debug for Shared {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<templating state>")
+    }
+}
+
+impl Object for HostVars {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Map
+    }
+
+    fn get_value(self: &Arc<Self>, key: &JValue) -> Option<JValue> {
+        self.shared.host_context(key.as_str()?)
+    }
+
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        let names = self
+            .shared
+            .hostvars
+            .as_ref()
+            .map(|s| s.host_names())
+            .unwrap_or_default();
+        Enumerator::Values(names.into_iter().map(JValue::from).collect())
+    }
+}
+
+/// The error a nested variable failure becomes, keeping the chain of variables.
+#[derive(Debug, Clone)]
+pub struct NestedError {
+    /// What went wrong, innermost.
+    pub message: String,
+    /// `while templating ...` notes, innermost first.
+    pub chain: Vec<String>,
+}
+
+impl fmt::Display for NestedError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for NestedError {}
+
+/// Finds a [`NestedError`] in an error's source chain.
+pub fn find_nested(error: &Error) -> Option<&NestedError> {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(error);
+    while let Some(s) = source {
+        if let Some(n) = s.downcast_ref::<NestedError>() {
+            return Some(n);
+        }
+        if let Some(inner) = s.downcast_ref::<Error>() {
+            source = std::error::Error::source(inner);
+        } else {
+            source = s.source();
+        }
+    }
+    None
+}
+
+fn nested_error(key: &str, raw: &Value, failure: &Failure, shared: &Shared) -> Error {
+    let note = format!("while templating variable `{key}` = `{}`", compact(raw));
+    let nested = match find_nested(&failure.error) {
+        Some(n) => {
+            let mut n = n.clone();
+            n.chain.push(note);
+            n
+        }
+        None => NestedError {
+            message: describe(&failure.error, &failure.text, shared),
+            chain: vec![note],
+        },
+    };
+    Error::new(failure.error.kind(), nested.message.clone()).with_source(nested)
+}
+
+/// Whether a value tree contains a string that would be templated.
+pub fn has_template(value: &Value) -> bool {
+    match value {
+        Value::String(s) => is_template(s),
+        Value::Array(items) => items.iter().any(has_template),
+        Value::Object(map) => map.values().any(has_template),
+        _ => false,
+    }
+}
+
+/// `^{{\s*(\w*)\s*}}$`: the variable name when the whole string is one bare variable.
+fn single_var(s: &str) -> Option<&str> {
+    let inner = s.strip_prefix("{{")?.strip_suffix("}}")?;
+    let name = inner.trim_matches(|c: char| c.is_whitespace());
+    (name.chars().all(|c| c.is_alphanumeric() || c == '_') && !name.is_empty()).then_some(name)
+}
+
+fn pad_newlines(out: &mut String, wanted: usize) {
+    let have = count_trailing_newlines(out);
+    if wanted > have {
+        out.push_str(&"\n".repeat(wanted - have));
+    }
+}
+
+/// A short one-line form of a value for messages.
+pub fn compact(value: &Value) -> String {
+    let text = match value {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    let line = text.replace('\n', "\\n");
+    if line.chars().count() > 120 {
+        let cut: String = line.chars().take(117).collect();
+        format!("{cut}...")
+    } else {
+        line
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::single_var;
+
+    #[test]
+    fn single_var_matches_ansibles_regex() {
+        assert_eq!(single_var("{{ port }}"), Some("port"));
+        assert_eq!(single_var("{{port}}"), Some("port"));
+        assert_eq!(single_var("{{ port + 1 }}"), None);
+        assert_eq!(single_var("{{ a.b }}"), None);
+    }
+}

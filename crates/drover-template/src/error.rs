@@ -1,0 +1,285 @@
+//! Turning minijinja errors into diagnostics that point into the user's files.
+
+use drover_diag::{Diagnostic, Source, Span, did_you_mean};
+use minijinja::{Error, ErrorKind};
+use serde_json::{Map, Value};
+
+use crate::context::{Shared, find_nested};
+use crate::environment::{filter_names, test_names};
+
+/// One-line description of an error (lower case, user values in backticks).
+pub fn describe(error: &Error, text: &str, shared: &Shared) -> String {
+    if let Some(nested) = find_nested(error) {
+        return nested.message.clone();
+    }
+    let expr = failing_text(error, text);
+    let detail = error.detail().unwrap_or_default();
+    match error.kind() {
+        ErrorKind::UndefinedError => match expr {
+            Some(e) if !e.trim().is_empty() => {
+                format!("`{}` is undefined", undefined_name(e, shared))
+            }
+            _ if !detail.is_empty() => format!("undefined value: {detail}"),
+            _ => "a variable is undefined".to_string(),
+        },
+        ErrorKind::UnknownFilter => format!("unknown filter `{}`", name_in(detail, expr)),
+        ErrorKind::UnknownTest => format!("unknown test `{}`", name_in(detail, expr)),
+        ErrorKind::UnknownFunction => format!("unknown function `{}`", name_in(detail, expr)),
+        ErrorKind::SyntaxError => format!("template syntax error: {detail}"),
+        ErrorKind::UnknownMethod => format!("unknown method: {detail}"),
+        _ if !detail.is_empty() => detail.to_string(),
+        kind => kind.to_string(),
+    }
+}
+
+/// Jinja keywords and names that are never user variables.
+const NOT_VARIABLES: &[&str] = &[
+    "if",
+    "elif",
+    "else",
+    "endif",
+    "for",
+    "endfor",
+    "in",
+    "is",
+    "not",
+    "and",
+    "or",
+    "set",
+    "true",
+    "false",
+    "none",
+    "True",
+    "False",
+    "None",
+    "lookup",
+    "query",
+    "q",
+    "range",
+    "dict",
+    "namespace",
+    "loop",
+    "hostvars",
+    "omit",
+    "vars",
+    "recursive",
+];
+
+/// The name an undefined error is about: the first variable in the failing expression that is
+/// not set (skipping attributes, filters, tests, keywords and string literals); if every variable
+/// is set, the failing expression itself (a missing key or attribute).
+pub fn undefined_name(expr: &str, shared: &Shared) -> String {
+    let chars: Vec<char> = expr.chars().collect();
+    let mut i = 0;
+    let mut prev_sig: Option<char> = None;
+    let mut prev_word = String::new();
+    while i < chars.len() {
+        let c = chars[i];
+        if c == '\'' || c == '"' {
+            i += 1;
+            while i < chars.len() && chars[i] != c {
+                if chars[i] == '\\' {
+                    i += 1;
+                }
+                i += 1;
+            }
+            i += 1;
+            prev_sig = Some(c);
+            continue;
+        }
+        if c.is_alphabetic() || c == '_' {
+            let start = i;
+            while i < chars.len() && (chars[i].is_alphanumeric() || chars[i] == '_') {
+                i += 1;
+            }
+            let word: String = chars[start..i].iter().collect();
+            let is_attr = matches!(prev_sig, Some('.') | Some('|'));
+            let is_test = prev_word == "is" || (prev_word == "not" && is_after_is(&chars[..start]));
+            if !is_attr
+                && !is_test
+                && !NOT_VARIABLES.contains(&word.as_str())
+                && !shared.is_set(&word)
+            {
+                return word;
+            }
+            prev_word = word;
+            prev_sig = Some('a');
+            continue;
+        }
+        if !c.is_whitespace() {
+            prev_sig = Some(c);
+            prev_word.clear();
+        }
+        i += 1;
+    }
+    let trimmed = expr.trim();
+    trimmed
+        .strip_prefix("if ")
+        .or_else(|| trimmed.strip_prefix("elif "))
+        .unwrap_or(trimmed)
+        .trim()
+        .to_string()
+}
+
+fn is_after_is(before: &[char]) -> bool {
+    let text: String = before.iter().collect();
+    text.trim_end()
+        .trim_end_matches("not")
+        .trim_end()
+        .ends_with("is")
+}
+
+/// The source text the error range covers, if any.
+fn failing_text<'a>(error: &Error, text: &'a str) -> Option<&'a str> {
+    let range = error.range()?;
+    text.get(range)
+}
+
+/// The first identifier of an expression (`foo` in `foo.bar[0]`).
+fn base_name(expr: &str) -> String {
+    expr.trim()
+        .chars()
+        .take_while(|c| c.is_alphanumeric() || *c == '_')
+        .collect()
+}
+
+/// The filter/test/function name an "unknown ..." error is about.
+fn name_in(detail: &str, expr: Option<&str>) -> String {
+    // minijinja's details read like "filter foo is unknown"
+    let words: Vec<&str> = detail.split_whitespace().collect();
+    if words.len() >= 2 && words.last() == Some(&"unknown") {
+        return words[words.len() - 3.min(words.len())..words.len() - 2]
+            .last()
+            .map(|w| w.to_string())
+            .unwrap_or_default();
+    }
+    if let Some(e) = expr {
+        let e = e.trim().trim_start_matches('|').trim();
+        let name: String = e
+            .chars()
+            .take_while(|c| c.is_alphanumeric() || *c == '_')
+            .collect();
+        if !name.is_empty() {
+            return name;
+        }
+    }
+    detail.to_string()
+}
+
+/// Help line: how to fix it.
+fn help(error: &Error, text: &str, shared: &Shared, vars: &Map<String, Value>) -> Option<String> {
+    let expr = failing_text(error, text);
+    let detail = error.detail().unwrap_or_default();
+    match error.kind() {
+        ErrorKind::UndefinedError => {
+            let base = expr
+                .map(|e| base_name(&undefined_name(e, shared)))
+                .unwrap_or_default();
+            if let Some(hint) = shared.undefined_hint(&base) {
+                return Some(hint);
+            }
+            if !base.is_empty() && vars.contains_key(&base) {
+                return Some(format!(
+                    "`{base}` is defined but has no such key or attribute; guard with `is defined` or `| default(...)`"
+                ));
+            }
+            let suggestion = did_you_mean(&base, vars.keys().map(String::as_str));
+            Some(match suggestion {
+                Some(s) => s,
+                None => format!(
+                    "define `{base}` (inventory, group_vars/host_vars, play or role vars), or guard it with `is defined` or `| default(...)`"
+                ),
+            })
+        }
+        ErrorKind::UnknownFilter => {
+            let name = name_in(detail, expr);
+            did_you_mean(&name, filter_names()).or_else(|| {
+                Some(
+                    "drover implements Ansible's core filters plus json_query and ipaddr basics"
+                        .into(),
+                )
+            })
+        }
+        ErrorKind::UnknownTest => {
+            let name = name_in(detail, expr);
+            did_you_mean(&name, test_names())
+        }
+        ErrorKind::SyntaxError => Some("check the Jinja2 syntax around this point".into()),
+        _ => None,
+    }
+}
+
+fn context_notes(error: &Error) -> Vec<String> {
+    find_nested(error)
+        .map(|n| n.chain.clone())
+        .unwrap_or_default()
+}
+
+/// A diagnostic for an error while rendering a template file.
+pub fn file_error(
+    error: &Error,
+    source: &std::sync::Arc<Source>,
+    shared: &Shared,
+    vars: &Map<String, Value>,
+) -> Diagnostic {
+    let text = source.text();
+    let message = describe(error, text, shared);
+    let span = match (error.range(), error.line()) {
+        (Some(range), _) if range.end <= text.len() => {
+            Span::new(source.clone(), range.start, range.end)
+        }
+        (_, Some(line)) => {
+            let start = source.offset_of(line, 1);
+            let end = start + source.line(line).len();
+            Span::new(source.clone(), start, end)
+        }
+        _ => Span::point(source.clone(), 0),
+    };
+    let mut diag = Diagnostic::error(message).with_span(span);
+    for note in context_notes(error) {
+        diag = diag.with_context(note);
+    }
+    if let Some(h) = help(error, text, shared, vars) {
+        diag = diag.with_help(h);
+    }
+    diag
+}
+
+/// A diagnostic for an error while templating an inline value (a YAML scalar). `text` is the
+/// template text as rendered; `span` is the scalar in the YAML file.
+pub fn inline_error(
+    error: &Error,
+    text: &str,
+    span: Option<&Span>,
+    shared: &Shared,
+    vars: &Map<String, Value>,
+) -> Diagnostic {
+    let message = describe(error, text, shared);
+    let mut diag = Diagnostic::error(message);
+    if let Some(span) = span {
+        diag = diag.with_span(narrow(span, failing_text(error, text)));
+    } else {
+        diag = diag.with_context(format!("in `{}`", text.replace('\n', "\\n")));
+    }
+    for note in context_notes(error) {
+        diag = diag.with_context(note);
+    }
+    if let Some(h) = help(error, text, shared, vars) {
+        diag = diag.with_help(h);
+    }
+    diag
+}
+
+/// Points at the failing expression inside the scalar when it appears there verbatim (exactly
+/// once); otherwise at the whole scalar.
+pub fn narrow(span: &Span, failing: Option<&str>) -> Span {
+    let Some(failing) = failing.filter(|f| !f.trim().is_empty()) else {
+        return span.clone();
+    };
+    let scalar = span.text();
+    let mut found = scalar.match_indices(failing);
+    match (found.next(), found.next()) {
+        (Some((at, _)), None) => span.sub(at, at + failing.len()),
+        _ => span.clone(),
+    }
+}

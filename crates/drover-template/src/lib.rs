@@ -1,0 +1,228 @@
+//! Jinja2 templating configured like Ansible 2.18 (jinja2_native off), for drover.
+//!
+//! One [`Templar`] owns a minijinja environment set up like Ansible's: `trim_blocks`, trailing
+//! newlines kept the way the `template` module keeps them, undefined variables are errors naming
+//! the variable, no auto-escaping, Python-style rendering, `dict.items()` and string methods, and
+//! Ansible's filters, tests and lookups.
+//!
+//! Three entry points cover what a play needs:
+//! - [`Templar::render_template_file`]: the `template` module (text in, text out).
+//! - [`Templar::template_value`]: Ansible's templating of variable and argument *values*: every
+//!   string in a list/dict tree is rendered and turned back into data by `ansible_eval_concat`.
+//! - [`Templar::evaluate_when`]: `when:` conditions.
+//!
+//! Variables are lazy, as in Ansible: a variable whose value contains `{{ }}` is templated when it
+//! is used, recursively, with loops reported as errors. `hostvars` comes from a caller-provided
+//! [`HostVarsSource`] and is templated in each host's own context.
+//!
+//! Errors are [`drover_diag::Diagnostic`]s pointing into the YAML scalar or template file.
+
+mod context;
+mod environment;
+mod error;
+mod filters;
+mod lookups;
+mod pyliteral;
+mod pyyaml;
+mod tests;
+mod value;
+mod when;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use drover_diag::{Diagnostic, Source, Span};
+use serde_json::{Map, Value};
+
+pub use context::HostVarsSource;
+pub use when::Condition;
+
+use context::{LazyVars, Shared};
+
+/// Options for a [`Templar`].
+#[derive(Clone, Debug, Default)]
+pub struct TemplarOptions {
+    /// The value of `omit`. `None` generates Ansible's form, `__omit_place_holder__<sha1>`, from
+    /// the process id and time.
+    pub omit_placeholder: Option<String>,
+}
+
+/// The variables a template sees, plus where lookups find files.
+#[derive(Clone)]
+pub struct Vars {
+    map: Arc<Map<String, Value>>,
+    hostvars: Option<Arc<dyn HostVarsSource>>,
+    search_paths: Vec<PathBuf>,
+}
+
+impl Vars {
+    /// Variables already merged with Ansible's precedence (values may still contain `{{ }}`).
+    pub fn new(map: Map<String, Value>) -> Vars {
+        Vars {
+            map: Arc::new(map),
+            hostvars: None,
+            search_paths: Vec::new(),
+        }
+    }
+
+    /// Shares an already wrapped map.
+    pub fn from_arc(map: Arc<Map<String, Value>>) -> Vars {
+        Vars {
+            map,
+            hostvars: None,
+            search_paths: Vec::new(),
+        }
+    }
+
+    /// Makes `hostvars` available, read lazily from `source`.
+    #[must_use]
+    pub fn with_hostvars(mut self, source: Arc<dyn HostVarsSource>) -> Vars {
+        self.hostvars = Some(source);
+        self
+    }
+
+    /// Directories where `lookup('file')` and `lookup('template')` look, in order (for example the
+    /// role directory, then the playbook directory). For a directory `d`, a file lookup tries
+    /// `d/files/<name>` then `d/<name>`; a template lookup tries `d/templates/<name>` then
+    /// `d/<name>`. Absolute names are used as they are.
+    #[must_use]
+    pub fn with_search_paths(mut self, paths: Vec<PathBuf>) -> Vars {
+        self.search_paths = paths;
+        self
+    }
+
+    /// The variables.
+    pub fn map(&self) -> &Map<String, Value> {
+        &self.map
+    }
+}
+
+/// A result plus the warnings produced on the way (Ansible prints them and goes on).
+#[derive(Clone, Debug)]
+pub struct Outcome<T> {
+    /// The result.
+    pub value: T,
+    /// Warnings, for example for `{{ }}` inside a `when:`.
+    pub warnings: Vec<Diagnostic>,
+}
+
+/// Ansible's templar: renders template files, variable values and conditions.
+pub struct Templar {
+    env: Arc<minijinja::Environment<'static>>,
+    omit: String,
+}
+
+impl Templar {
+    /// Builds the environment with every filter, test and lookup.
+    pub fn new(options: TemplarOptions) -> Templar {
+        let omit = options.omit_placeholder.unwrap_or_else(generate_omit);
+        Templar {
+            env: Arc::new(environment::build()),
+            omit,
+        }
+    }
+
+    /// The placeholder `{{ omit }}` renders to; a module argument equal to it must be dropped.
+    pub fn omit_placeholder(&self) -> &str {
+        &self.omit
+    }
+
+    /// Whether `value` is (or, for a string, equals) the `omit` placeholder.
+    pub fn is_omit(&self, value: &Value) -> bool {
+        value.as_str() == Some(self.omit.as_str())
+    }
+
+    fn shared(&self, vars: &Vars) -> Arc<Shared> {
+        Shared::new(
+            self.env.clone(),
+            vars.hostvars.clone(),
+            vars.search_paths.clone(),
+            self.omit.clone(),
+        )
+    }
+
+    /// Renders a template file the way Ansible's `template` module does: no conversion of the
+    /// result, no backslash escaping, and the template's trailing newlines preserved. `name` is the
+    /// path shown in errors.
+    pub fn render_template_file(
+        &self,
+        name: &str,
+        text: &str,
+        vars: &Vars,
+    ) -> Result<Outcome<String>, Diagnostic> {
+        let shared = self.shared(vars);
+        let root = LazyVars::root(shared.clone(), vars.map.clone());
+        let result = root.render_text(name, text);
+        let warnings = shared.take_warnings();
+        match result {
+            Ok(value) => Ok(Outcome { value, warnings }),
+            Err(err) => {
+                let source = Source::new(name, text);
+                Err(error::file_error(&err, &source, &shared, &vars.map))
+            }
+        }
+    }
+
+    /// Templates a variable or argument value with Ansible's value semantics: strings are rendered
+    /// (with backslash escaping inside `{{ }}` and trailing newlines kept) and converted back by
+    /// `ansible_eval_concat`; lists and dicts are templated item by item; other values pass through.
+    /// `span` is the YAML scalar the value came from, for errors.
+    pub fn template_value(
+        &self,
+        value: &Value,
+        vars: &Vars,
+        span: Option<&Span>,
+    ) -> Result<Outcome<Value>, Diagnostic> {
+        let shared = self.shared(vars);
+        let root = LazyVars::root(shared.clone(), vars.map.clone());
+        let result = root.template_value(value);
+        let warnings = shared.take_warnings();
+        match result {
+            Ok(value) => Ok(Outcome { value, warnings }),
+            Err(failure) => Err(error::inline_error(
+                &failure.error,
+                &failure.text,
+                span,
+                &shared,
+                &vars.map,
+            )),
+        }
+    }
+
+    /// Evaluates a `when:` list the way Ansible 2.18 does (all must hold). See [`Condition`].
+    pub fn evaluate_when(
+        &self,
+        conditions: &[Condition],
+        vars: &Vars,
+        span: Option<&Span>,
+    ) -> Result<Outcome<bool>, Diagnostic> {
+        let shared = self.shared(vars);
+        let root = LazyVars::root(shared.clone(), vars.map.clone());
+        when::evaluate(&root, conditions, span, &shared, &vars.map)
+    }
+}
+
+impl Default for Templar {
+    fn default() -> Templar {
+        Templar::new(TemplarOptions::default())
+    }
+}
+
+/// Whether a string contains a Jinja2 start marker (`{{`, `{%` or `{#`) — Ansible's
+/// `is_possibly_template`, the test deciding whether a value is templated at all.
+pub fn is_template(text: &str) -> bool {
+    text.contains("{{") || text.contains("{%") || text.contains("{#")
+}
+
+fn generate_omit() -> String {
+    use sha1::{Digest, Sha1};
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    let mut hasher = Sha1::new();
+    hasher.update(format!("{}-{nanos}", std::process::id()).as_bytes());
+    let digest = hasher.finalize();
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    format!("__omit_place_holder__{hex}")
+}

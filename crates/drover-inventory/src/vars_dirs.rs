@@ -1,0 +1,241 @@
+//! `group_vars/` and `host_vars/` beside an inventory source or a playbook (Ansible's
+//! `host_group_vars` vars plugin): for an entity `name`, the first of `name`, `name.yml`,
+//! `name.yaml`, `name.json` that exists; a directory is read recursively, files in sorted
+//! order, and merged (later files replace earlier keys).
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use drover_diag::{Diagnostic, did_you_mean};
+use serde_json::{Map, Value};
+
+const EXTENSIONS: [&str; 3] = [".yml", ".yaml", ".json"];
+
+/// The variables one directory's `group_vars/` and `host_vars/` give each group and host.
+#[derive(Debug, Clone, Default)]
+pub struct VarsDir {
+    /// The directory holding `group_vars/` and `host_vars/`.
+    pub dir: PathBuf,
+    /// Merged variables per group name (only groups with files).
+    pub group_vars: HashMap<String, Map<String, Value>>,
+    /// Merged variables per host name (only hosts with files).
+    pub host_vars: HashMap<String, Map<String, Value>>,
+}
+
+impl VarsDir {
+    /// Reads the files for the given groups and hosts. Files naming no known group or host are
+    /// reported as warnings (Ansible ignores them silently; usually they are typos).
+    pub fn load(
+        dir: &Path,
+        groups: &[&str],
+        hosts: &[&str],
+        warnings: &mut Vec<Diagnostic>,
+    ) -> Result<VarsDir, Diagnostic> {
+        let group_vars = load_kind(dir, "group_vars", groups, warnings)?;
+        let host_vars = load_kind(dir, "host_vars", hosts, warnings)?;
+        Ok(VarsDir {
+            dir: dir.to_path_buf(),
+            group_vars,
+            host_vars,
+        })
+    }
+}
+
+fn load_kind(
+    dir: &Path,
+    subdir: &str,
+    names: &[&str],
+    warnings: &mut Vec<Diagnostic>,
+) -> Result<HashMap<String, Map<String, Value>>, Diagnostic> {
+    let base = dir.join(subdir);
+    let mut out = HashMap::new();
+    if !base.exists() {
+        return Ok(out);
+    }
+    if !base.is_dir() {
+        warnings.push(Diagnostic::warning(format!(
+            "found {subdir} that is not a directory, skipping: {}",
+            base.display()
+        )));
+        return Ok(out);
+    }
+    for name in names {
+        // Ansible skips "chroot"-style names such as /path/to/chroot.
+        if name.starts_with('/') || name.is_empty() {
+            continue;
+        }
+        let files = find_vars_files(&base, name);
+        let mut merged = Map::new();
+        for file in files {
+            for (k, v) in load_vars_file(&file, warnings)? {
+                merged.insert(k, v);
+            }
+        }
+        if !merged.is_empty() {
+            out.insert((*name).to_string(), merged);
+        }
+    }
+    warn_unmatched(&base, subdir, names, warnings);
+    Ok(out)
+}
+
+/// Ansible's `DataLoader.find_vars_files`.
+fn find_vars_files(base: &Path, name: &str) -> Vec<PathBuf> {
+    let plain = base.join(name);
+    let candidates = std::iter::once(plain.clone()).chain(
+        EXTENSIONS
+            .iter()
+            .map(|ext| PathBuf::from(format!("{}{ext}", plain.display()))),
+    );
+    for path in candidates {
+        if path.exists() {
+            if path.is_dir() {
+                let mut found = Vec::new();
+                dir_vars_files(&path, &mut found);
+                return found;
+            }
+            return vec![path];
+        }
+    }
+    Vec::new()
+}
+
+/// Python's `os.path.splitext(name)[1]` (a leading dot does not start an extension).
+fn extension(name: &str) -> &str {
+    let trimmed = name.trim_start_matches('.');
+    match trimmed.rfind('.') {
+        Some(i) => &trimmed[i..],
+        None => "",
+    }
+}
+
+fn dir_vars_files(dir: &Path, found: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let mut names: Vec<String> = entries
+        .filter_map(Result::ok)
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    for name in names {
+        if name.starts_with('.') || name.ends_with('~') {
+            continue;
+        }
+        let ext = extension(&name);
+        let full = dir.join(&name);
+        if full.is_dir() && ext.is_empty() {
+            dir_vars_files(&full, found);
+        } else if full.is_file() && (ext.is_empty() || EXTENSIONS.contains(&ext)) {
+            found.push(full);
+        }
+    }
+}
+
+/// Loads one vars file: a YAML/JSON mapping (an empty file gives nothing).
+pub fn load_vars_file(
+    path: &Path,
+    warnings: &mut Vec<Diagnostic>,
+) -> Result<Map<String, Value>, Diagnostic> {
+    if let Ok(text) = std::fs::read_to_string(path)
+        && text.starts_with("$ANSIBLE_VAULT")
+    {
+        return Err(Diagnostic::error(format!(
+            "`{}` is encrypted with ansible-vault, which drover does not support",
+            path.display()
+        ))
+        .with_help("decrypt it with `ansible-vault decrypt` or move the secrets to an environment-specific file"));
+    }
+    let loaded = drover_yaml::load_file(path)?;
+    warnings.extend(loaded.warnings.iter().cloned());
+    let Some(node) = loaded.single()? else {
+        return Ok(Map::new());
+    };
+    match node.to_json() {
+        Value::Object(map) => Ok(map),
+        // Ansible's `if new_data:` skips falsy data such as `[]`, `""`, `0`, `false`.
+        Value::Array(a) if a.is_empty() => Ok(Map::new()),
+        Value::String(s) if s.is_empty() => Ok(Map::new()),
+        Value::Bool(false) => Ok(Map::new()),
+        Value::Number(n) if n.as_f64() == Some(0.0) => Ok(Map::new()),
+        _ => Err(Diagnostic::error(format!(
+            "variables file `{}` must hold a mapping of variable names to values, found {}",
+            path.display(),
+            node.kind_name()
+        ))
+        .with_span(node.span.clone())
+        .with_help("write `name: value` lines at the top level of the file")),
+    }
+}
+
+fn warn_unmatched(base: &Path, subdir: &str, names: &[&str], warnings: &mut Vec<Diagnostic>) {
+    let Ok(entries) = std::fs::read_dir(base) else {
+        return;
+    };
+    let mut files: Vec<String> = entries
+        .filter_map(Result::ok)
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| !n.starts_with('.') && !n.ends_with('~'))
+        .collect();
+    files.sort();
+    for file in files {
+        let ext = extension(&file);
+        let stem = if EXTENSIONS.contains(&ext) {
+            &file[..file.len() - ext.len()]
+        } else {
+            file.as_str()
+        };
+        if names.contains(&stem) {
+            continue;
+        }
+        let what = if subdir == "group_vars" {
+            "group"
+        } else {
+            "host"
+        };
+        let mut d = Diagnostic::warning(format!(
+            "{}/{file} matches no {what} in the inventory; its variables are not used",
+            base.display()
+        ));
+        if let Some(hint) = did_you_mean(stem, names.iter().copied()) {
+            d = d.with_help(hint);
+        }
+        warnings.push(d);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn finds_files_dirs_and_merges_in_sorted_order() {
+        let tmp = tempfile::tempdir().unwrap();
+        let gv = tmp.path().join("group_vars");
+        std::fs::create_dir_all(gv.join("web/sub")).unwrap();
+        std::fs::write(gv.join("all.yml"), "a: 1\n").unwrap();
+        std::fs::write(gv.join("all.json"), "{\"a\": 2}").unwrap();
+        std::fs::write(gv.join("web/b.yml"), "x: b\ny: b\n").unwrap();
+        std::fs::write(gv.join("web/a.yaml"), "x: a\n").unwrap();
+        std::fs::write(gv.join("web/sub/c"), "y: c\n").unwrap();
+        std::fs::write(gv.join("web/skip.txt"), "x: txt\n").unwrap();
+        std::fs::write(gv.join("wbe.yml"), "z: 1\n").unwrap();
+        let mut w = Vec::new();
+        let v = VarsDir::load(tmp.path(), &["all", "web"], &[], &mut w).unwrap();
+        assert_eq!(v.group_vars["all"]["a"], json!(1));
+        assert_eq!(v.group_vars["web"]["x"], json!("b"));
+        assert_eq!(v.group_vars["web"]["y"], json!("c"));
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(w[0].message.contains("wbe.yml"), "{}", w[0].message);
+    }
+
+    #[test]
+    fn non_mapping_file_is_an_error_with_location() {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::create_dir(tmp.path().join("host_vars")).unwrap();
+        std::fs::write(tmp.path().join("host_vars/h1.yml"), "- a\n- b\n").unwrap();
+        let e = VarsDir::load(tmp.path(), &[], &["h1"], &mut Vec::new()).unwrap_err();
+        assert!(e.location().unwrap().ends_with("h1.yml:1:1"));
+    }
+}

@@ -26,6 +26,7 @@ pub mod topology;
 pub use error::{Error, Result};
 pub use image::ImageVariant;
 pub use sandbox::{
-    LABEL, NODE_LABEL, NodeStatus, Sandbox, UpOptions, UpTimings, default_state_root, ssh_banner,
+    LABEL, NODE_LABEL, NodeStatus, Sandbox, UpOptions, UpTimings, default_state_root,
+    package_cache, ssh_banner,
 };
 pub use topology::{DEFAULT_NAME, Subnet24};

@@ -60,6 +60,15 @@ impl UpOptions {
     }
 }
 
+/// The packed package cache for the nodes' local repo:
+/// `<repo_root>/.cache/sandbox/repo` (`$DROVER_CACHE_DIR/repo` if set).
+pub fn package_cache(repo_root: &Path) -> PathBuf {
+    let base = std::env::var_os("DROVER_CACHE_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root.join(".cache").join("sandbox"));
+    absolute(&base.join("repo"))
+}
+
 /// `<repo_root>/.sandbox`.
 pub fn default_state_root(repo_root: &Path) -> PathBuf {
     repo_root.join(".sandbox")
@@ -204,6 +213,7 @@ impl Sandbox {
             image: image.to_owned(),
             variant: opts.variant,
             nodes,
+            package_cache: package_cache(&opts.repo_root),
         };
         write_file(&paths.known_hosts(), &known_hosts)?;
         let sandbox = Sandbox {
@@ -234,7 +244,13 @@ impl Sandbox {
         )?;
         write_file(
             &self.paths.connection_inventory(),
-            &inventory::connection_inventory(&self.state.name, &endpoints, &key, &known_hosts),
+            &inventory::connection_inventory(
+                &self.state.name,
+                &endpoints,
+                &key,
+                &known_hosts,
+                &self.state.package_cache,
+            ),
         )?;
         write_file(
             &self.paths.inventory(),

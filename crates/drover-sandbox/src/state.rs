@@ -32,6 +32,9 @@ pub struct SandboxState {
     pub variant: ImageVariant,
     /// The nodes, meta first.
     pub nodes: Vec<NodeState>,
+    /// The controller's package cache for the nodes' local repo
+    /// (`<repo>/.cache/sandbox/repo`, see `sandbox/packages/fetch-packages`).
+    pub package_cache: PathBuf,
 }
 
 /// Where a sandbox keeps its files.

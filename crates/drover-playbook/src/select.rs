@@ -1,0 +1,104 @@
+//! Which tasks of a play run for a tag filter (Ansible's `Block.filter_tagged_tasks`):
+//! tasks are kept or dropped by their own plus inherited tags; a block stays when any of its
+//! sections still has a task.
+
+use serde_json::{Map, Value};
+
+use crate::block::{Block, Item};
+use crate::error::LoadResult;
+use crate::loader::LoadTemplater;
+use crate::play::Play;
+use crate::tags::TagFilter;
+use crate::task::Task;
+use drover_diag::Diagnostic;
+
+/// Renders templated tags (`tags: "{{ x }}"`) with the play's variables.
+pub type TagTemplater<'a> = (&'a dyn LoadTemplater, &'a Map<String, Value>);
+
+/// A selected task list entry.
+#[derive(Clone, Debug)]
+pub enum SelectedItem<'a> {
+    /// A task that runs, with its effective (templated) tags.
+    Task {
+        /// The task.
+        task: &'a Task,
+        /// Own plus inherited tags, templated.
+        tags: Vec<String>,
+    },
+    /// A block with its selected sections.
+    Block {
+        /// The block.
+        block: &'a Block,
+        /// Selected `block:` entries.
+        block_items: Vec<SelectedItem<'a>>,
+        /// Selected `rescue:` entries.
+        rescue: Vec<SelectedItem<'a>>,
+        /// Selected `always:` entries.
+        always: Vec<SelectedItem<'a>>,
+    },
+}
+
+/// The selected tasks of one play, per section in run order (empty sections are kept so the
+/// executor can flush handlers between them).
+pub fn select_tasks<'a>(
+    play: &'a Play,
+    filter: &TagFilter,
+    templater: TagTemplater<'_>,
+) -> LoadResult<Vec<(&'static str, Vec<SelectedItem<'a>>)>> {
+    play.sections()
+        .into_iter()
+        .map(|(name, items)| Ok((name, select_items(items, filter, templater)?)))
+        .collect()
+}
+
+fn select_items<'a>(
+    items: &'a [Item],
+    filter: &TagFilter,
+    templater: TagTemplater<'_>,
+) -> LoadResult<Vec<SelectedItem<'a>>> {
+    let mut out = Vec::new();
+    for item in items {
+        match item {
+            Item::Task(task) => {
+                let tags = effective_tags(task, templater)?;
+                if filter.should_run(&tags) {
+                    out.push(SelectedItem::Task { task, tags });
+                }
+            }
+            Item::Block(block) => {
+                let block_items = select_items(&block.block, filter, templater)?;
+                let rescue = select_items(&block.rescue, filter, templater)?;
+                let always = select_items(&block.always, filter, templater)?;
+                if !(block_items.is_empty() && rescue.is_empty() && always.is_empty()) {
+                    out.push(SelectedItem::Block {
+                        block,
+                        block_items,
+                        rescue,
+                        always,
+                    });
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// A task's tags with templates rendered (`{{ x }}` → value), deduplicated, in first-seen order.
+pub fn effective_tags(task: &Task, (templater, vars): TagTemplater<'_>) -> LoadResult<Vec<String>> {
+    let mut tags: Vec<String> = Vec::new();
+    for tag in &task.tags {
+        let tag = if tag.contains("{{") || tag.contains("{%") {
+            templater.render(tag, vars).map_err(|why| {
+                Diagnostic::error(format!("cannot template the tag `{tag}`: {why}"))
+                    .with_span(task.span.clone())
+                    .with_help("tags may only use play variables and extra vars")
+            })?
+        } else {
+            tag.clone()
+        };
+        if !tags.contains(&tag) {
+            tags.push(tag);
+        }
+    }
+    Ok(tags)
+}

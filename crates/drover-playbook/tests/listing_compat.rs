@@ -12,39 +12,119 @@ use drover_playbook::{
     ExtraVarsTemplater, LoadOptions, LoadTemplater, Play, TagFilter, load_playbook,
 };
 
-/// (`-t` values, `--skip-tags` values)
-const MATRIX: &[(&[&str], &[&str])] = &[
-    (&[], &[]),
-    (&["a"], &[]),
-    (&["a,two"], &[]),
-    (&["a", "two"], &[]),
-    (&["never"], &[]),
-    (&["debug_only"], &[]),
-    (&["always"], &[]),
-    (&["all"], &[]),
-    (&["tagged"], &[]),
-    (&["untagged"], &[]),
-    (&["web"], &[]),
-    (&["db2"], &[]),
-    (&["imp"], &[]),
-    (&["improle", "inc"], &[]),
-    (&["blk"], &["inner"]),
-    (&[], &["always"]),
-    (&[], &["all"]),
-    (&[], &["tagged"]),
-    (&[], &["untagged"]),
-    (&["a"], &["a"]),
-    (&["all"], &["never"]),
-    (&["templated", "common"], &["play1"]),
-    (&["nested"], &[]),
-    (&["other", "applied"], &["two"]),
+/// One ansible-playbook invocation: `-t`, `--skip-tags`, `-l`, and which listings.
+struct Case {
+    only: &'static [&'static str],
+    skip: &'static [&'static str],
+    limit: Option<&'static str>,
+    list: ListOptions,
+}
+
+const ALL: ListOptions = ListOptions {
+    tasks: true,
+    tags: true,
+    hosts: false,
+};
+const TASKS: ListOptions = ListOptions {
+    tasks: true,
+    tags: false,
+    hosts: false,
+};
+const TAGS: ListOptions = ListOptions {
+    tasks: false,
+    tags: true,
+    hosts: false,
+};
+const HOSTS: ListOptions = ListOptions {
+    tasks: false,
+    tags: false,
+    hosts: true,
+};
+const EVERYTHING: ListOptions = ListOptions {
+    tasks: true,
+    tags: true,
+    hosts: true,
+};
+
+const fn case(only: &'static [&'static str], skip: &'static [&'static str]) -> Case {
+    Case {
+        only,
+        skip,
+        limit: None,
+        list: ALL,
+    }
+}
+
+const MATRIX: &[Case] = &[
+    case(&[], &[]),
+    case(&["a"], &[]),
+    case(&["a,two"], &[]),
+    case(&["a", "two"], &[]),
+    case(&["never"], &[]),
+    case(&["debug_only"], &[]),
+    case(&["always"], &[]),
+    case(&["all"], &[]),
+    case(&["tagged"], &[]),
+    case(&["untagged"], &[]),
+    case(&["web"], &[]),
+    case(&["db2"], &[]),
+    case(&["imp"], &[]),
+    case(&["improle", "inc"], &[]),
+    case(&["blk"], &["inner"]),
+    case(&[], &["always"]),
+    case(&[], &["all"]),
+    case(&[], &["tagged"]),
+    case(&[], &["untagged"]),
+    case(&["a"], &["a"]),
+    case(&["all"], &["never"]),
+    case(&["templated", "common"], &["play1"]),
+    case(&["nested"], &[]),
+    case(&["other", "applied"], &["two"]),
+    Case {
+        only: &[],
+        skip: &[],
+        limit: None,
+        list: TASKS,
+    },
+    Case {
+        only: &[],
+        skip: &[],
+        limit: None,
+        list: TAGS,
+    },
+    Case {
+        only: &["never"],
+        skip: &[],
+        limit: None,
+        list: TAGS,
+    },
+    Case {
+        only: &[],
+        skip: &[],
+        limit: None,
+        list: HOSTS,
+    },
+    Case {
+        only: &["a"],
+        skip: &[],
+        limit: Some("web"),
+        list: EVERYTHING,
+    },
+    Case {
+        only: &[],
+        skip: &[],
+        limit: Some("db:&web,localhost"),
+        list: HOSTS,
+    },
 ];
 
-struct Ctx;
+struct Ctx {
+    inventory: drover_inventory::Inventory,
+}
 
 impl ListContext for Ctx {
-    fn hosts(&self, _play: &Play) -> Result<Vec<String>, drover_diag::Diagnostic> {
-        Ok(Vec::new())
+    fn hosts(&self, play: &Play) -> Result<Vec<String>, drover_diag::Diagnostic> {
+        Ok(self.inventory.select_patterns(&play.hosts, true)?.hosts)
     }
     fn templater(
         &self,
@@ -57,27 +137,59 @@ impl ListContext for Ctx {
     }
 }
 
-fn ansible_args(only: &[&str], skip: &[&str]) -> Vec<String> {
-    let mut args: Vec<String> = vec![
-        "-i".into(),
-        "inventory.ini".into(),
-        "site.yml".into(),
-        "--list-tasks".into(),
-        "--list-tags".into(),
-    ];
-    for t in only {
+fn ansible_args(case: &Case) -> Vec<String> {
+    let mut args: Vec<String> = vec!["-i".into(), "inventory.ini".into(), "site.yml".into()];
+    for (on, flag) in [
+        (case.list.tasks, "--list-tasks"),
+        (case.list.tags, "--list-tags"),
+        (case.list.hosts, "--list-hosts"),
+    ] {
+        if on {
+            args.push(flag.into());
+        }
+    }
+    for t in case.only {
         args.push("-t".into());
         args.push((*t).into());
     }
-    for t in skip {
+    for t in case.skip {
         args.push("--skip-tags".into());
         args.push((*t).into());
+    }
+    if let Some(limit) = case.limit {
+        args.push("-l".into());
+        args.push(limit.into());
     }
     args
 }
 
+/// Ansible prints a play's hosts in Python set order (random per process); sort them.
+fn sort_host_lines(text: &str) -> String {
+    let lines: Vec<&str> = text.split('\n').collect();
+    let mut out: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < lines.len() {
+        out.push(lines[i].to_string());
+        if let Some(n) = lines[i]
+            .strip_prefix("    hosts (")
+            .and_then(|r| r.strip_suffix("):"))
+        {
+            let n: usize = n.parse().unwrap();
+            let mut hosts: Vec<String> = lines[i + 1..i + 1 + n]
+                .iter()
+                .map(|s| s.to_string())
+                .collect();
+            hosts.sort();
+            out.extend(hosts);
+            i += n;
+        }
+        i += 1;
+    }
+    out.join("\n")
+}
+
 #[test]
-fn list_tasks_and_tags_match_ansible_playbook() {
+fn listings_match_ansible_playbook() {
     let Some(bin) = common::ansible_bin_dir() else {
         return;
     };
@@ -85,9 +197,9 @@ fn list_tasks_and_tags_match_ansible_playbook() {
     // Start every ansible-playbook run at once (each takes about a second).
     let children: Vec<_> = MATRIX
         .iter()
-        .map(|(only, skip)| {
+        .map(|case| {
             Command::new(bin.join("ansible-playbook"))
-                .args(ansible_args(only, skip))
+                .args(ansible_args(case))
                 .current_dir(&dir)
                 .env("ANSIBLE_NOCOLOR", "1")
                 .env("ANSIBLE_DEPRECATION_WARNINGS", "0")
@@ -97,28 +209,28 @@ fn list_tasks_and_tags_match_ansible_playbook() {
                 .unwrap()
         })
         .collect();
+    let mut playbook = load_playbook(&dir.join("site.yml"), LoadOptions::default()).unwrap();
+    playbook.path = "site.yml".into();
     let mut failures = Vec::new();
-    for ((only, skip), child) in MATRIX.iter().zip(children) {
+    for (case, child) in MATRIX.iter().zip(children) {
         let out = child.wait_with_output().unwrap();
         assert!(
             out.status.success(),
             "ansible-playbook failed: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-        let expected = String::from_utf8(out.stdout).unwrap();
-        let playbook = load_playbook(&dir.join("site.yml"), LoadOptions::default()).unwrap();
-        let mut playbook = playbook;
-        playbook.path = "site.yml".into();
-        let filter = TagFilter::new(only, skip);
-        let options = ListOptions {
-            tasks: true,
-            tags: true,
-            hosts: false,
-        };
-        let got = render(&playbook, &filter, options, &Ctx).unwrap();
+        let expected = sort_host_lines(&String::from_utf8(out.stdout).unwrap());
+        let mut inventory = drover_inventory::Inventory::load(&[dir.join("inventory.ini")])
+            .unwrap()
+            .inventory;
+        inventory.set_limit(case.limit).unwrap();
+        let filter = TagFilter::new(case.only, case.skip);
+        let got =
+            sort_host_lines(&render(&playbook, &filter, case.list, &Ctx { inventory }).unwrap());
         if got != expected {
             failures.push(format!(
-                "-t {only:?} --skip-tags {skip:?}\n--- ansible\n{expected}\n--- drover\n{got}"
+                "{:?}\n--- ansible\n{expected}\n--- drover\n{got}",
+                ansible_args(case)
             ));
         }
     }

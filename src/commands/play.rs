@@ -1,0 +1,141 @@
+//! `drover play`: load playbooks, then list (`--list-hosts/--list-tasks/--list-tags`), check
+//! (`--syntax-check`) or run them.
+//!
+//! Running tasks on nodes is the executor of issue "Engine, part 2" and is not written yet:
+//! without a listing or check flag, `drover play` refuses with an error that says so instead of
+//! pretending to run.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use drover_diag::Diagnostic;
+use drover_inventory::Inventory;
+use drover_playbook::listing::{ListContext, ListOptions};
+use drover_playbook::{LoadOptions, LoadTemplater, Play, Playbook, TagFilter, load_playbook};
+use drover_template::{Templar, Vars};
+use serde_json::{Map, Value};
+
+use crate::cli::{PlayArgs, split_tags};
+use crate::{exit, extra_vars, inventory_path};
+
+/// Runs `drover play`.
+pub fn run(args: &PlayArgs) -> ExitCode {
+    let extra = match extra_vars::load(&args.extra_vars) {
+        Ok(vars) => vars,
+        Err(diag) => return exit::fail(&diag, exit::OPTIONS_ERROR),
+    };
+    let templar = Arc::new(Templar::default());
+    let options = LoadOptions {
+        extra_vars: extra.clone(),
+        templater: Arc::new(JinjaLoadTemplater(templar.clone())),
+        ..LoadOptions::from_env()
+    };
+    let mut playbooks = Vec::new();
+    for path in &args.playbooks {
+        if !path.is_file() {
+            let diag = Diagnostic::error(format!(
+                "the playbook `{}` could not be found",
+                path.display()
+            ))
+            .with_help("check the path; playbooks are YAML files with a list of plays");
+            return exit::fail(&diag, exit::ERROR);
+        }
+        match load_playbook(path, options.clone()) {
+            Ok(playbook) => {
+                exit::warn_all(&playbook.warnings);
+                playbooks.push(playbook);
+            }
+            Err(diag) => return exit::fail(&diag, exit::PARSE_ERROR),
+        }
+    }
+    if args.syntax_check {
+        for playbook in &playbooks {
+            println!("\nplaybook: {}", playbook.path.display());
+        }
+        return ExitCode::SUCCESS;
+    }
+
+    let playbook_dir = inventory_path::playbook_dir(&args.playbooks[0]);
+    let inventory = match super::inventory::load(
+        &args.inventory.inventory,
+        Some(&playbook_dir),
+        args.limit.as_deref(),
+    ) {
+        Ok(inventory) => inventory,
+        Err(diag) => return exit::fail(&diag, exit::ERROR),
+    };
+
+    let list = ListOptions {
+        tasks: args.list_tasks,
+        tags: args.list_tags,
+        hosts: args.list_hosts,
+    };
+    if list.tasks || list.tags || list.hosts {
+        let filter = TagFilter::new(&split_tags(&args.tags), &split_tags(&args.skip_tags));
+        let ctx = PlayContext {
+            inventory: &inventory,
+            templar: JinjaLoadTemplater(templar),
+            extra_vars: extra,
+        };
+        for playbook in &playbooks {
+            match drover_playbook::listing::render(playbook, &filter, list, &ctx) {
+                Ok(text) => print!("{text}"),
+                Err(diag) => return exit::fail(&diag, exit::ERROR),
+            }
+        }
+        return ExitCode::SUCCESS;
+    }
+
+    refuse_to_run(&playbooks)
+}
+
+fn refuse_to_run(playbooks: &[Playbook]) -> ExitCode {
+    let path = playbooks
+        .first()
+        .map(|p| p.path.display().to_string())
+        .unwrap_or_default();
+    let diag = Diagnostic::error("running tasks on nodes is not implemented in this version of drover")
+        .with_context(format!("playbook: {path}"))
+        .with_help(
+            "the SSH executor is the next milestone (issue \"Engine, part 2\"); today use \
+             --syntax-check, --list-hosts, --list-tasks or --list-tags, or run the playbook with ansible-playbook",
+        );
+    exit::fail(&diag, exit::ERROR)
+}
+
+/// What the listings need from the inventory and the templating engine.
+struct PlayContext<'a> {
+    inventory: &'a Inventory,
+    templar: JinjaLoadTemplater,
+    extra_vars: Map<String, Value>,
+}
+
+impl ListContext for PlayContext<'_> {
+    fn hosts(&self, play: &Play) -> Result<Vec<String>, Diagnostic> {
+        let selection = self.inventory.select_patterns(&play.hosts, true)?;
+        exit::warn_all(&selection.warnings);
+        Ok(selection.hosts)
+    }
+
+    fn templater(&self, _play: &Play) -> (&dyn LoadTemplater, Map<String, Value>) {
+        (&self.templar, self.extra_vars.clone())
+    }
+}
+
+/// Templates names at load time (import paths, role names, tags) with the real Jinja engine.
+struct JinjaLoadTemplater(Arc<Templar>);
+
+impl LoadTemplater for JinjaLoadTemplater {
+    fn render(&self, text: &str, vars: &Map<String, Value>) -> Result<String, String> {
+        let vars = Vars::new(vars.clone());
+        let outcome = self
+            .0
+            .template_value(&Value::String(text.to_string()), &vars, None)
+            .map_err(|d| d.message.clone())?;
+        exit::warn_all(&outcome.warnings);
+        Ok(match outcome.value {
+            Value::String(s) => s,
+            other => other.to_string(),
+        })
+    }
+}

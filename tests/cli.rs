@@ -1,0 +1,132 @@
+#![allow(clippy::unwrap_used)]
+//! The `drover` binary as a user runs it: help, completions, man pages, extra vars, exit codes
+//! and error messages (pinned text, like `just`'s error tests).
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn drover(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_drover"))
+        .args(args)
+        .env_remove("DROVER_INVENTORY")
+        .output()
+        .unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn help_lists_the_subcommands() {
+    let out = drover(&["--help"]);
+    assert!(out.status.success());
+    let help = text(&out.stdout);
+    for sub in ["play", "inventory", "sandbox", "completions", "man"] {
+        assert!(help.contains(sub), "missing {sub} in help:\n{help}");
+    }
+}
+
+#[test]
+fn completions_are_generated_for_every_shell() {
+    for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
+        let out = drover(&["completions", shell]);
+        assert!(out.status.success(), "{shell}: {}", text(&out.stderr));
+        let script = text(&out.stdout);
+        assert!(script.contains("drover"), "{shell}");
+        assert!(
+            script.contains("skip-tags"),
+            "{shell} completion lacks play flags"
+        );
+    }
+}
+
+#[test]
+fn man_pages_are_generated() {
+    let out = drover(&["man"]);
+    assert!(out.status.success());
+    let page = text(&out.stdout);
+    assert!(
+        page.starts_with(".ie") || page.contains(".TH drover"),
+        "{page}"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let out = drover(&["man", "--out", dir.path().to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    for page in [
+        "drover.1",
+        "drover-play.1",
+        "drover-inventory.1",
+        "drover-sandbox.1",
+    ] {
+        assert!(dir.path().join(page).exists(), "missing {page}");
+    }
+}
+
+#[test]
+fn bad_arguments_exit_2_like_argparse() {
+    let out = drover(&["play"]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = drover(&["play", "x.yml", "--bogus"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn missing_inventory_says_where_it_looked() {
+    let dir = tempfile::tempdir().unwrap();
+    let pb = dir.path().join("site.yml");
+    std::fs::write(&pb, "- hosts: all\n  tasks: []\n").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_drover"))
+        .args(["play", pb.to_str().unwrap(), "--list-hosts"])
+        .current_dir(dir.path())
+        .env_remove("DROVER_INVENTORY")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("error: no inventory given and none found"),
+        "{err}"
+    );
+    assert!(err.contains("help: pass `-i INVENTORY`"), "{err}");
+}
+
+#[test]
+fn extra_vars_files_need_an_at_sign() {
+    let dir = tempfile::tempdir().unwrap();
+    let inv = dir.path().join("hosts");
+    std::fs::write(&inv, "localhost\n").unwrap();
+    let pb = dir.path().join("site.yml");
+    std::fs::write(&pb, "- hosts: all\n  tasks: []\n").unwrap();
+    let out = drover(&[
+        "play",
+        pb.to_str().unwrap(),
+        "-i",
+        inv.to_str().unwrap(),
+        "-e",
+        "./vars.yml",
+        "--list-hosts",
+    ]);
+    assert_eq!(out.status.code(), Some(5), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("prepend extra_vars filename"));
+}
+
+#[test]
+fn repository_playbooks_are_executable_with_a_drover_shebang() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("playbooks");
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return;
+    };
+    for entry in entries {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "yml") {
+            let first = std::fs::read_to_string(&path).unwrap();
+            let first = first.lines().next().unwrap_or("");
+            assert_eq!(first, "#!/usr/bin/env -S drover play", "{}", path.display());
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert!(mode & 0o111 != 0, "{} is not executable", path.display());
+        }
+    }
+}

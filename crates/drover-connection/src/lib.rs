@@ -118,6 +118,19 @@ impl Connection {
     }
 }
 
+/// Writes a request's stdin data (if any) and closes the pipe. A script may exit without reading
+/// its input, so a broken pipe is not an error.
+pub(crate) async fn feed_stdin<W: tokio::io::AsyncWrite + Unpin>(
+    data: Option<&[u8]>,
+    pipe: Option<W>,
+) {
+    use tokio::io::AsyncWriteExt;
+    if let (Some(data), Some(mut pipe)) = (data, pipe) {
+        let _ = pipe.write_all(data).await;
+        let _ = pipe.shutdown().await;
+    }
+}
+
 /// Turns a finished process into an [`Output`], or the right error (sudo password, signal).
 pub(crate) fn finish(
     host: &str,

@@ -2,10 +2,9 @@
 
 use std::process::Stdio;
 
-use tokio::io::AsyncWriteExt;
 use tokio::process::Command;
 
-use crate::{Error, Output, Request, Result, finish};
+use crate::{Error, Output, Request, Result, feed_stdin, finish};
 
 /// Runs commands on the controller.
 #[derive(Clone, Debug)]
@@ -35,14 +34,7 @@ impl LocalConnection {
             .kill_on_drop(true)
             .spawn()
             .map_err(|e| self.failed(format!("cannot start /bin/sh: {e}")))?;
-        let stdin = child.stdin.take();
-        let feed = async move {
-            if let (Some(data), Some(mut stdin)) = (&request.stdin, stdin) {
-                // A script may exit without reading its input; a broken pipe is not an error.
-                let _ = stdin.write_all(data).await;
-                let _ = stdin.shutdown().await;
-            }
-        };
+        let feed = feed_stdin(request.stdin.as_deref(), child.stdin.take());
         // Feed stdin while reading stdout/stderr, so neither side can fill a pipe and block.
         let wait = async { tokio::join!(feed, child.wait_with_output()).1 };
         let output = match request.timeout {

@@ -7,11 +7,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use openssh::{ControlPersist, KnownHosts, Session, SessionBuilder, Stdio};
-use tokio::io::AsyncWriteExt;
 use tokio::sync::Semaphore;
 
 use crate::shell::quote;
-use crate::{Error, MAX_CHANNELS_PER_HOST, Output, Request, Result, finish};
+use crate::{Error, MAX_CHANNELS_PER_HOST, Output, Request, Result, feed_stdin, finish};
 
 /// How unknown or changed host keys are treated.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -165,14 +164,7 @@ impl SshConnection {
                 .spawn()
                 .await
                 .map_err(|e| self.classify(&e))?;
-            let stdin = child.stdin().take();
-            let feed = async move {
-                if let (Some(data), Some(mut stdin)) = (&request.stdin, stdin) {
-                    // A script may exit without reading its input; a broken pipe is not an error.
-                    let _ = stdin.write_all(data).await;
-                    let _ = stdin.shutdown().await;
-                }
-            };
+            let feed = feed_stdin(request.stdin.as_deref(), child.stdin().take());
             // Feed stdin while reading stdout/stderr, so neither side can fill a pipe and block.
             let (_, output) = tokio::join!(feed, child.wait_with_output());
             output.map_err(|e| self.classify(&e))

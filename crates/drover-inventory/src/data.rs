@@ -336,6 +336,14 @@ impl Data {
         }
     }
 
+    /// The inventory host Ansible uses for `localhost`-like names not in the inventory: the
+    /// first host named `localhost`, `127.0.0.1` or `::1`, if any.
+    pub fn localhost(&self) -> Option<HostId> {
+        self.hosts
+            .iter()
+            .position(|h| crate::pattern::LOCALHOST_NAMES.contains(&h.name.as_str()))
+    }
+
     /// The `groups` magic variable: every group (creation order) with its hosts.
     pub fn groups_map(&self) -> Map<String, Value> {
         let mut out = Map::new();

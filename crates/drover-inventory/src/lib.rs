@@ -226,9 +226,12 @@ impl Inventory {
     fn target<'a>(&'a self, host: &'a str) -> Option<Target<'a>> {
         match self.data.host(host) {
             Some(h) => Some(Target::Host(h)),
-            None if LOCALHOST_NAMES.contains(&host) => Some(Target::Implicit {
-                name: host,
-                vars: &self.implicit_vars,
+            None if LOCALHOST_NAMES.contains(&host) => Some(match self.data.localhost() {
+                Some(h) => Target::Host(h),
+                None => Target::Implicit {
+                    name: host,
+                    vars: &self.implicit_vars,
+                },
             }),
             None => None,
         }

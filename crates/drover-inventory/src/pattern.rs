@@ -325,7 +325,11 @@ impl<'a> Resolver<'a> {
             }
         }
         if results.is_empty() && LOCALHOST_NAMES.contains(&pattern) {
-            results.push(Chosen::ImplicitLocalhost(pattern.to_string()));
+            // Ansible reuses a localhost-like inventory host (`127.0.0.1` for `localhost`).
+            results.push(match self.data.localhost() {
+                Some(h) => Chosen::Host(h),
+                None => Chosen::ImplicitLocalhost(pattern.to_string()),
+            });
         }
         if results.is_empty() && !matched_group && pattern != "all" {
             self.warn(format!(

@@ -1,10 +1,12 @@
 //! Inventory-level variable precedence, as Ansible's `VariableManager.get_vars` merges it
-//! (default `VARIABLE_PRECEDENCE`, `hash_behaviour=replace`), lowest first:
+//! (default `VARIABLE_PRECEDENCE`: all_inventory, groups_inventory, all_plugins_inventory,
+//! all_plugins_play, groups_plugins_inventory, groups_plugins_play; `hash_behaviour=replace`),
+//! lowest first:
 //!
 //! 1. inventory file vars of group `all`
-//! 2. `group_vars/all` beside each inventory source (in source order)
-//! 3. `group_vars/all` beside the playbook
-//! 4. inventory file vars of the host's other groups, sorted by (depth, priority, name)
+//! 2. inventory file vars of the host's other groups, sorted by (depth, priority, name)
+//! 3. `group_vars/all` beside each inventory source (in source order)
+//! 4. `group_vars/all` beside the playbook
 //! 5. `group_vars/<group>` beside each inventory source (per source, groups in that order)
 //! 6. `group_vars/<group>` beside the playbook
 //! 7. inventory file host vars
@@ -55,11 +57,6 @@ pub fn merged_vars(
 ) -> Map<String, Value> {
     let mut out = data.groups[ALL].vars.clone();
     let dirs_then_play = || inventory_dirs.iter().chain(playbook_dir);
-    for d in dirs_then_play() {
-        if let Some(v) = d.group_vars.get("all") {
-            merge(&mut out, v);
-        }
-    }
     let (name, groups, own) = match target {
         Target::Host(h) => {
             let groups: Vec<GroupId> = data
@@ -74,6 +71,11 @@ pub fn merged_vars(
     };
     for &g in &groups {
         merge(&mut out, &data.groups[g].vars);
+    }
+    for d in dirs_then_play() {
+        if let Some(v) = d.group_vars.get("all") {
+            merge(&mut out, v);
+        }
     }
     for d in dirs_then_play() {
         for &g in &groups {

@@ -191,6 +191,11 @@ impl LazyVars {
             }
         }
         let escaped = escape_backslashes(s);
+        if let Some(text) = self.native_text(&escaped) {
+            let mut out = text;
+            pad_newlines(&mut out, count_trailing_newlines(s));
+            return Ok(Value::String(out));
+        }
         let rendered = self.render(&escaped).map_err(|error| Failure {
             error,
             text: escaped.clone(),
@@ -200,6 +205,18 @@ impl LazyVars {
             pad_newlines(out, count_trailing_newlines(s));
         }
         Ok(result)
+    }
+
+    /// Ansible keeps the result of a STRING_TYPE_FILTER (`to_json`, `to_yaml`, `string`, ...) as a
+    /// string when it is the template's only output node (`NativeJinjaText` in
+    /// `ansible_eval_concat`). For a template that is exactly one `{{ expr }}` whose value carries
+    /// that mark, this returns the text; everything else goes through the normal render.
+    fn native_text(self: &Arc<Self>, template: &str) -> Option<String> {
+        let expr = single_expression(template)?;
+        let compiled = self.shared.env.compile_expression(expr).ok()?;
+        let value = compiled.eval(JValue::from_dyn_object(self.clone())).ok()?;
+        (value.is_safe() && value.as_str().is_some())
+            .then(|| value.as_str().unwrap_or_default().to_string())
     }
 
     /// Renders `text` as a template file (no conversion, no escaping, trailing newlines kept).
@@ -400,6 +417,33 @@ fn single_var(s: &str) -> Option<&str> {
     (name.chars().all(|c| c.is_alphanumeric() || c == '_') && !name.is_empty()).then_some(name)
 }
 
+/// The expression of a template that is exactly one `{{ expr }}` block (whitespace control allowed).
+fn single_expression(template: &str) -> Option<&str> {
+    let inner = template.strip_prefix("{{")?.strip_suffix("}}")?;
+    let bytes = inner.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            q @ (b'\'' | b'"') => {
+                i += 1;
+                while i < bytes.len() && bytes[i] != q {
+                    if bytes[i] == b'\\' {
+                        i += 1;
+                    }
+                    i += 1;
+                }
+            }
+            b'}' if bytes.get(i + 1) == Some(&b'}') => return None,
+            b'{' if matches!(bytes.get(i + 1), Some(b'{' | b'%' | b'#')) => return None,
+            _ => {}
+        }
+        i += 1;
+    }
+    let inner = inner.strip_prefix(['-', '+']).unwrap_or(inner);
+    let inner = inner.strip_suffix(['-', '+']).unwrap_or(inner);
+    Some(inner)
+}
+
 fn pad_newlines(out: &mut String, wanted: usize) {
     let have = count_trailing_newlines(out);
     if wanted > have {
@@ -425,6 +469,18 @@ pub fn compact(value: &Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::single_var;
+
+    #[test]
+    fn single_expression_is_one_block() {
+        use super::single_expression;
+        assert_eq!(
+            single_expression("{{ a | to_json }}"),
+            Some(" a | to_json ")
+        );
+        assert_eq!(single_expression("{{ a }}{{ b }}"), None);
+        assert_eq!(single_expression("{{ '}}' }}"), Some(" '}}' "));
+        assert_eq!(single_expression(" {{ a }}"), None);
+    }
 
     #[test]
     fn single_var_matches_ansibles_regex() {

@@ -226,7 +226,11 @@ pub fn file_error(
     let message = describe(error, text, shared);
     let span = match (error.range(), error.line()) {
         (Some(range), _) if range.end <= text.len() => {
-            Span::new(source.clone(), range.start, range.end)
+            let whole = Span::new(source.clone(), range.start, range.end);
+            match undefined_focus(error, text, shared) {
+                Some(name) => narrow_word(&whole, &name),
+                None => whole,
+            }
         }
         (_, Some(line)) => {
             let start = source.offset_of(line, 1);
@@ -257,7 +261,11 @@ pub fn inline_error(
     let message = describe(error, text, shared);
     let mut diag = Diagnostic::error(message);
     if let Some(span) = span {
-        diag = diag.with_span(narrow(span, failing_text(error, text)));
+        let mut at = narrow(span, failing_text(error, text));
+        if let Some(name) = undefined_focus(error, text, shared) {
+            at = narrow_word(&at, &name);
+        }
+        diag = diag.with_span(at);
     } else {
         diag = diag.with_context(format!("in `{}`", text.replace('\n', "\\n")));
     }
@@ -268,6 +276,29 @@ pub fn inline_error(
         diag = diag.with_help(h);
     }
     diag
+}
+
+/// For an undefined-variable error, the variable name to point at.
+fn undefined_focus(error: &Error, text: &str, shared: &Shared) -> Option<String> {
+    if error.kind() != ErrorKind::UndefinedError || find_nested(error).is_some() {
+        return None;
+    }
+    let name = undefined_name(failing_text(error, text)?, shared);
+    (!name.is_empty() && name.chars().all(|c| c.is_alphanumeric() || c == '_')).then_some(name)
+}
+
+/// Narrows `span` to the first whole-word occurrence of `word` inside it.
+fn narrow_word(span: &Span, word: &str) -> Span {
+    let text = span.text();
+    let is_word = |c: char| c.is_alphanumeric() || c == '_';
+    for (at, _) in text.match_indices(word) {
+        let before = text[..at].chars().next_back();
+        let after = text[at + word.len()..].chars().next();
+        if !before.is_some_and(is_word) && !after.is_some_and(is_word) {
+            return span.sub(at, at + word.len());
+        }
+    }
+    span.clone()
 }
 
 /// Points at the failing expression inside the scalar when it appears there verbatim (exactly

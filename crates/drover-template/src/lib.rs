@@ -17,6 +17,8 @@
 //!
 //! Errors are [`drover_diag::Diagnostic`]s pointing into the YAML scalar or template file.
 
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
 mod context;
 mod environment;
 mod error;

@@ -3,7 +3,7 @@
 //!
 //! The YAML part is a port of PyYAML's representer (sorted keys, flow style for collections of
 //! scalars when `default_flow_style=None`) and emitter (scalar analysis, plain/single/double
-//! quoting, folding at 80 columns, `...` after a bare root scalar), so output matches byte for byte.
+//! quoting, folding at 80 columns) as libyaml's CSafeDumper behaves, which Ansible uses.
 
 use serde_json::{Number, Value};
 
@@ -236,11 +236,9 @@ pub fn yaml_dump(value: &Value, options: &YamlOptions) -> String {
     e.expect_node(&node, true, false, false, false);
     // document end
     e.write_indent();
+    // Ansible dumps with libyaml's CSafeDumper, which (unlike pure-Python PyYAML) writes no `...`
+    // after an open-ended root scalar.
     if options.explicit_end {
-        e.write_indicator("...", true, false, false);
-        e.write_indent();
-    } else if e.open_ended {
-        // stream end after an open-ended scalar
         e.write_indicator("...", true, false, false);
         e.write_indent();
     }
@@ -686,13 +684,11 @@ struct Emitter {
     indent: Option<usize>,
     indents: Vec<Option<usize>>,
     flow_level: usize,
-    root_context: bool,
     simple_key_context: bool,
     mapping_context: bool,
     column: usize,
     whitespace: bool,
     indention: bool,
-    open_ended: bool,
 }
 
 impl Emitter {
@@ -714,13 +710,11 @@ impl Emitter {
             indent: None,
             indents: Vec::new(),
             flow_level: 0,
-            root_context: false,
             simple_key_context: false,
             mapping_context: false,
             column: 0,
             whitespace: true,
             indention: true,
-            open_ended: false,
         }
     }
 
@@ -740,12 +734,11 @@ impl Emitter {
     fn expect_node(
         &mut self,
         node: &Node,
-        root: bool,
+        _root: bool,
         _sequence: bool,
         mapping: bool,
         simple_key: bool,
     ) {
-        self.root_context = root;
         self.mapping_context = mapping;
         self.simple_key_context = simple_key;
         match node {
@@ -867,7 +860,6 @@ impl Emitter {
         };
         self.whitespace = whitespace;
         self.indention = self.indention && indention;
-        self.open_ended = false;
         self.write(&data);
     }
 
@@ -901,9 +893,6 @@ impl Emitter {
     }
 
     fn write_plain(&mut self, text: &[char], split: bool) {
-        if self.root_context {
-            self.open_ended = true;
-        }
         if text.is_empty() {
             return;
         }
@@ -1139,10 +1128,7 @@ mod tests {
             nice(json!([{"a": 1, "b": [1, 2]}])),
             "-   a: 1\n    b:\n    - 1\n    - 2\n"
         );
-        assert_eq!(
-            yaml_dump(&json!("abc"), &YamlOptions::default()),
-            "abc\n...\n"
-        );
+        assert_eq!(yaml_dump(&json!("abc"), &YamlOptions::default()), "abc\n");
         assert_eq!(yaml_dump(&json!("yes"), &YamlOptions::default()), "'yes'\n");
         assert_eq!(
             yaml_dump(&json!({"a": ""}), &YamlOptions::default()),

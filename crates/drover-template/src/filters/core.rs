@@ -229,7 +229,8 @@ fn string(value: &Value) -> Result<Value, Error> {
             "`string` got an undefined value",
         ));
     }
-    Ok(Value::from(to_text(value)))
+    // a STRING_TYPE_FILTER in Ansible: the result stays a string in value templating
+    Ok(Value::from_safe_string(to_text(value)))
 }
 
 /// Jinja2's `round(value, precision=0, method='common')`: Python's `round` (half to even on the

@@ -11,10 +11,20 @@ use crate::pyyaml::{YamlOptions, json_dumps, yaml_dump};
 use crate::value::{from_engine, to_engine};
 
 pub fn register(env: &mut Environment<'static>) {
-    env.add_filter("to_json", to_json);
-    env.add_filter("to_nice_json", to_nice_json);
-    env.add_filter("to_yaml", |v: &Value, kw: Kwargs| to_yaml(v, kw, false));
-    env.add_filter("to_nice_yaml", |v: &Value, kw: Kwargs| to_yaml(v, kw, true));
+    // Ansible's STRING_TYPE_FILTERS: their results are "native text" that value templating keeps
+    // as a string (see `context::native_text`); the safe-string flag carries that mark.
+    env.add_filter("to_json", |v: &Value, kw: Kwargs| {
+        to_json(v, kw).map(Value::from_safe_string)
+    });
+    env.add_filter("to_nice_json", |v: &Value, i: Option<usize>, kw: Kwargs| {
+        to_nice_json(v, i, kw).map(Value::from_safe_string)
+    });
+    env.add_filter("to_yaml", |v: &Value, kw: Kwargs| {
+        to_yaml(v, kw, false).map(Value::from_safe_string)
+    });
+    env.add_filter("to_nice_yaml", |v: &Value, kw: Kwargs| {
+        to_yaml(v, kw, true).map(Value::from_safe_string)
+    });
     env.add_filter("from_json", from_json);
     env.add_filter("from_yaml", from_yaml);
     env.add_filter("combine", combine);

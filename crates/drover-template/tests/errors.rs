@@ -1,0 +1,170 @@
+//! Error messages: they name the variable, point into the template file or YAML scalar, and
+//! say what to do.
+
+#![allow(clippy::unwrap_used)] // tests may panic on broken fixtures
+
+use std::sync::Arc;
+
+use drover_diag::{Source, Span};
+use drover_template::{Condition, Templar, Vars};
+use serde_json::{Map, Value, json};
+
+fn vars(v: Value) -> Vars {
+    match v {
+        Value::Object(m) => Vars::new(m),
+        _ => Vars::new(Map::new()),
+    }
+}
+
+#[test]
+fn undefined_in_template_file_names_variable_file_and_line() {
+    let t = Templar::default();
+    let text = "{\n  \"datacenter\": \"{{ dcs_name }}\",\n  \"node_name\": \"{{ pg_clusterr }}-{{ pg_seq }}\"\n}\n";
+    let err = t
+        .render_template_file(
+            "roles/consul/templates/consul.json.j2",
+            text,
+            &vars(json!({"dcs_name": "pigsty", "pg_cluster": "pg-test", "pg_seq": 1})),
+        )
+        .unwrap_err();
+    let shown = err.to_string();
+    println!("{shown}");
+    assert_eq!(err.message, "`pg_clusterr` is undefined");
+    assert!(
+        shown.contains("roles/consul/templates/consul.json.j2:3:"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("\"node_name\": \"{{ pg_clusterr }}-{{ pg_seq }}\""),
+        "{shown}"
+    );
+    assert!(shown.contains("did you mean `pg_cluster`"), "{shown}");
+}
+
+#[test]
+fn undefined_inline_points_into_the_yaml_scalar() {
+    let t = Templar::default();
+    let yaml = "- name: render\n  debug:\n    msg: \"{{ pg_cluster }}-{{ pg_seqq }}\"\n";
+    let source = Source::new("roles/x/tasks/main.yml", yaml);
+    let start = yaml.find("\"{{").unwrap();
+    let end = yaml.rfind('"').unwrap() + 1;
+    let span = Span::new(Arc::clone(&source), start, end);
+    let err = t
+        .template_value(
+            &json!("{{ pg_cluster }}-{{ pg_seqq }}"),
+            &vars(json!({"pg_cluster": "pg-test", "pg_seq": 1})),
+            Some(&span),
+        )
+        .unwrap_err();
+    let shown = err.to_string();
+    println!("{shown}");
+    assert_eq!(err.message, "`pg_seqq` is undefined");
+    let at = err.span.as_ref().unwrap();
+    assert_eq!(at.text(), "pg_seqq");
+    assert!(shown.contains("roles/x/tasks/main.yml:3:"), "{shown}");
+}
+
+#[test]
+fn nested_variable_failures_explain_the_chain() {
+    let t = Templar::default();
+    let v = vars(json!({"pg_instance": "{{ pg_cluster }}-{{ pg_seq }}", "pg_seq": 1}));
+    let err = t
+        .render_template_file("t.j2", "ins={{ pg_instance }}\n", &v)
+        .unwrap_err();
+    let shown = err.to_string();
+    println!("{shown}");
+    assert_eq!(err.message, "`pg_instance` is undefined");
+    assert!(shown.contains("`pg_cluster` is undefined"), "{shown}");
+    // ... and like Ansible the variable counts as undefined for `default` and `is defined`.
+    let out = t
+        .render_template_file(
+            "t.j2",
+            "{{ pg_instance | default('none') }} {{ pg_instance is defined }}",
+            &v,
+        )
+        .unwrap();
+    assert_eq!(out.value, "none False");
+}
+
+#[test]
+fn recursive_loops_are_reported() {
+    let t = Templar::default();
+    let v = vars(json!({"a": "{{ b }}", "b": "{{ a }}"}));
+    let err = t.template_value(&json!("{{ a }}"), &v, None).unwrap_err();
+    let shown = err.to_string();
+    println!("{shown}");
+    assert!(
+        err.message
+            .contains("recursive loop detected in template string"),
+        "{shown}"
+    );
+    assert!(shown.contains("while templating variable `a`"), "{shown}");
+}
+
+#[test]
+fn unknown_filters_tests_and_lookups_are_named() {
+    let t = Templar::default();
+    let v = vars(json!({"x": [1]}));
+    let err = t
+        .template_value(&json!("{{ x | to_nice_jsn }}"), &v, None)
+        .unwrap_err();
+    println!("{err}");
+    assert_eq!(err.message, "unknown filter `to_nice_jsn`");
+    assert!(
+        err.help
+            .as_deref()
+            .unwrap_or("")
+            .starts_with("did you mean `to_nice_json`")
+    );
+    let err = t
+        .template_value(&json!("{{ x is succeded }}"), &v, None)
+        .unwrap_err();
+    assert_eq!(err.message, "unknown test `succeded`");
+    let err = t
+        .template_value(&json!("{{ lookup('pipe', 'date') }}"), &v, None)
+        .unwrap_err();
+    assert!(
+        err.message
+            .contains("lookup plugin `pipe` is not supported by drover"),
+        "{err}"
+    );
+}
+
+#[test]
+fn syntax_errors_point_at_the_line() {
+    let t = Templar::default();
+    let err = t
+        .render_template_file(
+            "p.yml.j2",
+            "a: 1\n{% if x %}\nb: 2\n",
+            &vars(json!({"x": true})),
+        )
+        .unwrap_err();
+    let shown = err.to_string();
+    println!("{shown}");
+    assert!(err.message.starts_with("template syntax error"), "{shown}");
+    assert!(shown.contains("p.yml.j2:"), "{shown}");
+}
+
+#[test]
+fn when_errors_name_the_condition_and_variable() {
+    let t = Templar::default();
+    let yaml = "  when: pg_role == 'primary'\n";
+    let source = Source::new("tasks.yml", yaml);
+    let start = yaml.find("pg_role").unwrap();
+    let span = Span::new(source, start, yaml.len() - 1);
+    let err = t
+        .evaluate_when(
+            &[Condition::Expr("pg_role == 'primary'".into())],
+            &vars(json!({})),
+            Some(&span),
+        )
+        .unwrap_err();
+    let shown = err.to_string();
+    println!("{shown}");
+    assert_eq!(
+        err.message,
+        "conditional check `pg_role == 'primary'` failed: `pg_role` is undefined"
+    );
+    assert_eq!(err.span.as_ref().unwrap().text(), "pg_role");
+}

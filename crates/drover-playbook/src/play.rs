@@ -56,7 +56,8 @@ pub struct Play {
     /// `vars_files:` entries (a name, or a list of alternatives), untemplated, relative to
     /// the playbook's directory.
     pub vars_files: Vec<Spanned<serde_json::Value>>,
-    /// Every role instance compiled into the play (from `roles:` and `import_role`).
+    /// The play's public roles: `roles:` entries and `import_role`s (not meta dependencies),
+    /// whose defaults and `vars/` every task of the play sees.
     pub roles: Vec<Arc<RoleInstance>>,
     /// `pre_tasks:`.
     pub pre_tasks: Vec<Item>,

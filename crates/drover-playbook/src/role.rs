@@ -162,7 +162,12 @@ impl Loader {
             span: node.span.clone(),
             tags: Vec::new(),
             when: Vec::new(),
-            vars: Map::new(),
+            // Ansible: `ri.vars |= self.vars` (the import's vars become the role's vars).
+            vars: task
+                .vars
+                .as_ref()
+                .map(|v| v.vars.clone())
+                .unwrap_or_default(),
             params: Map::new(),
             map: None,
         };
@@ -346,7 +351,10 @@ impl Loader {
             }
             (None, None) => {}
         }
-        self.compiled_roles.push(instance.clone());
+        if chain.is_empty() {
+            // Direct `roles:` entries and `import_role` are the play's public roles.
+            self.compiled_roles.push(instance.clone());
+        }
         self.role_handlers
             .push((instance.clone(), from.handlers.clone(), inherit.clone()));
         Ok((instance, items))

@@ -427,11 +427,10 @@ impl Parser {
             Tok::Punct('+') | Tok::Punct('-') => {
                 let neg = self.peek() == Some(&Tok::Punct('-'));
                 self.pos += 1;
-                // literal_eval allows one sign directly on a number (booleans count as ints).
+                // literal_eval allows one sign directly on an int or float (not on a bool).
                 let operand = match self.peek()?.clone() {
                     Tok::Int(v) => int_value(v)?,
                     Tok::Float(f) => Value::Number(serde_json::Number::from_f64(f)?),
-                    Tok::Name(n) if n == "True" || n == "False" => Value::Bool(n == "True"),
                     _ => return None,
                 };
                 self.pos += 1;
@@ -568,7 +567,6 @@ fn int_value(v: i128) -> Option<Value> {
 
 fn negate(v: Value, neg: bool) -> Option<Value> {
     let n = match v {
-        Value::Bool(b) => serde_json::Number::from(i64::from(b)),
         Value::Number(n) => n,
         _ => return None,
     };
@@ -645,7 +643,7 @@ mod tests {
         assert_eq!(ini_value("1 + 2"), json!("1 + 2"));
         assert_eq!(ini_value("True # comment"), json!(true));
         assert_eq!(ini_value("hello # c"), json!("hello # c"));
-        assert_eq!(ini_value("-True"), json!(-1));
+        assert_eq!(ini_value("-True"), json!("-True"));
         assert_eq!(ini_value("'\\x41\\n'"), json!("A\n"));
         assert_eq!(ini_value("b'ab'"), json!("ab"));
         assert_eq!(ini_value("f'ab'"), json!("f'ab'"));

@@ -214,6 +214,8 @@ impl Loader {
                     .collect()
             })
             .unwrap_or_default();
+        let mut seen = std::collections::HashSet::new();
+        dirs.retain(|d| seen.insert(d.clone()));
         let mut help = format!(
             "looked in: {} (set DROVER_ROLES_PATH to add directories)",
             dirs.iter()
@@ -223,6 +225,10 @@ impl Loader {
         );
         if let Some(hint) = drover_diag::did_you_mean(name, known.iter().map(String::as_str)) {
             help = format!("{hint}; {help}");
+        } else if !known.is_empty() {
+            let mut known = known;
+            known.sort();
+            help = format!("roles beside the playbook: {}; {help}", known.join(", "));
         }
         Err(Diagnostic::error(format!("role `{name}` not found"))
             .with_span(span.clone())

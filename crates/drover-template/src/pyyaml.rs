@@ -531,8 +531,18 @@ struct Analysis {
     allow_single_quoted: bool,
 }
 
+/// libyaml's IS_BREAK.
 fn is_break(c: char) -> bool {
-    matches!(c, '\n' | '\u{85}' | '\u{2028}' | '\u{2029}')
+    matches!(c, '\r' | '\n' | '\u{85}' | '\u{2028}' | '\u{2029}')
+}
+
+/// libyaml's IS_PRINTABLE (0.2.5): no C0/C1 controls but `\n`, no surrogates, no BOM, and no
+/// characters outside the BMP.
+fn printable(c: char) -> bool {
+    c == '\n'
+        || (' '..='~').contains(&c)
+        || ('\u{A0}'..='\u{D7FF}').contains(&c)
+        || (('\u{E000}'..='\u{FFFD}').contains(&c) && c != '\u{FEFF}')
 }
 
 fn is_ws_or_nul(c: char) -> bool {
@@ -602,15 +612,8 @@ fn analyze(text: &[char]) -> Analysis {
         if is_break(ch) {
             line_breaks = true;
         }
-        if !(ch == '\n' || (' '..='~').contains(&ch)) {
-            let unicode = (ch == '\u{85}'
-                || ('\u{A0}'..='\u{D7FF}').contains(&ch)
-                || ('\u{E000}'..='\u{FFFD}').contains(&ch)
-                || ('\u{10000}'..'\u{10FFFF}').contains(&ch))
-                && ch != '\u{FEFF}';
-            if !unicode {
-                special = true;
-            }
+        if !printable(ch) {
+            special = true;
         }
         if ch == ' ' {
             if index == 0 {
@@ -989,71 +992,51 @@ impl Emitter {
         self.write_indicator("'", false, false, false);
     }
 
+    /// libyaml's double-quoted writer: escapes, and folds only at single spaces past the width
+    /// (escaping a following space with `\\`).
     fn write_double_quoted(&mut self, text: &[char], split: bool) {
         self.write_indicator("\"", true, false, false);
-        let (mut start, mut end) = (0, 0);
-        while end <= text.len() {
-            let ch = text.get(end).copied();
-            let needs_escape = match ch {
-                None => true,
-                Some(c) => {
-                    "\"\\\u{85}\u{2028}\u{2029}\u{FEFF}".contains(c)
-                        || !((' '..='~').contains(&c)
-                            || ('\u{A0}'..='\u{D7FF}').contains(&c)
-                            || ('\u{E000}'..='\u{FFFD}').contains(&c))
-                }
-            };
-            if needs_escape {
-                if start < end {
-                    let data: String = text[start..end].iter().collect();
-                    self.write(&data);
-                    start = end;
-                }
-                if let Some(c) = ch {
-                    let data = match c {
-                        '\0' => "\\0".to_string(),
-                        '\x07' => "\\a".into(),
-                        '\x08' => "\\b".into(),
-                        '\t' => "\\t".into(),
-                        '\n' => "\\n".into(),
-                        '\x0b' => "\\v".into(),
-                        '\x0c' => "\\f".into(),
-                        '\r' => "\\r".into(),
-                        '\x1b' => "\\e".into(),
-                        '"' => "\\\"".into(),
-                        '\\' => "\\\\".into(),
-                        '\u{85}' => "\\N".into(),
-                        '\u{A0}' => "\\_".into(),
-                        '\u{2028}' => "\\L".into(),
-                        '\u{2029}' => "\\P".into(),
-                        c if (c as u32) <= 0xFF => format!("\\x{:02X}", c as u32),
-                        c if (c as u32) <= 0xFFFF => format!("\\u{:04X}", c as u32),
-                        c => format!("\\U{:08X}", c as u32),
-                    };
-                    self.write(&data);
-                    start = end + 1;
-                }
-            }
-            if 0 < end
-                && end + 1 < text.len()
-                && (ch == Some(' ') || start >= end)
-                && self.column + end.saturating_sub(start) > self.best_width
-                && split
-            {
-                let mut data: String = text[start.min(end)..end].iter().collect();
-                data.push('\\');
-                if start < end {
-                    start = end;
-                }
+        let n = text.len();
+        let mut spaces = false;
+        for (i, &c) in text.iter().enumerate() {
+            if !printable(c) || c == '\u{FEFF}' || is_break(c) || c == '"' || c == '\\' {
+                let data = match c {
+                    '\0' => "\\0".to_string(),
+                    '\x07' => "\\a".into(),
+                    '\x08' => "\\b".into(),
+                    '\t' => "\\t".into(),
+                    '\n' => "\\n".into(),
+                    '\x0b' => "\\v".into(),
+                    '\x0c' => "\\f".into(),
+                    '\r' => "\\r".into(),
+                    '\x1b' => "\\e".into(),
+                    '"' => "\\\"".into(),
+                    '\\' => "\\\\".into(),
+                    '\u{85}' => "\\N".into(),
+                    '\u{A0}' => "\\_".into(),
+                    '\u{2028}' => "\\L".into(),
+                    '\u{2029}' => "\\P".into(),
+                    c if (c as u32) <= 0xFF => format!("\\x{:02X}", c as u32),
+                    c if (c as u32) <= 0xFFFF => format!("\\u{:04X}", c as u32),
+                    c => format!("\\U{:08X}", c as u32),
+                };
                 self.write(&data);
-                self.write_indent();
-                self.whitespace = false;
-                self.indention = false;
-                if text.get(start) == Some(&' ') {
-                    self.write("\\");
+                spaces = false;
+            } else if c == ' ' {
+                if split && !spaces && self.column > self.best_width && i != 0 && i != n - 1 {
+                    self.write_indent();
+                    if text.get(i + 1) == Some(&' ') {
+                        self.write("\\");
+                    }
+                } else {
+                    self.write(" ");
                 }
+                spaces = true;
+            } else {
+                let mut buf = [0u8; 4];
+                self.write(c.encode_utf8(&mut buf));
+                spaces = false;
             }
-            end += 1;
         }
         self.write_indicator("\"", false, false, false);
     }
@@ -1064,7 +1047,7 @@ fn check_simple_key(node: &Node) -> bool {
         Node::Scalar { value, .. } => {
             let text: Vec<char> = value.chars().collect();
             let a = analyze(&text);
-            text.len() < 128 && !a.empty && !a.multiline
+            value.len() <= 128 && !a.multiline
         }
         Node::Seq { items, .. } => items.is_empty(),
         Node::Map { pairs, .. } => pairs.is_empty(),

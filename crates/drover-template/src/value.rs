@@ -71,7 +71,7 @@ pub fn escape_backslashes(data: &str) -> String {
             while i < bytes.len() && !data[i..].starts_with("}}") {
                 let c = bytes[i];
                 if c == b'\'' || c == b'"' {
-                    match string_end(bytes, i) {
+                    match string_end(data, i) {
                         Some(end) => {
                             out.push_str(&data[i..end].replace('\\', "\\\\"));
                             i = end;
@@ -97,14 +97,16 @@ pub fn escape_backslashes(data: &str) -> String {
 }
 
 /// End (exclusive) of the string literal starting at `start` (a quote), Jinja's lexer rules.
-fn string_end(bytes: &[u8], start: usize) -> Option<usize> {
+/// Always a char boundary: the closing quote is ASCII and escapes skip whole characters.
+fn string_end(data: &str, start: usize) -> Option<usize> {
+    let bytes = data.as_bytes();
     let quote = bytes[start];
-    let mut i = start + 1;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'\\' => i += 2,
-            c if c == quote => return Some(i + 1),
-            _ => i += 1,
+    let mut chars = data[start + 1..].char_indices();
+    while let Some((offset, c)) = chars.next() {
+        if c == '\\' {
+            chars.next();
+        } else if c as u32 == u32::from(quote) {
+            return Some(start + 1 + offset + 1);
         }
     }
     None
@@ -112,18 +114,19 @@ fn string_end(bytes: &[u8], start: usize) -> Option<usize> {
 
 /// End of a `{% %}` block starting after its opener, skipping string literals.
 fn skip_block(data: &str, mut i: usize, close: &str) -> usize {
-    let bytes = data.as_bytes();
-    while i < bytes.len() {
-        if data[i..].starts_with(close) {
+    while i < data.len() {
+        let rest = &data[i..];
+        if rest.starts_with(close) {
             return i + close.len();
         }
-        if bytes[i] == b'\'' || bytes[i] == b'"' {
-            match string_end(bytes, i) {
+        let c = rest.chars().next().unwrap_or(' ');
+        if c == '\'' || c == '"' {
+            match string_end(data, i) {
                 Some(end) => i = end,
                 None => return data.len(),
             }
         } else {
-            i += 1;
+            i += c.len_utf8();
         }
     }
     data.len()
@@ -158,6 +161,12 @@ mod tests {
         );
         assert_eq!(escape_backslashes(r#"{{ "it\"s" }}"#), r#"{{ "it\\"s" }}"#);
         assert_eq!(escape_backslashes("{{ 'é\\d' }}"), "{{ 'é\\\\d' }}");
+        // a backslash before a multi-byte character, and unterminated literals
+        assert_eq!(escape_backslashes("{{ '\\é' }}"), "{{ '\\\\é' }}");
+        assert_eq!(
+            escape_backslashes("{% '\\é %}{{ \"\\é"),
+            "{% '\\é %}{{ \"\\é"
+        );
     }
 
     #[test]

@@ -83,6 +83,13 @@ pub fn containers_with_label(label: &str, value: &str) -> Result<Vec<String>> {
     Ok(lines(&out))
 }
 
+/// Names of running containers carrying `label` (any value).
+pub fn running_with_label_key(label: &str) -> Result<Vec<String>> {
+    let filter = format!("label={label}");
+    let out = docker(["ps", "--filter", &filter, "--format", "{{.Names}}"])?;
+    Ok(lines(&out))
+}
+
 /// Names of networks carrying `label=value`.
 pub fn networks_with_label(label: &str, value: &str) -> Result<Vec<String>> {
     let filter = format!("label={label}={value}");

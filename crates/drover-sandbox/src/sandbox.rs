@@ -117,6 +117,7 @@ impl Sandbox {
         topology::validate_name(&opts.name)?;
         topology::nodes(&opts.name, opts.nodes, Subnet24::PIGSTY)?;
         docker::ensure_available()?;
+        check_inotify_instances(opts.nodes)?;
         let mut timings = UpTimings::default();
         if let Some(existing) = Self::already_up(opts)? {
             return Ok((existing, timings));
@@ -135,7 +136,7 @@ impl Sandbox {
             Ok(s) => s,
             Err(e) => {
                 // Leave nothing behind; the first error is the one to report.
-                let _ = Self::remove_objects(&opts.name);
+                let _ = Self::down(&opts.state_root, &opts.name);
                 return Err(e);
             }
         };
@@ -143,7 +144,7 @@ impl Sandbox {
 
         let t = Instant::now();
         if let Err(e) = sandbox.wait_ready_all(opts.ready_timeout) {
-            let _ = Self::remove_objects(&opts.name);
+            let _ = Self::down(&opts.state_root, &opts.name);
             return Err(e);
         }
         timings.ready = t.elapsed();
@@ -645,6 +646,34 @@ fn create_network(name: &str, network: &str, wanted: Option<Subnet24>) -> Result
     Err(last.unwrap_or_else(|| {
         Error::Invalid("no free 10.10.x.0/24 subnet left for another sandbox".to_owned())
     }))
+}
+
+/// inotify instances one idle node's systemd holds (measured: about 6).
+const INOTIFY_PER_NODE: u64 = 8;
+const INOTIFY_FILE: &str = "/proc/sys/fs/inotify/max_user_instances";
+
+/// Every node's systemd needs inotify instances, all counted against root on
+/// the host; at Debian's default of 128 the 20-somethingth node exits at
+/// boot (status 255, no log). Refuse early with the fix instead.
+fn check_inotify_instances(nodes: usize) -> Result<()> {
+    let Ok(text) = std::fs::read_to_string(INOTIFY_FILE) else {
+        return Ok(());
+    };
+    let Ok(limit) = text.trim().parse::<u64>() else {
+        return Ok(());
+    };
+    let running = docker::running_with_label_key(LABEL)
+        .map(|c| c.len())
+        .unwrap_or(0);
+    let needed = INOTIFY_PER_NODE * (nodes + running) as u64 + 64;
+    if limit >= needed {
+        return Ok(());
+    }
+    Err(Error::Invalid(format!(
+        "{nodes} nodes need about {needed} inotify instances for their systemd, but \
+         {INOTIFY_FILE} is {limit}\n  help: run `sandbox/prepare` (as root) or \
+         `sysctl -w fs.inotify.max_user_instances=8192`"
+    )))
 }
 
 /// A port on 127.0.0.1 that is free right now.

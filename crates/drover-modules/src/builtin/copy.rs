@@ -1,0 +1,414 @@
+//! `copy`: put `content` or a controller file (`src`) at `dest` on the node.
+//!
+//! One probe (stat + SHA-256 of `dest`); the content is uploaded only when the hashes differ;
+//! attributes alone are fixed without an upload. Writes are atomic ([`files::write_script`]),
+//! keep the existing owner and mode unless given, support `backup`, `force: no` and `validate`.
+//! Not implemented (refused by name): `remote_src`, directory sources, `directory_mode`,
+//! `local_follow`, `follow`, `decrypt`, `unsafe_writes`, `checksum`, `seuser`/`serole`/…
+
+use serde::Deserialize;
+use serde_json::{Map, Value};
+use sha1::{Digest, Sha1};
+
+use crate::diff::FileDiff;
+use crate::files::{self, Attrs, FileKind, FileState, WriteOptions};
+use crate::params::{Bool, Mode, parse};
+use crate::{Action, ModuleError, ModuleResult, Output, Plan, Prepared, Request, TaskContext};
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+struct Params {
+    dest: String,
+    src: Option<String>,
+    content: Option<Value>,
+    owner: Option<String>,
+    group: Option<String>,
+    mode: Option<Mode>,
+    backup: Option<Bool>,
+    force: Option<Bool>,
+    validate: Option<String>,
+}
+
+/// Refused parameters with the reason shown to the user.
+const REFUSED: &[&str] = &[
+    "remote_src",
+    "directory_mode",
+    "local_follow",
+    "follow",
+    "decrypt",
+    "unsafe_writes",
+    "checksum",
+    "seuser",
+    "serole",
+    "setype",
+    "selevel",
+    "attributes",
+];
+
+pub(crate) struct Copy {
+    dest: String,
+    content: Vec<u8>,
+    options: WriteOptions,
+    force: bool,
+    diff: bool,
+}
+
+/// Prepares a `copy` task.
+pub fn prepare(args: &Map<String, Value>, ctx: &TaskContext<'_>) -> Result<Prepared, ModuleError> {
+    if let Some(name) = REFUSED.iter().find(|n| args.contains_key(**n)) {
+        return Err(ModuleError::params(format!(
+            "module `copy`: parameter `{name}` is not implemented in drover"
+        )));
+    }
+    let p: Params = parse("copy", args)?;
+    let (content, source_name) = match (&p.content, &p.src) {
+        (Some(_), Some(_)) => {
+            return Err(ModuleError::params(
+                "module `copy`: `src` and `content` are mutually exclusive",
+            ));
+        }
+        (Some(content), None) => (content_bytes(content), None),
+        (None, Some(src)) => {
+            let path = ctx.controller.find_file(src).map_err(ModuleError::params)?;
+            if path.is_dir() {
+                return Err(ModuleError::params(format!(
+                    "module `copy`: `src` `{src}` is a directory; copying directories is not implemented in drover"
+                )));
+            }
+            let bytes = std::fs::read(&path).map_err(|e| {
+                ModuleError::params(format!(
+                    "module `copy`: cannot read `{}`: {e}",
+                    path.display()
+                ))
+            })?;
+            (bytes, Some(src.clone()))
+        }
+        (None, None) => {
+            return Err(ModuleError::params(
+                "module `copy`: one of `src` or `content` is required",
+            ));
+        }
+    };
+    let dest = if p.dest.ends_with('/') {
+        match &source_name {
+            Some(src) => format!("{}{}", p.dest, basename(src)),
+            None => {
+                return Err(ModuleError::params(
+                    "module `copy`: with `content`, `dest` must be a file name, not a directory",
+                ));
+            }
+        }
+    } else {
+        p.dest.clone()
+    };
+    Ok(Prepared::Remote(Box::new(Copy {
+        dest,
+        content,
+        options: WriteOptions {
+            attrs: Attrs {
+                owner: p.owner,
+                group: p.group,
+                mode: p.mode,
+            },
+            backup: p.backup.is_some_and(|b| b.0),
+            validate: p.validate,
+        },
+        force: p.force.is_none_or(|b| b.0),
+        diff: ctx.diff,
+    })))
+}
+
+/// Ansible writes non-string `content` as JSON.
+fn content_bytes(content: &Value) -> Vec<u8> {
+    match content {
+        Value::String(s) => s.clone().into_bytes(),
+        other => other.to_string().into_bytes(),
+    }
+}
+
+fn basename(path: &str) -> &str {
+    path.trim_end_matches('/')
+        .rsplit('/')
+        .next()
+        .unwrap_or(path)
+}
+
+/// What `apply` has to do.
+enum Work {
+    Write,
+    Attrs,
+}
+
+impl Action for Copy {
+    fn probe(&self) -> Option<Request> {
+        Some(files::probe_script(&self.dest, self.diff))
+    }
+
+    fn plan(&self, probe: Option<&Output>) -> Result<Plan, ModuleError> {
+        let probe = probe.ok_or_else(|| ModuleError::internal("copy needs its probe"))?;
+        let state = FileState::parse(&probe.stdout)?;
+        let wanted_sha = files::sha256_hex(&self.content);
+        let result = self.result(&state);
+        match state.kind {
+            FileKind::Directory => Err(ModuleError::node(format!(
+                "`{}` is a directory; add a trailing `/` to `dest` to copy into it",
+                self.dest
+            ))),
+            FileKind::Other => Err(ModuleError::node(format!(
+                "`{}` exists and is not a regular file",
+                self.dest
+            ))),
+            FileKind::Absent => {
+                Ok(self.with_content_diff(Plan::change(result, Work::Write), "", true))
+            }
+            // `follow: no` (Ansible's default): a link at `dest` is replaced by the file.
+            FileKind::Link => {
+                let before = format!(
+                    "(symlink to {})\n",
+                    state.link_target.as_deref().unwrap_or("?")
+                );
+                Ok(self.with_content_diff(Plan::change(result, Work::Write), &before, false))
+            }
+            FileKind::File => {
+                if state.sha256.as_deref() != Some(wanted_sha.as_str()) {
+                    if !self.force {
+                        return Ok(Plan::satisfied(result));
+                    }
+                    let before = state.text().unwrap_or_default();
+                    return Ok(self.with_content_diff(
+                        Plan::change(result, Work::Write),
+                        &before,
+                        false,
+                    ));
+                }
+                let changes = self.options.attrs.differences(&state);
+                if changes.is_empty() {
+                    return Ok(Plan::satisfied(result));
+                }
+                let mut plan = Plan::change(result, Work::Attrs);
+                if self.diff {
+                    let before: String = changes.iter().map(|c| format!("{c}\n")).collect();
+                    plan.diffs.push(FileDiff::content(&self.dest, &before, ""));
+                }
+                Ok(plan)
+            }
+        }
+    }
+
+    fn apply(&self, plan: &Plan) -> Vec<Request> {
+        match plan.state::<Work>() {
+            Ok(Work::Attrs) => vec![files::attrs_script(&self.dest, &self.options.attrs)],
+            _ => vec![files::write_script(
+                &self.dest,
+                &self.options,
+                self.content.clone(),
+            )],
+        }
+    }
+
+    fn finish(&self, plan: &Plan, outputs: &[Output]) -> Result<ModuleResult, ModuleError> {
+        let out = outputs
+            .first()
+            .ok_or_else(|| ModuleError::internal("copy produced no output"))?;
+        let mut result = plan.result.clone();
+        if out.status != 0 {
+            result.failed = true;
+            result.changed = false;
+            result.msg = Some(format!(
+                "failed to write `{}`: {}",
+                self.dest,
+                out.stderr_text().trim()
+            ));
+            return Ok(result);
+        }
+        for line in out.stdout_text().lines() {
+            if let Some(backup) = line.strip_prefix("backup=") {
+                result
+                    .extra
+                    .insert("backup_file".into(), Value::String(backup.to_string()));
+            }
+        }
+        Ok(result)
+    }
+}
+
+impl Copy {
+    fn result(&self, state: &FileState) -> ModuleResult {
+        let sha1: String = Sha1::digest(&self.content)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        let mut r = ModuleResult::ok()
+            .with("dest", self.dest.clone())
+            .with("checksum", sha1)
+            .with("size", self.content.len())
+            .with("state", "file");
+        let mode = self.options.attrs.mode.or(state.mode);
+        if let Some(mode) = mode {
+            r = r.with("mode", mode.to_string());
+        }
+        if let Some(owner) = self.options.attrs.owner.clone().or(state.owner.clone()) {
+            r = r.with("owner", owner);
+        }
+        if let Some(group) = self.options.attrs.group.clone().or(state.group.clone()) {
+            r = r.with("group", group);
+        }
+        r
+    }
+
+    fn with_content_diff(&self, mut plan: Plan, before: &str, was_absent: bool) -> Plan {
+        if self.diff {
+            let after = String::from_utf8_lossy(&self.content).into_owned();
+            let mut d = FileDiff::content(&self.dest, before, &after);
+            if was_absent {
+                d.before_header = format!("{} (absent)", self.dest);
+            }
+            plan.diffs.push(d);
+        }
+        plan
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Controller, Outcome};
+    use serde_json::json;
+    use std::path::{Path, PathBuf};
+
+    struct NoFiles;
+    impl Controller for NoFiles {
+        fn find_file(&self, name: &str) -> Result<PathBuf, String> {
+            Err(format!("could not find `{name}`"))
+        }
+        fn find_template(&self, name: &str) -> Result<PathBuf, String> {
+            Err(format!("could not find `{name}`"))
+        }
+        fn render_template(&self, _: &Path) -> Result<String, String> {
+            Err("no templates".into())
+        }
+    }
+
+    fn copy(args: Value, diff: bool) -> Box<dyn Action> {
+        let ctx = TaskContext {
+            host: "h",
+            controller: &NoFiles,
+            diff,
+        };
+        match prepare(args.as_object().unwrap(), &ctx).unwrap() {
+            Prepared::Remote(a) => a,
+            Prepared::Local(_) => panic!("remote expected"),
+        }
+    }
+
+    fn probe_out(text: String) -> Output {
+        Output {
+            status: 0,
+            stdout: text.into_bytes(),
+            stderr: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn identical_content_and_attrs_is_satisfied() {
+        let a = copy(
+            json!({"dest": "/etc/x", "content": "hi\n", "mode": "0644"}),
+            false,
+        );
+        let sha = files::sha256_hex(b"hi\n");
+        let plan = a
+            .plan(Some(&probe_out(format!(
+                "state=file\nmode=644\nowner=root\ngroup=root\nsize=3\nsha256={sha}\n"
+            ))))
+            .unwrap();
+        assert_eq!(plan.outcome, Outcome::Satisfied);
+        assert!(!plan.result.changed);
+    }
+
+    #[test]
+    fn different_content_uploads_with_a_diff() {
+        let a = copy(json!({"dest": "/etc/x", "content": "new\n"}), true);
+        let plan = a
+            .plan(Some(&probe_out("state=file\nmode=600\nowner=root\ngroup=root\nsize=4\nsha256=00\n--drover-content--\nold\n".into())))
+            .unwrap();
+        assert_eq!(plan.outcome, Outcome::Change);
+        assert!(plan.diffs[0].unified().contains("-old\n+new\n"));
+        let apply = a.apply(&plan);
+        assert_eq!(apply[0].stdin.as_deref(), Some(b"new\n".as_slice()));
+        assert!(apply[0].script.contains("mv -f -- \"$t\" \"$d\""));
+    }
+
+    #[test]
+    fn only_attributes_differ_no_upload() {
+        let a = copy(
+            json!({"dest": "/etc/x", "content": "hi\n", "mode": 0o640, "group": "consul"}),
+            false,
+        );
+        let sha = files::sha256_hex(b"hi\n");
+        let plan = a
+            .plan(Some(&probe_out(format!(
+                "state=file\nmode=644\nowner=root\ngroup=root\nsize=3\nsha256={sha}\n"
+            ))))
+            .unwrap();
+        assert_eq!(plan.outcome, Outcome::Change);
+        let apply = a.apply(&plan);
+        assert!(apply[0].stdin.is_none());
+        assert_eq!(
+            apply[0].script,
+            "set -e\np=/etc/x\nchmod 0640 -- \"$p\"\nchgrp -- consul \"$p\"\n"
+        );
+    }
+
+    #[test]
+    fn a_symlink_at_dest_is_replaced() {
+        let a = copy(json!({"dest": "/etc/x", "content": "hi\n"}), false);
+        let plan = a
+            .plan(Some(&probe_out(
+                "state=link\nmode=777\nowner=root\ngroup=root\nsize=4\ntarget=/y\n".into(),
+            )))
+            .unwrap();
+        assert_eq!(plan.outcome, Outcome::Change);
+        assert!(a.apply(&plan)[0].stdin.is_some());
+    }
+
+    #[test]
+    fn force_no_keeps_existing_content() {
+        let a = copy(
+            json!({"dest": "/etc/x", "content": "hi\n", "force": "no"}),
+            false,
+        );
+        let plan = a
+            .plan(Some(&probe_out(
+                "state=file\nmode=644\nowner=root\ngroup=root\nsize=1\nsha256=00\n".into(),
+            )))
+            .unwrap();
+        assert_eq!(plan.outcome, Outcome::Satisfied);
+    }
+
+    #[test]
+    fn refuses_what_it_does_not_implement() {
+        let ctx = TaskContext {
+            host: "h",
+            controller: &NoFiles,
+            diff: false,
+        };
+        let err = prepare(
+            json!({"dest": "/x", "src": "/y", "remote_src": true})
+                .as_object()
+                .unwrap(),
+            &ctx,
+        )
+        .err()
+        .unwrap()
+        .to_string();
+        assert!(err.contains("`remote_src` is not implemented"), "{err}");
+        let err = prepare(json!({"dest": "/x"}).as_object().unwrap(), &ctx)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            err.contains("one of `src` or `content` is required"),
+            "{err}"
+        );
+    }
+}

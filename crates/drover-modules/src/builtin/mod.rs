@@ -1,0 +1,4 @@
+//! The built-in modules, one file each.
+
+pub mod command;
+pub mod copy;

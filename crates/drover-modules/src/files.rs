@@ -1,0 +1,393 @@
+//! Shared file probing and atomic writing, in POSIX shell (coreutils `stat`, `sha256sum`).
+//!
+//! - [`probe_script`] / [`FileState::parse`]: what a path is now (one round trip): type, mode,
+//!   owner, group, size, SHA-256 and, for `--diff`, the old content of small text files.
+//! - [`write_script`]: write stdin to a temp file in the target directory, set mode and owner
+//!   (keeping the existing file's when not given), then `mv` it over the target — an interrupted
+//!   run never leaves a half-written file.
+//! - [`attrs_script`]: change only mode/owner/group.
+//!
+//! Scripts are built with [`quote`]; requests carry no `become` (the engine applies the task's).
+
+use drover_connection::shell::quote;
+use sha2::{Digest, Sha256};
+
+use crate::params::Mode;
+use crate::{ModuleError, Request};
+
+/// Old contents larger than this are not fetched for diffs.
+pub const MAX_DIFF_BYTES: u64 = 256 * 1024;
+
+/// Marker line before the content in probe output.
+const CONTENT_MARKER: &str = "--drover-content--";
+
+/// The type of a path.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FileKind {
+    /// Nothing there.
+    Absent,
+    /// A regular file.
+    File,
+    /// A directory.
+    Directory,
+    /// A symbolic link.
+    Link,
+    /// A device, socket or fifo.
+    Other,
+}
+
+impl FileKind {
+    /// Ansible's `state` word for it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FileKind::Absent => "absent",
+            FileKind::File => "file",
+            FileKind::Directory => "directory",
+            FileKind::Link => "link",
+            FileKind::Other => "other",
+        }
+    }
+}
+
+/// What a path is on the node.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileState {
+    /// Type (absent when missing).
+    pub kind: FileKind,
+    /// Permission bits.
+    pub mode: Option<Mode>,
+    /// Owner name.
+    pub owner: Option<String>,
+    /// Group name.
+    pub group: Option<String>,
+    /// Size in bytes.
+    pub size: Option<u64>,
+    /// SHA-256 of a regular file's content (hex).
+    pub sha256: Option<String>,
+    /// A link's target.
+    pub link_target: Option<String>,
+    /// The content, when asked for and small enough.
+    pub content: Option<Vec<u8>>,
+}
+
+/// The probe script for `path`; with `want_content`, also prints a regular file's content when
+/// it is at most [`MAX_DIFF_BYTES`].
+pub fn probe_script(path: &str, want_content: bool) -> Request {
+    let mut s = format!(
+        "p={p}\n\
+         if [ -L \"$p\" ]; then t=link; elif [ -d \"$p\" ]; then t=directory; \
+         elif [ -f \"$p\" ]; then t=file; elif [ -e \"$p\" ]; then t=other; \
+         else echo state=absent; exit 0; fi\n\
+         echo \"state=$t\"\n\
+         stat -c 'mode=%a\nowner=%U\ngroup=%G\nsize=%s' -- \"$p\"\n\
+         if [ \"$t\" = link ]; then printf 'target=%s\\n' \"$(readlink -- \"$p\")\"; fi\n\
+         if [ \"$t\" = file ]; then printf 'sha256=%s\\n' \"$(sha256sum -- \"$p\" | cut -d' ' -f1)\"; fi\n",
+        p = quote(path)
+    );
+    if want_content {
+        s.push_str(&format!(
+            "if [ \"$t\" = file ] && [ \"$(stat -c %s -- \"$p\")\" -le {MAX_DIFF_BYTES} ]; then echo {CONTENT_MARKER}; cat -- \"$p\"; fi\n"
+        ));
+    }
+    Request::new(s)
+}
+
+impl FileState {
+    /// Parses [`probe_script`] output.
+    pub fn parse(stdout: &[u8]) -> Result<FileState, ModuleError> {
+        let (head, content) = match find(stdout, format!("{CONTENT_MARKER}\n").as_bytes()) {
+            Some(at) => (
+                &stdout[..at],
+                Some(stdout[at + CONTENT_MARKER.len() + 1..].to_vec()),
+            ),
+            None => (stdout, None),
+        };
+        let head = String::from_utf8_lossy(head);
+        let mut state = FileState {
+            kind: FileKind::Absent,
+            mode: None,
+            owner: None,
+            group: None,
+            size: None,
+            sha256: None,
+            link_target: None,
+            content,
+        };
+        let mut seen_state = false;
+        for line in head.lines() {
+            let Some((key, value)) = line.split_once('=') else {
+                continue;
+            };
+            match key {
+                "state" => {
+                    seen_state = true;
+                    state.kind = match value {
+                        "absent" => FileKind::Absent,
+                        "file" => FileKind::File,
+                        "directory" => FileKind::Directory,
+                        "link" => FileKind::Link,
+                        _ => FileKind::Other,
+                    };
+                }
+                "mode" => {
+                    state.mode = Some(Mode(u32::from_str_radix(value, 8).map_err(|_| {
+                        ModuleError::node(format!("unexpected mode `{value}` from stat"))
+                    })?));
+                }
+                "owner" => state.owner = Some(value.to_string()),
+                "group" => state.group = Some(value.to_string()),
+                "size" => state.size = value.parse().ok(),
+                "sha256" => state.sha256 = Some(value.to_string()),
+                "target" => state.link_target = Some(value.to_string()),
+                _ => {}
+            }
+        }
+        if !seen_state {
+            return Err(ModuleError::node(format!(
+                "unexpected probe output (is this a POSIX shell with coreutils?): {}",
+                head.chars().take(200).collect::<String>()
+            )));
+        }
+        Ok(state)
+    }
+
+    /// The content as text for diffs (`None` when not fetched or not UTF-8).
+    pub fn text(&self) -> Option<String> {
+        self.content
+            .as_ref()
+            .and_then(|c| String::from_utf8(c.clone()).ok())
+    }
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+/// The hex SHA-256 of bytes (compared with the node's before any upload).
+pub fn sha256_hex(data: &[u8]) -> String {
+    let digest = Sha256::digest(data);
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Owner, group and mode to set on a file (`None` keeps the existing file's, or the defaults
+/// for a new one: the remote user's, and `0666 & ~umask`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Attrs {
+    /// Owner name or uid.
+    pub owner: Option<String>,
+    /// Group name or gid.
+    pub group: Option<String>,
+    /// Mode.
+    pub mode: Option<Mode>,
+}
+
+impl Attrs {
+    /// What differs between these wanted attributes and a file's state.
+    pub fn differences(&self, state: &FileState) -> Vec<String> {
+        let mut out = Vec::new();
+        if let Some(mode) = self.mode
+            && state.mode != Some(mode)
+        {
+            out.push(format!(
+                "mode {} → {mode}",
+                state.mode.map_or("none".into(), |m| m.to_string())
+            ));
+        }
+        if let Some(owner) = &self.owner
+            && state.owner.as_deref() != Some(owner)
+        {
+            out.push(format!(
+                "owner {} → {owner}",
+                state.owner.as_deref().unwrap_or("none")
+            ));
+        }
+        if let Some(group) = &self.group
+            && state.group.as_deref() != Some(group)
+        {
+            out.push(format!(
+                "group {} → {group}",
+                state.group.as_deref().unwrap_or("none")
+            ));
+        }
+        out
+    }
+
+    fn apply_lines(&self, target: &str) -> String {
+        let mut s = String::new();
+        if let Some(mode) = self.mode {
+            s.push_str(&format!("chmod {mode} -- {target}\n"));
+        }
+        match (&self.owner, &self.group) {
+            (Some(o), Some(g)) => {
+                s.push_str(&format!("chown -- {}:{} {target}\n", quote(o), quote(g)))
+            }
+            (Some(o), None) => s.push_str(&format!("chown -- {} {target}\n", quote(o))),
+            (None, Some(g)) => s.push_str(&format!("chgrp -- {} {target}\n", quote(g))),
+            (None, None) => {}
+        }
+        s
+    }
+}
+
+/// How to write a file.
+#[derive(Clone, Debug, Default)]
+pub struct WriteOptions {
+    /// Owner, group, mode.
+    pub attrs: Attrs,
+    /// Copy an existing file to `dest.<pid>.<time>~` first (Ansible's name); prints `backup=<path>`.
+    pub backup: bool,
+    /// Ansible's `validate`: a command run on the temp file (`%s`) before it replaces `dest`;
+    /// on failure the target is untouched and the script exits with the command's status.
+    pub validate: Option<String>,
+}
+
+/// Writes `content` to `dest` atomically (stdin → temp file in the same directory → attributes →
+/// validate → rename).
+pub fn write_script(dest: &str, options: &WriteOptions, content: Vec<u8>) -> Request {
+    let attrs = &options.attrs;
+    let mut s = format!(
+        "set -e\nd={d}\nt=$(mktemp -- \"$(dirname -- \"$d\")/.drover.XXXXXXXX\")\n\
+         trap 'rm -f -- \"$t\"' EXIT\ncat > \"$t\"\n\
+         if [ -e \"$d\" ]; then chmod --reference=\"$d\" -- \"$t\"; chown --reference=\"$d\" -- \"$t\" 2>/dev/null || true; \
+         else chmod \"$(printf '%o' $(( 0666 & ~0$(umask) )))\" -- \"$t\"; fi\n",
+        d = quote(dest)
+    );
+    s.push_str(&attrs.apply_lines("\"$t\""));
+    if let Some(validate) = &options.validate {
+        let command = validate.replace("%s", "\"$t\"");
+        s.push_str(&format!(
+            "set +e\n( {command} )\nrc=$?\nset -e\nif [ $rc -ne 0 ]; then echo \"validation failed: {}\" >&2; exit $rc; fi\n",
+            validate.replace(['"', '\\', '$', '`'], "")
+        ));
+    }
+    if options.backup {
+        s.push_str(
+            "if [ -e \"$d\" ]; then b=\"$d.$$.$(date +%Y-%m-%d@%H:%M:%S)~\"; cp -p -- \"$d\" \"$b\"; echo \"backup=$b\"; fi\n",
+        );
+    }
+    s.push_str("mv -f -- \"$t\" \"$d\"\ntrap - EXIT\n");
+    Request::new(s).with_stdin(content)
+}
+
+/// Sets only mode/owner/group of an existing path.
+pub fn attrs_script(path: &str, attrs: &Attrs) -> Request {
+    Request::new(format!(
+        "set -e\np={}\n{}",
+        quote(path),
+        attrs.apply_lines("\"$p\"")
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use drover_connection::LocalConnection;
+
+    #[test]
+    fn parses_probe_output() {
+        let out = b"state=file\nmode=644\nowner=root\ngroup=consul\nsize=3\nsha256=abc\n--drover-content--\nhi\n";
+        let s = FileState::parse(out).unwrap();
+        assert_eq!(s.kind, FileKind::File);
+        assert_eq!(s.mode, Some(Mode(0o644)));
+        assert_eq!(s.group.as_deref(), Some("consul"));
+        assert_eq!(s.text().as_deref(), Some("hi\n"));
+        assert_eq!(
+            FileState::parse(b"state=absent\n").unwrap().kind,
+            FileKind::Absent
+        );
+        assert!(FileState::parse(b"sh: stat: not found\n").is_err());
+    }
+
+    #[test]
+    fn attribute_differences() {
+        let s = FileState::parse(b"state=file\nmode=600\nowner=root\ngroup=root\n").unwrap();
+        let want = Attrs {
+            owner: Some("root".into()),
+            group: Some("consul".into()),
+            mode: Some(Mode(0o640)),
+        };
+        assert_eq!(
+            want.differences(&s),
+            ["mode 0600 → 0640", "group root → consul"]
+        );
+    }
+
+    /// The scripts really run: probe, write atomically (new and existing file), keep attributes.
+    #[tokio::test]
+    async fn scripts_work_in_a_real_shell() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("it's a file.conf");
+        let p = path.to_str().unwrap();
+        let local = LocalConnection::new("localhost");
+
+        let out = local.run(&probe_script(p, true)).await.unwrap();
+        assert_eq!(
+            FileState::parse(&out.stdout).unwrap().kind,
+            FileKind::Absent
+        );
+
+        let options = WriteOptions {
+            attrs: Attrs {
+                mode: Some(Mode(0o640)),
+                ..Attrs::default()
+            },
+            ..WriteOptions::default()
+        };
+        let out = local
+            .run(&write_script(p, &options, b"one\n".to_vec()))
+            .await
+            .unwrap();
+        assert_eq!(out.status, 0, "{}", out.stderr_text());
+        let state =
+            FileState::parse(&local.run(&probe_script(p, true)).await.unwrap().stdout).unwrap();
+        assert_eq!(state.kind, FileKind::File);
+        assert_eq!(state.mode, Some(Mode(0o640)));
+        assert_eq!(state.sha256.as_deref(), Some(sha256_hex(b"one\n").as_str()));
+        assert_eq!(state.text().as_deref(), Some("one\n"));
+
+        // rewriting without a mode keeps the existing mode; backup keeps the old content
+        let backup = WriteOptions {
+            backup: true,
+            ..WriteOptions::default()
+        };
+        let out = local
+            .run(&write_script(p, &backup, b"two\n".to_vec()))
+            .await
+            .unwrap();
+        assert_eq!(out.status, 0, "{}", out.stderr_text());
+        let backup = out
+            .stdout_text()
+            .trim()
+            .strip_prefix("backup=")
+            .unwrap()
+            .to_string();
+        assert_eq!(std::fs::read_to_string(&backup).unwrap(), "one\n");
+        let state =
+            FileState::parse(&local.run(&probe_script(p, false)).await.unwrap().stdout).unwrap();
+        assert_eq!(state.mode, Some(Mode(0o640)));
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "two\n");
+        // a failing validate leaves the target untouched
+        let check = WriteOptions {
+            validate: Some("grep -q ok %s".into()),
+            ..WriteOptions::default()
+        };
+        let out = local
+            .run(&write_script(p, &check, b"bad\n".to_vec()))
+            .await
+            .unwrap();
+        assert_ne!(out.status, 0);
+        assert!(
+            out.stderr_text().contains("validation failed"),
+            "{}",
+            out.stderr_text()
+        );
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "two\n");
+        // no temp files left behind
+        let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().starts_with(".drover."))
+            .collect();
+        assert!(leftovers.is_empty());
+    }
+}

@@ -161,7 +161,8 @@ impl Inventory {
                 None => patterns.push(part),
             }
         }
-        self.limit = Some(patterns);
+        // `-l ""` limits nothing, as in Ansible.
+        self.limit = (!patterns.is_empty()).then_some(patterns);
         Ok(())
     }
 
@@ -201,13 +202,11 @@ impl Inventory {
             .flat_map(|p| split_host_pattern(p))
             .collect();
         let mut resolver = Resolver::new(&self.data);
-        let mut chosen = if patterns.is_empty() {
-            Vec::new()
-        } else {
-            resolver.evaluate(&patterns)?
-        };
+        // As in Ansible, no pattern at all (e.g. `""`) means `all`.
+        let mut chosen = resolver.evaluate(&patterns)?;
         if apply_limit && let Some(limit) = &self.limit {
-            let allowed = resolver.evaluate(limit)?;
+            let allowed: std::collections::HashSet<Chosen> =
+                resolver.evaluate(limit)?.into_iter().collect();
             chosen.retain(|c| allowed.contains(c));
         }
         let hosts = chosen
@@ -323,12 +322,13 @@ impl Inventory {
     /// `ansible-inventory --list`: groups with `hosts`/`children` and `_meta.hostvars`,
     /// narrowed by the limit.
     pub fn list_json(&self) -> Result<Value, Diagnostic> {
-        let available = self.select("all")?.hosts;
+        let ordered = self.select("all")?.hosts;
+        let available: std::collections::HashSet<String> = ordered.iter().cloned().collect();
         let mut results = Map::new();
         let mut seen = std::collections::HashSet::new();
         self.format_group(ALL, &available, &mut seen, &mut results);
         let mut hostvars = Map::new();
-        for host in &available {
+        for host in &ordered {
             let mut vars = self.host_vars(host).unwrap_or_default();
             output::remove_internal(&mut vars);
             if !vars.is_empty() {
@@ -344,7 +344,7 @@ impl Inventory {
     fn format_group(
         &self,
         g: usize,
-        available: &[String],
+        available: &std::collections::HashSet<String>,
         seen: &mut std::collections::HashSet<usize>,
         results: &mut Map<String, Value>,
     ) {
@@ -355,7 +355,7 @@ impl Inventory {
                 .hosts
                 .iter()
                 .map(|&h| &self.data.hosts[h].name)
-                .filter(|n| available.contains(n))
+                .filter(|n| available.contains(*n))
                 .map(|n| Value::String(n.clone()))
                 .collect();
             if !hosts.is_empty() {

@@ -77,7 +77,8 @@ pub fn load_source(
 fn load_host_list(data: &mut Data, list: &str) {
     let info = SourceInfo {
         file: Value::String(list.to_string()),
-        dir: Value::Null,
+        // Ansible's `to_text(basedir("a,b"))` of a non-path is the string "None".
+        dir: Value::String("None".into()),
     };
     for h in list.split(',') {
         let h = crate::pyvalue::py_strip(h);

@@ -160,8 +160,13 @@ pub fn drover_view(
     let mut hostvars = serde_json::Map::new();
     let mut group_names = serde_json::Map::new();
     let mut short = serde_json::Map::new();
+    let mut files = serde_json::Map::new();
     for host in inv.hosts() {
         let mut vars = inv.host_vars(host).unwrap();
+        files.insert(
+            host.to_string(),
+            json!([vars["inventory_file"], vars["inventory_dir"]]),
+        );
         vars.retain(|k, _| !drover_inventory::INTERNAL_VARS.contains(&k.as_str()));
         hostvars.insert(host.to_string(), Value::Object(vars));
         let magic = inv.magic_vars(host);
@@ -189,6 +194,7 @@ pub fn drover_view(
             "hostvars": hostvars,
             "group_names": group_names,
             "short": short,
+            "files": files,
             "groups": inv.groups_map(),
             "selections": results,
         }
@@ -204,7 +210,7 @@ pub fn assert_same_view(drover: &Value, ansible: &Value, what: &str) {
         &format!("{what}: --list"),
     );
     assert_eq!(drover["graph"], ansible["graph"], "{what}: --graph");
-    for key in ["hostvars", "group_names", "short", "groups"] {
+    for key in ["hostvars", "group_names", "short", "files", "groups"] {
         if ansible["oracle"].get(key).is_none() {
             continue; // committed files keep hostvars once, in `list._meta`
         }
@@ -289,6 +295,7 @@ pub fn ansible_view(
             "hostvars": oracle["hostvars"],
             "group_names": oracle["group_names"],
             "short": oracle["short"],
+            "files": oracle["files"],
             "groups": oracle["groups"],
             "selections": oracle["selections"],
         },
@@ -302,6 +309,8 @@ pub fn committed_form(mut v: Value) -> Value {
     let m = v.as_object_mut().unwrap();
     m.remove("list_text");
     m.remove("selections_input");
-    m["oracle"].as_object_mut().unwrap().remove("hostvars");
+    let oracle = m["oracle"].as_object_mut().unwrap();
+    oracle.remove("hostvars");
+    oracle.remove("files"); // absolute paths of this machine
     v
 }

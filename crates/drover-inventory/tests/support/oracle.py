@@ -39,12 +39,13 @@ inv = InventoryManager(loader=loader, sources=req["sources"])
 vm = VariableManager(loader=loader, inventory=inv)
 load_warnings = list(warnings)
 
-out = {"hostvars": {}, "group_names": {}, "short": {}, "groups": inv.get_groups_dict(),
+out = {"hostvars": {}, "group_names": {}, "short": {}, "files": {}, "groups": inv.get_groups_dict(),
        "load_warnings": load_warnings}
 for host in inv.get_hosts("all"):
     v = vm.get_vars(host=host, include_hostvars=False, stage="all")
     out["group_names"][host.name] = v["group_names"]
     out["short"][host.name] = v["inventory_hostname_short"]
+    out["files"][host.name] = [v.get("inventory_file"), v.get("inventory_dir")]
     out["hostvars"][host.name] = {k: x for k, x in v.items() if k not in C.INTERNAL_STATIC_VARS}
 
 results = []

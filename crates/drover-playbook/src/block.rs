@@ -97,6 +97,11 @@ impl Loader {
             "import_role" => self.import_role(node, task, inherit),
             "include_tasks" | "include_role" => {
                 check_include_args(&task)?;
+                let mut task = task;
+                task.include_context = Some(Arc::new(crate::task::IncludeContext {
+                    scope: inherit.clone(),
+                    dir: dir.to_path_buf(),
+                }));
                 Ok(vec![Item::Task(Box::new(task))])
             }
             _ => Ok(vec![Item::Task(Box::new(task))]),

@@ -7,6 +7,7 @@
 
 pub mod block;
 pub mod error;
+pub mod include;
 pub mod keywords;
 pub mod kv;
 pub mod listing;
@@ -22,6 +23,7 @@ pub mod vars;
 
 pub use block::{Block, Item};
 pub use error::LoadResult;
+pub use include::{Included, expand_include};
 pub use loader::{ExtraVarsTemplater, LoadOptions, LoadTemplater, Loader};
 pub use play::{Play, Playbook, load_playbook};
 pub use role::{RoleInstance, RoleLayer};

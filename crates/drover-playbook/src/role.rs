@@ -63,24 +63,28 @@ impl RoleInstance {
 }
 
 /// A parsed role reference (`roles:` entry, meta dependency, `import_role` arguments).
-struct RoleRef {
-    name: String,
-    name_span: Span,
-    span: Span,
-    tags: Vec<String>,
-    when: Vec<Spanned<Value>>,
-    vars: Map<String, Value>,
-    params: Map<String, Value>,
-    map: Option<drover_yaml::Mapping>,
+pub(crate) struct RoleRef {
+    pub(crate) name: String,
+    pub(crate) name_span: Span,
+    pub(crate) span: Span,
+    pub(crate) tags: Vec<String>,
+    pub(crate) when: Vec<Spanned<Value>>,
+    pub(crate) vars: Map<String, Value>,
+    pub(crate) params: Map<String, Value>,
+    pub(crate) map: Option<drover_yaml::Mapping>,
 }
 
 /// Which role files to read (`tasks_from` etc.; `main` by default).
 #[derive(Clone, Debug, Default)]
 pub struct FromFiles {
-    tasks: Option<String>,
-    vars: Option<String>,
-    defaults: Option<String>,
-    handlers: Option<String>,
+    /// `tasks_from`.
+    pub tasks: Option<String>,
+    /// `vars_from`.
+    pub vars: Option<String>,
+    /// `defaults_from`.
+    pub defaults: Option<String>,
+    /// `handlers_from`.
+    pub handlers: Option<String>,
 }
 
 impl Loader {
@@ -264,7 +268,7 @@ impl Loader {
     }
 
     /// Compiles one role reference: dependencies (each once per reference), then tasks.
-    fn compile_role(
+    pub(crate) fn compile_role(
         &mut self,
         role: RoleRef,
         inherit: &Inherit,

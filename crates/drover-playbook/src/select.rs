@@ -51,7 +51,8 @@ pub fn select_tasks<'a>(
         .collect()
 }
 
-fn select_items<'a>(
+/// Selects among a task list (used for the tasks a dynamic include brings in).
+pub fn select_items<'a>(
     items: &'a [Item],
     filter: &TagFilter,
     templater: TagTemplater<'_>,

@@ -65,6 +65,19 @@ pub struct Task {
     pub vars: Option<Arc<VarsBlock>>,
     /// The role the task belongs to.
     pub role: Option<Arc<RoleInstance>>,
+    /// For `include_tasks`/`include_role`: the scope the included tasks inherit (the
+    /// include's enclosing play/role/blocks, not the include's own keywords), and the
+    /// directory its file name resolves against. Set by the loader.
+    pub include_context: Option<Arc<IncludeContext>>,
+}
+
+/// What a dynamic include needs to load its tasks at run time.
+#[derive(Clone, Debug)]
+pub struct IncludeContext {
+    /// The include's enclosing scope.
+    pub scope: Inherit,
+    /// Directory of the file holding the include.
+    pub dir: std::path::PathBuf,
 }
 
 /// How a task loops.
@@ -96,6 +109,13 @@ pub struct LoopControl {
 impl Task {
     /// What Ansible prints for the task: `role : name`, `name`, or the module as written.
     pub fn display_name(&self) -> String {
+        if self.name.is_none()
+            && self.module == "include_role"
+            && let Some(role) = self.arg_str("name")
+        {
+            // Ansible's IncludeRole.get_name.
+            return format!("{} : {role}", self.action);
+        }
         match (&self.name, &self.role) {
             (Some(n), Some(r)) => format!("{} : {}", r.name(), n.value),
             (Some(n), None) => n.value.clone(),
@@ -365,6 +385,7 @@ fn build_task(
         scope_vars: inherit.vars.clone(),
         vars: None,
         role: inherit.role.clone(),
+        include_context: None,
     };
     apply_scoped_keywords(map, &mut task.keywords);
     for (k, v) in map.iter() {

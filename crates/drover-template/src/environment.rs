@@ -26,8 +26,11 @@ pub fn build() -> Environment<'static> {
     env.set_formatter(|out, state, value| {
         if value.is_none() {
             Ok(())
-        } else {
+        } else if value.as_str().is_some() {
             minijinja::escape_formatter(out, state, value)
+        } else {
+            out.write_str(&crate::value::python_str(value))
+                .map_err(minijinja::Error::from)
         }
     });
     env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);

@@ -16,6 +16,13 @@ pub fn describe(error: &Error, text: &str, shared: &Shared) -> String {
     let detail = error.detail().unwrap_or_default();
     match error.kind() {
         ErrorKind::UndefinedError => match expr {
+            Some(_) if chain(error, text).is_some() => {
+                let c = chain(error, text).unwrap_or_default();
+                format!(
+                    "`{}` is undefined, so `{}` cannot be read",
+                    c.missing, c.full
+                )
+            }
             Some(e) if !e.trim().is_empty() => {
                 format!("`{}` is undefined", undefined_name(e, shared))
             }
@@ -129,6 +136,40 @@ fn is_after_is(before: &[char]) -> bool {
         .ends_with("is")
 }
 
+/// An attribute chain read through an undefined value (`d.zz.yy` with no `d.zz`).
+#[derive(Default)]
+struct Chain {
+    /// The undefined part, `d.zz`.
+    missing: String,
+    /// The whole chain, `d.zz.yy`.
+    full: String,
+}
+
+/// minijinja reports `.zz.yy` for `d.zz.yy` when `d.zz` is undefined; rebuild the chain from the
+/// text before the range.
+fn chain(error: &Error, text: &str) -> Option<Chain> {
+    let range = error.range()?;
+    let tail = text.get(range.clone())?.trim();
+    if !(tail.starts_with('.') || tail.starts_with('[')) {
+        return None;
+    }
+    let before = text.get(..range.start)?;
+    let is_chain_char =
+        |c: char| c.is_alphanumeric() || matches!(c, '_' | '.' | '[' | ']' | '\'' | '"');
+    let start = before
+        .char_indices()
+        .rev()
+        .take_while(|(_, c)| is_chain_char(*c))
+        .last()
+        .map_or(before.len(), |(i, _)| i);
+    let prefix = &before[start..];
+    let seg_end = tail[1..].find(['.', '[']).map_or(tail.len(), |i| i + 1);
+    Some(Chain {
+        missing: format!("{prefix}{}", &tail[..seg_end]),
+        full: format!("{prefix}{tail}"),
+    })
+}
+
 /// The source text the error range covers, if any.
 fn failing_text<'a>(error: &Error, text: &'a str) -> Option<&'a str> {
     let range = error.range()?;
@@ -172,11 +213,25 @@ fn help(error: &Error, text: &str, shared: &Shared, vars: &Map<String, Value>) -
     let detail = error.detail().unwrap_or_default();
     match error.kind() {
         ErrorKind::UndefinedError => {
+            if let Some(c) = chain(error, text) {
+                return Some(format!(
+                    "Ansible treats a chain through an undefined value as undefined; drover refuses to guess. Test each level (`{} is defined and {} is defined`) or default the missing part (`({} | default({{}}))...`)",
+                    c.missing, c.full, c.missing
+                ));
+            }
             let base = expr
                 .map(|e| base_name(&undefined_name(e, shared)))
                 .unwrap_or_default();
             if let Some(hint) = shared.undefined_hint(&base) {
                 return Some(hint);
+            }
+            let chained = expr.is_some_and(|e| {
+                e.contains(&format!("{base}.")) || e.contains(&format!("{base}["))
+            });
+            if chained && !base.is_empty() && !vars.contains_key(&base) {
+                return Some(format!(
+                    "define `{base}`, or guard with `{base} is defined`; Ansible would let an attribute chain through an undefined value fall through to `default()`/`is defined`, drover refuses to guess"
+                ));
             }
             if !base.is_empty() && vars.contains_key(&base) {
                 return Some(format!(

@@ -39,6 +39,89 @@ pub fn from_engine(value: &JValue) -> Result<Value, minijinja::Error> {
     })
 }
 
+/// Python's `str(value)`: strings as they are, everything else as Python's `repr` would show it
+/// (`True`, `None`, `1e+20`, `[1, 'a']`, `('k', 1)`), which is also how Jinja2 renders values.
+pub fn python_str(value: &JValue) -> String {
+    match value.as_str() {
+        Some(s) => s.to_string(),
+        None => python_repr(value, 0),
+    }
+}
+
+/// Python's `repr` of an engine value. minijinja already renders strings, lists and dicts like
+/// Python; floats differ (`1e20` vs `1e+20`), so containers holding floats are rendered here.
+fn python_repr(value: &JValue, depth: usize) -> String {
+    use minijinja::value::ValueKind;
+    if depth > 200 || !contains_float(value, 0) {
+        return value.to_string();
+    }
+    match value.kind() {
+        ValueKind::Number => match f64::try_from(value.clone()) {
+            Ok(f) => crate::pyyaml::py_float_repr(f),
+            Err(_) => value.to_string(),
+        },
+        ValueKind::Seq => {
+            let items: Vec<String> = value
+                .try_iter()
+                .map(|it| it.map(|v| python_item_repr(&v, depth)).collect())
+                .unwrap_or_default();
+            if value.is_tuple() {
+                if items.len() == 1 {
+                    format!("({},)", items[0])
+                } else {
+                    format!("({})", items.join(", "))
+                }
+            } else {
+                format!("[{}]", items.join(", "))
+            }
+        }
+        ValueKind::Map => {
+            let mut parts = Vec::new();
+            if let Ok(keys) = value.try_iter() {
+                for key in keys {
+                    let item = value.get_item(&key).unwrap_or_default();
+                    parts.push(format!(
+                        "{}: {}",
+                        python_item_repr(&key, depth),
+                        python_item_repr(&item, depth)
+                    ));
+                }
+            }
+            format!("{{{}}}", parts.join(", "))
+        }
+        _ => value.to_string(),
+    }
+}
+
+/// `repr` of an item inside a container (strings quoted the way minijinja/Python quote them).
+fn python_item_repr(value: &JValue, depth: usize) -> String {
+    if value.as_str().is_some() {
+        let wrapped = JValue::from(vec![value.clone()]).to_string();
+        return wrapped[1..wrapped.len() - 1].to_string();
+    }
+    python_repr(value, depth + 1)
+}
+
+fn contains_float(value: &JValue, depth: usize) -> bool {
+    use minijinja::value::ValueKind;
+    if depth > 200 {
+        return false;
+    }
+    match value.kind() {
+        ValueKind::Number => !value.is_integer(),
+        ValueKind::Seq => value
+            .try_iter()
+            .is_ok_and(|mut it| it.any(|v| contains_float(&v, depth + 1))),
+        ValueKind::Map => value.try_iter().is_ok_and(|mut keys| {
+            keys.any(|k| {
+                contains_float(&k, depth + 1)
+                    || contains_float(&value.get_item(&k).unwrap_or_default(), depth + 1)
+            })
+        }),
+        _ => false,
+    }
+}
+
 /// Number of `\n` characters at the end of `text` (Ansible's `_count_newlines_from_end`).
 pub fn count_trailing_newlines(text: &str) -> usize {
     text.bytes().rev().take_while(|b| *b == b'\n').count()

@@ -150,7 +150,7 @@ fn python_type(value: &minijinja::Value) -> &'static str {
     match value.kind() {
         ValueKind::String => "str",
         ValueKind::Number => {
-            if value.as_i64().is_some() {
+            if value.is_integer() {
                 "int"
             } else {
                 "float"

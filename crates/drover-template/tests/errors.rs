@@ -168,3 +168,30 @@ fn when_errors_name_the_condition_and_variable() {
     );
     assert_eq!(err.span.as_ref().unwrap().text(), "pg_role");
 }
+
+#[test]
+fn attribute_chains_through_undefined_are_refused_clearly() {
+    // Ansible's undefined is chainable (`nope.a.b | default('x')` gives 'x', `d.zz.yy is defined`
+    // is false); drover's strict engine refuses instead of guessing, naming the undefined part.
+    let t = Templar::default();
+    let v = vars(json!({"d": {"a": 1}}));
+    let err = t
+        .template_value(&json!("{{ d.zz.yy is defined }}"), &v, None)
+        .unwrap_err();
+    println!("{err}");
+    assert_eq!(
+        err.message,
+        "`d.zz` is undefined, so `d.zz.yy` cannot be read"
+    );
+    assert!(
+        err.help
+            .as_deref()
+            .unwrap()
+            .contains("d.zz is defined and d.zz.yy is defined")
+    );
+    let err = t
+        .template_value(&json!("{{ nope.a.b | default('x') }}"), &v, None)
+        .unwrap_err();
+    println!("{err}");
+    assert_eq!(err.message, "`nope` is undefined");
+}

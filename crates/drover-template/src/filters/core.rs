@@ -172,7 +172,7 @@ fn int(
     match value.kind() {
         ValueKind::Bool => Ok(Value::from(i64::from(value.is_true()))),
         ValueKind::Number => {
-            if value.as_i64().is_some() {
+            if value.is_integer() {
                 return Ok(value.clone());
             }
             match f64_of(value) {
@@ -269,15 +269,17 @@ fn round(
     if precision.abs() > 300 {
         return Err(op_error("`round` precision is out of range"));
     }
-    let is_int = value.as_i64().is_some() || value.kind() == ValueKind::Bool;
+    let is_int = value.is_integer() || value.kind() == ValueKind::Bool;
     let f = f64_of(value).unwrap_or(0.0);
     let scale = 10f64.powi(precision);
     match method.as_str() {
         "common" => {
             if is_int && precision >= 0 {
-                return Ok(Value::from(
-                    value.as_i64().unwrap_or(i64::from(value.is_true())),
-                ));
+                return Ok(if value.kind() == ValueKind::Bool {
+                    Value::from(i64::from(value.is_true()))
+                } else {
+                    value.clone()
+                });
             }
             let rounded = if precision == 0 {
                 f.round_ties_even()

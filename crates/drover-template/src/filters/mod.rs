@@ -76,10 +76,7 @@ pub fn register(env: &mut Environment<'static>) {
 /// Python's `str()` of a value (`to_text` in Ansible): strings as they are, the rest rendered
 /// Python-style (`True`, `None`, `[1, 'a']`).
 pub fn to_text(value: &Value) -> String {
-    match value.as_str() {
-        Some(s) => s.to_string(),
-        None => value.to_string(),
-    }
+    crate::value::python_str(value)
 }
 
 #[cfg(test)]

@@ -307,7 +307,10 @@ impl Object for LazyVars {
                     }))
                 }
                 "omit" => Some(JValue::from(self.shared.omit.clone())),
-                "vars" => Some(JValue::from_dyn_object(self.clone())),
+                // Ansible's `vars` is the raw dict: values are not templated
+                "vars" => Some(JValue::from_object(RawVars {
+                    vars: self.vars.clone(),
+                })),
                 _ => None,
             },
         }
@@ -316,6 +319,26 @@ impl Object for LazyVars {
     fn enumerate(self: &Arc<Self>) -> Enumerator {
         let keys: Vec<JValue> = self.vars.keys().map(|k| JValue::from(k.clone())).collect();
         Enumerator::Values(keys)
+    }
+}
+
+/// `vars`: every variable, untemplated (as Ansible's `vars` magic variable).
+#[derive(Debug)]
+struct RawVars {
+    vars: Arc<Map<String, Value>>,
+}
+
+impl Object for RawVars {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Map
+    }
+
+    fn get_value(self: &Arc<Self>, key: &JValue) -> Option<JValue> {
+        self.vars.get(key.as_str()?).map(to_engine)
+    }
+
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        Enumerator::Values(self.vars.keys().map(|k| JValue::from(k.clone())).collect())
     }
 }
 

@@ -121,6 +121,10 @@ const CASES: &[(&str, &str)] = &[
     ("flatten", "{{ [1, [2, [3, none_var]], 'null'] | flatten }}"),
     ("flatten_1", "{{ [1, [2, [3]]] | flatten(1) }}"),
     ("dict2items", "{{ dcs_servers | dict2items }}"),
+    ("from_yaml", "{{ yaml_text | from_yaml }}"),
+    ("from_json", "{{ '{\"a\": [1, 2.5, null]}' | from_json }}"),
+    ("vars_lookup", "{{ vars['ins'] }}"),
+    ("vars_lookup_plugin", "{{ lookup('vars', 'ins') }}"),
     ("items2dict", "{{ dcs_servers | dict2items | items2dict }}"),
     (
         "sort_attribute",
@@ -267,6 +271,7 @@ fn vars() -> Map<String, Value> {
         "multi": "#!/bin/bash\necho hi\n",
         "long_text": "this is a rather long line of text that goes past the eighty column limit of the yaml emitter so it folds",
         "none_var": null,
+        "yaml_text": "a: yes\nb: [1, 0755, '08', 1.5e3]\nc: ~\n",
         "reprs": ["it's", "a\"b", "tab\there", "nl\nx", "é", "back\\slash", "both'\"", "\u{7}"],
         "pport": 5,
         "dcs_servers": {"meta-1": "10.10.10.10", "meta-2": "10.10.10.11"},

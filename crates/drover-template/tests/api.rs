@@ -1,0 +1,129 @@
+//! The public API: omit, hostvars laziness, Send + Sync, template-file newline handling.
+
+#![allow(clippy::unwrap_used)]
+
+use std::sync::Arc;
+
+use drover_template::{HostVarsSource, Templar, TemplarOptions, Vars, is_template};
+use serde_json::{Map, Value, json};
+
+fn map(v: Value) -> Map<String, Value> {
+    match v {
+        Value::Object(m) => m,
+        _ => Map::new(),
+    }
+}
+
+#[test]
+fn templar_is_shareable_across_threads() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Templar>();
+    assert_send_sync::<Vars>();
+}
+
+#[test]
+fn omit_is_a_detectable_placeholder() {
+    let t = Templar::new(TemplarOptions::default());
+    assert!(t.omit_placeholder().starts_with("__omit_place_holder__"));
+    assert_eq!(
+        t.omit_placeholder().len(),
+        "__omit_place_holder__".len() + 40
+    );
+    let v = Vars::new(map(json!({"mode": null})));
+    let out = t.template_value(&json!({"owner": "{{ nope | default(omit) }}", "mode": "{{ mode | default(omit, true) }}"}), &v, None).unwrap();
+    assert!(t.is_omit(&out.value["owner"]));
+    assert!(t.is_omit(&out.value["mode"]));
+    let fixed = Templar::new(TemplarOptions {
+        omit_placeholder: Some("__omit_place_holder__x".into()),
+    });
+    assert_eq!(
+        fixed
+            .template_value(&json!("{{ omit }}"), &v, None)
+            .unwrap()
+            .value,
+        json!("__omit_place_holder__x")
+    );
+}
+
+struct Hosts;
+
+impl HostVarsSource for Hosts {
+    fn host_names(&self) -> Vec<String> {
+        vec!["10.10.10.11".into(), "10.10.10.12".into()]
+    }
+    fn host_vars(&self, host: &str) -> Option<Map<String, Value>> {
+        let seq = match host {
+            "10.10.10.11" => 1,
+            "10.10.10.12" => 2,
+            _ => return None,
+        };
+        Some(map(json!({
+            "pg_cluster": "pg-test", "pg_seq": seq, "inventory_hostname": host,
+            "pg_instance": "{{ pg_cluster }}-{{ pg_seq }}"
+        })))
+    }
+}
+
+#[test]
+fn hostvars_are_templated_in_each_hosts_own_context() {
+    let t = Templar::default();
+    let v =
+        Vars::new(map(json!({"pg_seq": 99, "pg_cluster": "other"}))).with_hostvars(Arc::new(Hosts));
+    let out = t
+        .template_value(&json!("{{ hostvars['10.10.10.12'].pg_instance }} {{ hostvars | length }} {{ hostvars.keys() | list }}"), &v, None)
+        .unwrap();
+    assert_eq!(
+        out.value,
+        json!("pg-test-2 2 ['10.10.10.11', '10.10.10.12']")
+    );
+    let out = t
+        .template_value(
+            &json!("{{ hostvars.values() | map(attribute='pg_instance') | list }}"),
+            &v,
+            None,
+        )
+        .unwrap();
+    assert_eq!(out.value, json!(["pg-test-1", "pg-test-2"]));
+    let err = t
+        .template_value(&json!("{{ hostvars['10.9.9.9'].pg_seq }}"), &v, None)
+        .unwrap_err();
+    assert!(err.message.contains("undefined"), "{err}");
+}
+
+#[test]
+fn template_files_keep_trailing_newlines_like_the_template_module() {
+    let t = Templar::default();
+    let v = Vars::new(map(json!({"x": 1, "items": ["a", "b"]})));
+    let render = |src: &str| t.render_template_file("t.j2", src, &v).unwrap().value;
+    assert_eq!(render("a={{ x }}\n"), "a=1\n");
+    assert_eq!(render("a={{ x }}\n\n"), "a=1\n\n");
+    assert_eq!(render("a={{ x }}"), "a=1");
+    // trim_blocks: the newline after a block tag is dropped
+    assert_eq!(
+        render("{% for i in items %}\n- {{ i }}\n{% endfor %}\n"),
+        "- a\n- b\n"
+    );
+    assert_eq!(render("{% if x %}\nyes\n{% endif %}"), "yes\n");
+    // no auto-escaping, whatever the extension
+    let html = t
+        .render_template_file("index.html.j2", "{{ '<a & b>' }}", &v)
+        .unwrap()
+        .value;
+    assert_eq!(html, "<a & b>");
+    // None renders empty (Ansible's finalize), Python-style reprs for data
+    let v2 = Vars::new(map(json!({"n": null, "l": [1, "a", true, null]})));
+    assert_eq!(
+        t.render_template_file("t.j2", "[{{ n }}] {{ l }}", &v2)
+            .unwrap()
+            .value,
+        "[] [1, 'a', True, None]"
+    );
+}
+
+#[test]
+fn is_template_matches_ansibles_is_possibly_template() {
+    assert!(is_template("{{ x }}"));
+    assert!(is_template("a {% if x %}"));
+    assert!(is_template("{# c #}"));
+    assert!(!is_template("plain { x }"));
+}

@@ -277,6 +277,11 @@ pub fn file_error(
     shared: &Shared,
     vars: &Map<String, Value>,
 ) -> Diagnostic {
+    let own_name = source.path().display().to_string();
+    if let Some(inner) = foreign_source(error, &own_name) {
+        return file_error(error, &inner, shared, vars)
+            .with_context(format!("while rendering `{own_name}`"));
+    }
     let text = source.text();
     let message = describe(error, text, shared);
     let span = match (error.range(), error.line()) {
@@ -313,6 +318,15 @@ pub fn inline_error(
     shared: &Shared,
     vars: &Map<String, Value>,
 ) -> Diagnostic {
+    if let Some(inner) =
+        foreign_source(error, "<expression>").filter(|s| s.path().display().to_string() != "<when>")
+    {
+        let diag = file_error(error, &inner, shared, vars);
+        return match span {
+            Some(s) => diag.with_context(format!("used at {}", s.location())),
+            None => diag.with_context(format!("used in `{}`", text.replace('\n', "\\n"))),
+        };
+    }
     let message = describe(error, text, shared);
     let mut diag = Diagnostic::error(message);
     if let Some(span) = span {
@@ -331,6 +345,16 @@ pub fn inline_error(
         diag = diag.with_help(h);
     }
     diag
+}
+
+/// When the error happened in another template (a `lookup('template', ...)`), that template's
+/// source, so the diagnostic quotes the right file.
+fn foreign_source(error: &Error, own_name: &str) -> Option<std::sync::Arc<Source>> {
+    let name = error.name()?;
+    if name == own_name {
+        return None;
+    }
+    Some(Source::new(name, error.template_source()?))
 }
 
 /// For an undefined-variable error, the variable name to point at.

@@ -195,3 +195,28 @@ fn attribute_chains_through_undefined_are_refused_clearly() {
     println!("{err}");
     assert_eq!(err.message, "`nope` is undefined");
 }
+
+#[test]
+fn errors_inside_looked_up_templates_quote_that_template() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("templates")).unwrap();
+    std::fs::write(
+        dir.path().join("templates/inner.j2"),
+        "line one\nport={{ pg_portt }}\n",
+    )
+    .unwrap();
+    let t = Templar::default();
+    let v = vars(json!({"pg_port": 5432})).with_search_paths(vec![dir.path().to_path_buf()]);
+    let err = t
+        .render_template_file(
+            "outer.j2",
+            "a\nb={{ lookup('template', 'inner.j2') }}\n",
+            &v,
+        )
+        .unwrap_err();
+    let shown = err.to_string();
+    println!("{shown}");
+    assert_eq!(err.message, "`pg_portt` is undefined");
+    assert!(shown.contains("inner.j2:2:9"), "{shown}");
+    assert!(shown.contains("while rendering `outer.j2`"), "{shown}");
+}

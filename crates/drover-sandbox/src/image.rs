@@ -134,11 +134,31 @@ pub fn ensure_image(
             ),
         });
     }
+    let elapsed = started.elapsed();
+    remove_stale_images(variant, &tag);
     Ok(ImageOutcome {
         tag,
         built: true,
-        elapsed: started.elapsed(),
+        elapsed,
     })
+}
+
+/// Removes images of `variant` built from older recipes (best effort: an
+/// image still used by a container stays).
+fn remove_stale_images(variant: ImageVariant, current: &str) {
+    let Ok(tags) = local_images() else { return };
+    for tag in tags {
+        if tag != current && is_variant_tag(&tag, variant) {
+            let _ = docker::docker(["rmi", &tag]);
+        }
+    }
+}
+
+/// Whether `tag` is `drover-node:<variant prefix>-<12 hex>`.
+fn is_variant_tag(tag: &str, variant: ImageVariant) -> bool {
+    let prefix = format!("{IMAGE_REPOSITORY}:{}-", variant.tag_prefix());
+    tag.strip_prefix(&prefix)
+        .is_some_and(|h| h.len() == 12 && h.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 /// Tags of all node images present locally (any recipe version).
@@ -164,6 +184,19 @@ mod tests {
             std::fs::write(dir.join(name), text).expect("write");
         }
         root
+    }
+
+    #[test]
+    fn variant_tags() {
+        let py = "drover-node:bookworm-0123456789ab";
+        let nopy = "drover-node:bookworm-nopy-0123456789ab";
+        assert!(is_variant_tag(py, ImageVariant::WithPython));
+        assert!(!is_variant_tag(nopy, ImageVariant::WithPython));
+        assert!(is_variant_tag(nopy, ImageVariant::NoPython));
+        assert!(!is_variant_tag(
+            "drover-node:bookworm-test",
+            ImageVariant::WithPython
+        ));
     }
 
     #[test]

@@ -189,8 +189,7 @@ impl Loader {
         }
         check_include_args(&task)?;
         let (file, span) = include_file(&task)?;
-        let vars = play_vars_for_render(inherit);
-        let file = self.render(&file, &vars, &span)?;
+        let file = self.render(&file, &serde_json::Map::new(), &span)?;
         let mut dirs = vec![dir.to_path_buf()];
         if let Some(role) = &inherit.role {
             dirs.push(role.layer.path.join("tasks"));
@@ -231,12 +230,6 @@ impl Loader {
         let parent = path.parent().map(Path::to_path_buf).unwrap_or_default();
         self.parse_items(&doc, &inner, &parent, "a task file")
     }
-}
-
-/// The extra vars are the only variables known while loading in general; kept as a function
-/// so play vars can be added later.
-fn play_vars_for_render(_inherit: &Inherit) -> serde_json::Map<String, serde_json::Value> {
-    serde_json::Map::new()
 }
 
 /// `file:` or the free-form name of an `import_tasks`/`include_tasks`.

@@ -19,6 +19,7 @@ pub mod scope;
 pub mod select;
 pub mod tags;
 pub mod task;
+pub mod validate;
 pub mod vars;
 
 pub use block::{Block, Item};
@@ -30,4 +31,7 @@ pub use role::{RoleInstance, RoleLayer};
 pub use scope::{Keywords, Spanned, VarsBlock};
 pub use select::{SelectedItem, TagTemplater, select_tasks};
 pub use tags::TagFilter;
-pub use task::{LoopControl, LoopSpec, Task};
+pub use task::{IncludeContext, LoopControl, LoopSpec, Task};
+
+/// Handlers are tasks (with `listen` topics); see [`validate::handler_matches`].
+pub type Handler = Task;

@@ -102,6 +102,11 @@ pub fn render(
     Ok(out)
 }
 
+/// What `--syntax-check` prints for a playbook that loaded.
+pub fn syntax_check(playbook: &Playbook) -> String {
+    format!("\nplaybook: {}\n", playbook.path.display())
+}
+
 /// Ansible's `Display.display`: adds a newline unless the message already ends with one.
 fn display(out: &mut String, msg: &str) {
     out.push_str(msg);

@@ -107,6 +107,8 @@ pub struct Loader {
     pub playbook_dir: PathBuf,
     /// Role instances compiled for the current play (drained by the play).
     pub(crate) compiled_roles: Vec<Arc<crate::role::RoleInstance>>,
+    /// The current play's `vars:` (merged), available when templating names at load time.
+    pub(crate) play_vars: Map<String, Value>,
     /// Role handlers to load at the end of the current play.
     pub(crate) role_handlers: Vec<(
         Arc<crate::role::RoleInstance>,
@@ -124,6 +126,7 @@ impl Loader {
             cache: HashMap::new(),
             playbook_dir,
             compiled_roles: Vec::new(),
+            play_vars: Map::new(),
             role_handlers: Vec::new(),
         }
     }
@@ -140,12 +143,16 @@ impl Loader {
         Ok(node)
     }
 
-    /// Renders a name given at `span` with the extra vars (plus `vars`), or explains why not.
+    /// Renders a name given at `span` with the play vars, `vars` and the extra vars (highest),
+    /// or explains why not.
     pub fn render(&self, text: &str, vars: &Map<String, Value>, span: &Span) -> LoadResult<String> {
         if !text.contains("{{") && !text.contains("{%") {
             return Ok(text.to_string());
         }
-        let mut all = vars.clone();
+        let mut all = self.play_vars.clone();
+        for (k, v) in vars {
+            all.insert(k.clone(), v.clone());
+        }
         for (k, v) in &self.options.extra_vars {
             all.insert(k.clone(), v.clone());
         }

@@ -136,7 +136,9 @@ impl Loader {
             if let Some((key, value)) = import {
                 self.import_playbook(map, key, value, inherit, vars, plays, chain, &basedir)?;
             } else {
-                plays.push(self.parse_play(entry, map, inherit, vars, &basedir)?);
+                let play = self.parse_play(entry, map, inherit, vars, &basedir)?;
+                crate::validate::validate_play(&play)?;
+                plays.push(play);
             }
         }
         chain.pop();
@@ -222,6 +224,14 @@ impl Loader {
             };
             return Err(unknown_key(k, "play keyword", keywords::PLAY, help));
         }
+        let mut vars: Vec<Arc<VarsBlock>> = import_vars.to_vec();
+        if let Some(v) = map.get("vars") {
+            vars.extend(parse_vars(v, "the play `vars`")?);
+        }
+        self.play_vars = serde_json::Map::new();
+        for block in &vars {
+            crate::vars::combine(&mut self.play_vars, &block.vars);
+        }
         let Some(hosts_node) = map.get("hosts") else {
             return Err(Diagnostic::error("play has no `hosts`")
                 .with_span(node.span.clone())
@@ -283,10 +293,6 @@ impl Loader {
         scope.tags.extend(own_tags);
         apply_scoped_keywords(map, &mut scope.keywords);
         scope.chain = Vec::new();
-        let mut vars: Vec<Arc<VarsBlock>> = import_vars.to_vec();
-        if let Some(v) = map.get("vars") {
-            vars.extend(parse_vars(v, "the play `vars`")?);
-        }
         let vars_files = match map.get("vars_files") {
             None => Vec::new(),
             Some(v) => match &v.value {

@@ -287,8 +287,13 @@ impl Loader {
         let defaults =
             self.role_vars_file(&path.join("defaults"), from.defaults.as_deref(), "defaults")?;
         let role_vars = self.role_vars_file(&path.join("vars"), from.vars.as_deref(), "vars")?;
+        // A role given by path is named after its last component, as in Ansible.
+        let display_name = match role.name.rsplit_once('/') {
+            Some((_, last)) if !last.is_empty() => last.to_string(),
+            _ => role.name.clone(),
+        };
         let layer = Arc::new(RoleLayer {
-            name: role.name.clone(),
+            name: display_name,
             path: path.clone(),
             defaults,
             role_vars,

@@ -260,6 +260,12 @@ fn help(error: &Error, text: &str, shared: &Shared, vars: &Map<String, Value>) -
             did_you_mean(&name, test_names())
         }
         ErrorKind::SyntaxError => Some("check the Jinja2 syntax around this point".into()),
+        ErrorKind::InvalidOperation if detail.contains("% operator") => Some(
+            "drover does not support Python's `%` string formatting; use `'{}-{}'.format(a, b)` or the `format` filter".into(),
+        ),
+        ErrorKind::TemplateNotFound => Some(
+            "drover does not load other templates from a template (`{% include %}`, `{% import %}`, `{% extends %}`); inline that file or use `lookup('template', ...)`".into(),
+        ),
         _ => None,
     }
 }

@@ -1,7 +1,8 @@
 //! A parser for Python literals, the subset `ast.literal_eval` accepts that can become JSON.
 //!
 //! Ansible's value templating (`ansible_eval_concat`) runs `ast.literal_eval` over results that
-//! start with `{` or `[` or equal `True`/`False`, and keeps the string when that fails. Rendered
+//! start with `{` or `[` or equal `True`/`False` (after mapping the JSON names `true`, `false` and
+//! `null` to Python constants), and keeps the string when that fails. Rendered
 //! values are Python reprs (`{'a': 1}`, `[True, None]`), so this parser turns them back into data.
 //! Anything it cannot represent (sets, complex numbers, integers beyond 64 bits, non-finite floats)
 //! is a parse failure, which keeps the string — the caller decides what that means.
@@ -118,6 +119,10 @@ impl Parser {
                     "True" => Some(Value::Bool(true)),
                     "False" => Some(Value::Bool(false)),
                     "None" => Some(Value::Null),
+                    // Ansible's Json2Python pass maps JSON names before literal_eval
+                    "true" => Some(Value::Bool(true)),
+                    "false" => Some(Value::Bool(false)),
+                    "null" => Some(Value::Null),
                     // string prefixes
                     "u" | "U" | "r" | "R" | "b" | "B" | "rb" | "br" | "Rb" | "bR" | "RB" | "BR"
                     | "rB" | "Br" => {
@@ -389,6 +394,10 @@ mod tests {
         assert_eq!(literal_eval("'a' 'b'"), Some(json!("ab")));
         assert_eq!(literal_eval("[1,]"), Some(json!([1])));
         assert_eq!(literal_eval("0x10"), Some(json!(16)));
+        assert_eq!(
+            literal_eval(r#"{"a": [true, null, false]}"#),
+            Some(json!({"a": [true, null, false]}))
+        );
     }
 
     #[test]

@@ -220,3 +220,33 @@ fn errors_inside_looked_up_templates_quote_that_template() {
     assert!(shown.contains("inner.j2:2:9"), "{shown}");
     assert!(shown.contains("while rendering `outer.j2`"), "{shown}");
 }
+
+#[test]
+fn unsupported_jinja_features_are_refused_by_name() {
+    let t = Templar::default();
+    let v = vars(json!({}));
+    // Python `%` formatting (Ansible/Jinja2 accept it; minijinja does not)
+    let err = t
+        .template_value(&json!("{{ '%s-%s' % ('pg', 1) }}"), &v, None)
+        .unwrap_err();
+    assert!(
+        err.help
+            .as_deref()
+            .unwrap()
+            .contains("`%` string formatting"),
+        "{err}"
+    );
+    // include/import from a template file
+    let err = t
+        .render_template_file("a.j2", "{% include 'b.j2' %}", &v)
+        .unwrap_err();
+    assert!(
+        err.help.as_deref().unwrap().contains("{% include %}"),
+        "{err}"
+    );
+    // globals Ansible has but drover does not implement
+    let err = t
+        .template_value(&json!("{{ now() }}"), &v, None)
+        .unwrap_err();
+    assert!(err.message.contains("now"), "{err}");
+}

@@ -25,6 +25,7 @@ pub fn register(env: &mut Environment<'static>) {
     env.add_filter("to_nice_yaml", |v: &Value, kw: Kwargs| {
         to_yaml(v, kw, true).map(Value::from_safe_string)
     });
+    env.add_filter("tojson", tojson);
     env.add_filter("from_json", from_json);
     env.add_filter("from_yaml", from_yaml);
     env.add_filter("combine", combine);
@@ -57,6 +58,22 @@ fn to_json(value: &Value, kwargs: Kwargs) -> Result<String, Error> {
         None => None,
     };
     Ok(json_dumps(&json, indent, sort_keys, seps, ensure_ascii))
+}
+
+/// Jinja2's `tojson(indent=None)`: sorted keys, `<>&'` escaped for HTML. A plain string (not a
+/// STRING_TYPE_FILTER), so value templating turns it back into data as Ansible does.
+fn tojson(value: &Value, indent: Option<usize>, kwargs: Kwargs) -> Result<String, Error> {
+    let indent = match indent {
+        Some(i) => Some(i),
+        None => kwargs.get::<Option<usize>>("indent")?,
+    };
+    kwargs.assert_all_used()?;
+    let json = data(value, "tojson")?;
+    Ok(json_dumps(&json, indent, true, None, true)
+        .replace('<', "\\u003c")
+        .replace('>', "\\u003e")
+        .replace('&', "\\u0026")
+        .replace('\'', "\\u0027"))
 }
 
 /// `to_nice_json(indent=4, sort_keys=True)` with `(',', ': ')` separators.

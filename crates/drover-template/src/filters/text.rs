@@ -25,6 +25,18 @@ pub fn register(env: &mut Environment<'static>) {
     env.add_filter("md5", |v: &Value| hash(&to_text(v), "md5"));
     env.add_filter("sha1", |v: &Value| hash(&to_text(v), "sha1"));
     env.add_filter("checksum", |v: &Value| hash(&to_text(v), "sha1"));
+    env.add_filter("indent", indent);
+    env.add_filter("wordcount", |v: &Value| {
+        to_text(v)
+            .split(|c: char| !(c.is_alphanumeric() || c == '_'))
+            .filter(|w| !w.is_empty())
+            .count()
+    });
+    // With auto-escaping off, `safe` is the identity and `escape` HTML-escapes; both give plain
+    // strings (in Ansible they are str subclasses that value templating still converts).
+    env.add_filter("safe", |v: &Value| to_text(v));
+    env.add_filter("escape", |v: &Value| html_escape(&to_text(v)));
+    env.add_filter("e", |v: &Value| html_escape(&to_text(v)));
     env.add_filter("quote", |v: &Value| {
         if v.is_none() {
             shell_quote("")
@@ -345,6 +357,116 @@ fn hash(data: &str, kind: &str) -> Result<String, Error> {
         }
     };
     Ok(digest.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// Python's `str.splitlines()` (without the line ends).
+fn splitlines(s: &str) -> Vec<&str> {
+    let mut lines = Vec::new();
+    let mut start = 0;
+    let mut chars = s.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        let is_break = matches!(
+            c,
+            '\n' | '\r'
+                | '\x0b'
+                | '\x0c'
+                | '\x1c'
+                | '\x1d'
+                | '\x1e'
+                | '\u{85}'
+                | '\u{2028}'
+                | '\u{2029}'
+        );
+        if is_break {
+            lines.push(&s[start..i]);
+            let mut end = i + c.len_utf8();
+            if c == '\r' && chars.peek().map(|(_, n)| *n) == Some('\n') {
+                chars.next();
+                end += 1;
+            }
+            start = end;
+        }
+    }
+    if start < s.len() {
+        lines.push(&s[start..]);
+    }
+    lines
+}
+
+/// Jinja2's `indent(width=4, first=False, blank=False)`, quirks included (a trailing newline of
+/// the input survives).
+fn indent(
+    value: &Value,
+    width: Option<Value>,
+    first: Option<bool>,
+    blank: Option<bool>,
+    kwargs: minijinja::value::Kwargs,
+) -> Result<String, Error> {
+    let width = match width {
+        Some(w) => Some(w),
+        None => kwargs.get::<Option<Value>>("width")?,
+    };
+    let first = match first {
+        Some(f) => f,
+        None => kwargs.get::<Option<bool>>("first")?.unwrap_or(false),
+    };
+    let blank = match blank {
+        Some(b) => b,
+        None => kwargs.get::<Option<bool>>("blank")?.unwrap_or(false),
+    };
+    kwargs.assert_all_used()?;
+    let indention = match width {
+        None => "    ".to_string(),
+        Some(w) if w.as_str().is_some() => to_text(&w),
+        Some(w) => " ".repeat(
+            w.as_i64()
+                .and_then(|n| usize::try_from(n).ok())
+                .ok_or_else(|| op_error("`indent` width must be a number or a string"))?
+                .min(10_000),
+        ),
+    };
+    let s = format!("{}\n", to_text(value));
+    let lines = splitlines(&s);
+    let mut rv = if blank {
+        lines.join(&format!("\n{indention}"))
+    } else {
+        let mut iter = lines.into_iter();
+        let mut rv = iter.next().unwrap_or("").to_string();
+        let rest: Vec<String> = iter
+            .map(|l| {
+                if l.is_empty() {
+                    String::new()
+                } else {
+                    format!("{indention}{l}")
+                }
+            })
+            .collect();
+        if !rest.is_empty() {
+            rv.push('\n');
+            rv.push_str(&rest.join("\n"));
+        }
+        rv
+    };
+    if first {
+        rv = format!("{indention}{rv}");
+    }
+    Ok(rv)
+}
+
+/// markupsafe's escape.
+fn html_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&#34;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// Python's `shlex.quote`.

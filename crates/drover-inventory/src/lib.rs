@@ -99,7 +99,7 @@ impl Inventory {
         };
         for source in &names {
             if let Some(base) = sources::vars_base(source) {
-                let dir = inv.load_vars_dir(&base, &mut warnings)?;
+                let dir = inv.load_vars_dir(&base, true, &mut warnings)?;
                 inv.inventory_vars.push(dir);
             }
         }
@@ -112,6 +112,7 @@ impl Inventory {
     fn load_vars_dir(
         &self,
         dir: &Path,
+        warn_unknown: bool,
         warnings: &mut Vec<Diagnostic>,
     ) -> Result<VarsDir, Diagnostic> {
         let groups: Vec<&str> = self.data.groups.iter().map(|g| g.name.as_str()).collect();
@@ -121,7 +122,7 @@ impl Inventory {
                 hosts.push(name);
             }
         }
-        VarsDir::load(dir, &groups, &hosts, warnings)
+        VarsDir::load(dir, &groups, &hosts, warn_unknown, warnings)
     }
 
     /// Uses the `group_vars/` and `host_vars/` beside a playbook (Ansible's playbook
@@ -129,7 +130,9 @@ impl Inventory {
     pub fn set_playbook_dir(&mut self, dir: Option<&Path>) -> Result<Vec<Diagnostic>, Diagnostic> {
         let mut warnings = Vec::new();
         self.playbook_vars = match dir {
-            Some(d) => Some(self.load_vars_dir(&sources::absolute(d), &mut warnings)?),
+            // A playbook directory is often shared by several inventories: no warnings for
+            // group_vars files of groups this inventory lacks.
+            Some(d) => Some(self.load_vars_dir(&sources::absolute(d), false, &mut warnings)?),
             None => None,
         };
         Ok(warnings)

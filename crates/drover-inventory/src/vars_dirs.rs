@@ -23,16 +23,18 @@ pub struct VarsDir {
 }
 
 impl VarsDir {
-    /// Reads the files for the given groups and hosts. Files naming no known group or host are
-    /// reported as warnings (Ansible ignores them silently; usually they are typos).
+    /// Reads the files for the given groups and hosts. With `warn_unknown`, files naming no
+    /// known group or host are reported as warnings (Ansible ignores them silently; beside an
+    /// inventory they are usually typos).
     pub fn load(
         dir: &Path,
         groups: &[&str],
         hosts: &[&str],
+        warn_unknown: bool,
         warnings: &mut Vec<Diagnostic>,
     ) -> Result<VarsDir, Diagnostic> {
-        let group_vars = load_kind(dir, "group_vars", groups, warnings)?;
-        let host_vars = load_kind(dir, "host_vars", hosts, warnings)?;
+        let group_vars = load_kind(dir, "group_vars", groups, warn_unknown, warnings)?;
+        let host_vars = load_kind(dir, "host_vars", hosts, warn_unknown, warnings)?;
         Ok(VarsDir {
             dir: dir.to_path_buf(),
             group_vars,
@@ -45,6 +47,7 @@ fn load_kind(
     dir: &Path,
     subdir: &str,
     names: &[&str],
+    warn_unknown: bool,
     warnings: &mut Vec<Diagnostic>,
 ) -> Result<HashMap<String, Map<String, Value>>, Diagnostic> {
     let base = dir.join(subdir);
@@ -75,7 +78,9 @@ fn load_kind(
             out.insert((*name).to_string(), merged);
         }
     }
-    warn_unmatched(&base, subdir, names, warnings);
+    if warn_unknown {
+        warn_unmatched(&base, subdir, names, warnings);
+    }
     Ok(out)
 }
 
@@ -146,11 +151,19 @@ pub fn load_vars_file(
         ))
         .with_help("decrypt it with `ansible-vault decrypt` or move the secrets to an environment-specific file"));
     }
+    // Ansible's DataLoader tries JSON before YAML (so `{"a": 1e3}` holds a float).
+    if let Ok(text) = std::fs::read_to_string(path)
+        && let Ok(value) = serde_json::from_str::<Value>(&text)
+        && let Value::Object(map) = value
+    {
+        return Ok(map);
+    }
     let loaded = drover_yaml::load_file(path)?;
     warnings.extend(loaded.warnings.iter().cloned());
     let Some(node) = loaded.single()? else {
         return Ok(Map::new());
     };
+    crate::yaml_source::reject_vault(&node)?;
     match node.to_json() {
         Value::Object(map) => Ok(map),
         // Ansible's `if new_data:` skips falsy data such as `[]`, `""`, `0`, `false`.
@@ -222,7 +235,7 @@ mod tests {
         std::fs::write(gv.join("web/skip.txt"), "x: txt\n").unwrap();
         std::fs::write(gv.join("wbe.yml"), "z: 1\n").unwrap();
         let mut w = Vec::new();
-        let v = VarsDir::load(tmp.path(), &["all", "web"], &[], &mut w).unwrap();
+        let v = VarsDir::load(tmp.path(), &["all", "web"], &[], true, &mut w).unwrap();
         assert_eq!(v.group_vars["all"]["a"], json!(1));
         assert_eq!(v.group_vars["web"]["x"], json!("b"));
         assert_eq!(v.group_vars["web"]["y"], json!("c"));
@@ -235,7 +248,25 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         std::fs::create_dir(tmp.path().join("host_vars")).unwrap();
         std::fs::write(tmp.path().join("host_vars/h1.yml"), "- a\n- b\n").unwrap();
-        let e = VarsDir::load(tmp.path(), &[], &["h1"], &mut Vec::new()).unwrap_err();
+        let e = VarsDir::load(tmp.path(), &[], &["h1"], true, &mut Vec::new()).unwrap_err();
         assert!(e.location().unwrap().ends_with("h1.yml:1:1"));
+    }
+
+    #[test]
+    fn json_is_read_before_yaml_and_vault_is_refused() {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::create_dir(tmp.path().join("group_vars")).unwrap();
+        // YAML 1.1 would read 1e3 as a string; Ansible reads JSON first, so it is a float.
+        std::fs::write(tmp.path().join("group_vars/all.json"), "{\"n\": 1e3}").unwrap();
+        std::fs::write(
+            tmp.path().join("group_vars/web.yml"),
+            "secret: !vault |\n  $ANSIBLE_VAULT;1.1;AES256\n  6162\n",
+        )
+        .unwrap();
+        let v = VarsDir::load(tmp.path(), &["all"], &[], true, &mut Vec::new()).unwrap();
+        assert_eq!(v.group_vars["all"]["n"], json!(1000.0));
+        let e = VarsDir::load(tmp.path(), &["web"], &[], true, &mut Vec::new()).unwrap_err();
+        assert!(e.message.contains("vault"), "{}", e.message);
+        assert!(e.location().unwrap().ends_with("web.yml:1:9"));
     }
 }

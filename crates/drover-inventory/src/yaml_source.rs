@@ -29,10 +29,25 @@ pub fn parse(data: &mut Data, root: &Node, source: &SourceInfo) -> Result<(), Di
         .with_span(key.span.clone())
         .with_help("drover reads static YAML and INI inventories only; export the plugin's output with `ansible-inventory --list -y` and use that file"));
     }
+    reject_vault(root)?;
     for (name, group_data) in map.iter() {
         parse_group(data, name, group_data, source)?;
     }
     Ok(())
+}
+
+/// Refuses `!vault` values (drover has no vault support) instead of using the ciphertext.
+pub fn reject_vault(node: &Node) -> Result<(), Diagnostic> {
+    if node.tag.as_deref() == Some("!vault") {
+        return Err(Diagnostic::error("ansible-vault encrypted values are not supported")
+            .with_span(node.span.clone())
+            .with_help("decrypt the value (`ansible-vault decrypt_string`) or supply it another way, e.g. with -e"));
+    }
+    match &node.value {
+        NodeValue::Seq(items) => items.iter().try_for_each(reject_vault),
+        NodeValue::Map(m) => m.iter().try_for_each(|(_, v)| reject_vault(v)),
+        _ => Ok(()),
+    }
 }
 
 fn is_falsy(v: &Node) -> bool {

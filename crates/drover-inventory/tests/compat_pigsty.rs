@@ -54,6 +54,28 @@ fn pigsty_inventories_equal_committed_ansible_output() {
 }
 
 #[test]
+fn host_spans_point_at_the_first_definition() {
+    let inv = load("pigsty-v1.0.0");
+    let span = inv.host_span("10.10.10.10").unwrap();
+    // First appearance: under the `meta` group, before `pg-meta`.
+    assert_eq!(span.text(), "10.10.10.10");
+    assert!(
+        span.source
+            .line(span.line_col().0)
+            .contains("10.10.10.10: {}")
+    );
+    let span = inv.host_span("10.10.10.12").unwrap();
+    assert!(
+        span.location()
+            .ends_with(&format!(":{}:9", span.line_col().0))
+    );
+    assert!(inv.host_span("localhost").is_none());
+    assert_eq!(inv.group_names("10.10.10.10"), ["meta", "pg-meta"]);
+    let conn = inv.connection("10.10.10.11").unwrap();
+    assert_eq!(conn.address, "10.10.10.11");
+}
+
+#[test]
 fn pigsty_inventories_equal_live_ansible_inventory() {
     let Some(bin) = require_ansible("pigsty_inventories_equal_live_ansible_inventory") else {
         return;

@@ -97,6 +97,31 @@ fn synthetic_inventory_equals_live_ansible() {
         "--list text"
     );
     check_or_update_expected("synthetic.json", &committed_form(live));
+
+    // The CLI paths too: `--graph GROUP` and `--host HOST` (text and values).
+    let mut args: Vec<String> = Vec::new();
+    for s in sources() {
+        args.extend(["-i".to_string(), s.display().to_string()]);
+    }
+    args.extend([
+        "--playbook-dir".to_string(),
+        playbook_dir().display().to_string(),
+    ]);
+    let run = |extra: &[&str]| {
+        let mut a: Vec<&str> = args.iter().map(String::as_str).collect();
+        a.extend_from_slice(extra);
+        ansible_inventory(&bin, &a)
+    };
+    let inv = load();
+    assert_eq!(
+        inv.graph("app").unwrap(),
+        run(&["--graph", "app"]).trim_end()
+    );
+    for host in ["web1", "db05", "shared", "localhost"] {
+        let theirs = run(&["--host", host]);
+        let ours = inv.host_json(host).unwrap();
+        assert_eq!(to_python_json(&ours), theirs.trim_end(), "--host {host}");
+    }
 }
 
 #[test]

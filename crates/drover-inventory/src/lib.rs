@@ -12,6 +12,23 @@
 //! - `ansible-inventory --list/--host/--graph` output ([`Inventory::list_json`],
 //!   [`Inventory::host_json`], [`Inventory::graph`], [`to_python_json`]).
 //!
+//! ```
+//! use drover_inventory::Inventory;
+//! # let dir = tempfile::tempdir().unwrap();
+//! # let path = dir.path().join("hosts");
+//! # std::fs::write(&path, "[web]\nweb[1:3] ansible_port=2222\n[db]\ndb1\n[all:vars]\nenv=prod\n").unwrap();
+//! let loaded = Inventory::load(&[path])?;          // `-i hosts`
+//! let mut inv = loaded.inventory;
+//! inv.set_limit(Some("!web2"))?;                    // `-l '!web2'`
+//! let sel = inv.select("web:db")?;                  // a play's `hosts: web:db`
+//! assert_eq!(sel.hosts, ["web1", "web3", "db1"]);
+//! let vars = inv.host_vars("web1").unwrap();        // inventory-level variables
+//! assert_eq!(vars["env"], "prod");
+//! assert_eq!(inv.connection("web1")?.port, Some(2222));
+//! assert_eq!(inv.group_names("db1"), ["db"]);
+//! # Ok::<(), drover_diag::Diagnostic>(())
+//! ```
+//!
 //! Deliberate differences from Ansible, all of them refusals: a source that cannot be parsed,
 //! a group that is not a mapping and an unknown key in a group are errors (Ansible warns and
 //! skips them); dynamic inventory scripts, inventory plugin configs, TOML and vault files are
@@ -87,6 +104,19 @@ impl Inventory {
             sources::load_source(&mut data, source, &mut warnings)?;
         }
         data.reconcile().map_err(Diagnostic::error)?;
+        for group in &data.groups {
+            if let Some(h) = data.host(&group.name) {
+                let mut w = Diagnostic::warning(format!(
+                    "found both group and host with same name: {}",
+                    group.name
+                ))
+                .with_help("a pattern with this name selects the group's hosts, not the host");
+                if let Some(span) = &data.hosts[h].span {
+                    w = w.with_span(span.clone());
+                }
+                warnings.push(w);
+            }
+        }
         let mut inv = Inventory {
             data,
             inventory_vars: Vec::new(),

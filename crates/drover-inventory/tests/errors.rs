@@ -124,3 +124,17 @@ fn missing_sources_and_vars_files() {
     let e = Inventory::load(&[dir.path().join("inv.yml")]).unwrap_err();
     assert!(e.location().unwrap().ends_with("group_vars/web.yml:1:1"));
 }
+
+#[test]
+fn group_and_host_with_the_same_name_is_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("hosts");
+    std::fs::write(&path, "[web]\nweb\n").unwrap();
+    let loaded = Inventory::load(&[path]).unwrap();
+    assert_eq!(loaded.warnings.len(), 1);
+    assert_eq!(
+        loaded.warnings[0].message,
+        "found both group and host with same name: web"
+    );
+    assert_eq!(loaded.inventory.select("web").unwrap().hosts, ["web"]);
+}

@@ -34,6 +34,50 @@ pub trait HostVarsSource: Send + Sync {
     fn host_vars(&self, host: &str) -> Option<Map<String, Value>>;
 }
 
+/// Variable maps stacked lowest-precedence first (for example host vars, then loop variables);
+/// a lookup takes the topmost map holding the name. Cheap to clone.
+#[derive(Clone, Debug, Default)]
+pub struct Layers(Vec<Arc<Map<String, Value>>>);
+
+impl Layers {
+    /// One map.
+    pub fn single(map: Arc<Map<String, Value>>) -> Layers {
+        Layers(vec![map])
+    }
+
+    /// Adds a map above the others.
+    pub fn push(&mut self, map: Arc<Map<String, Value>>) {
+        self.0.push(map);
+    }
+
+    /// The value of `key` from the topmost map that has it.
+    pub fn get(&self, key: &str) -> Option<&Value> {
+        self.0.iter().rev().find_map(|m| m.get(key))
+    }
+
+    /// Whether any map has `key`.
+    pub fn contains_key(&self, key: &str) -> bool {
+        self.0.iter().any(|m| m.contains_key(key))
+    }
+
+    /// Every name, each once, in first-seen order from the bottom map up.
+    pub fn keys(&self) -> Vec<&str> {
+        if self.0.len() == 1 {
+            return self.0[0].keys().map(String::as_str).collect();
+        }
+        let mut seen = std::collections::HashSet::new();
+        let mut out = Vec::new();
+        for m in &self.0 {
+            for k in m.keys() {
+                if seen.insert(k.as_str()) {
+                    out.push(k.as_str());
+                }
+            }
+        }
+        out
+    }
+}
+
 /// Name under which the root context hands itself to filters and lookups.
 pub const SELF_KEY: &str = "__drover_vars__";
 
@@ -47,7 +91,7 @@ pub struct Shared {
     undefined_hints: Mutex<Vec<(String, String)>>,
     warnings: Mutex<Vec<Diagnostic>>,
     host_contexts: Mutex<HashMap<String, JValue>>,
-    root_names: Mutex<std::collections::HashSet<String>>,
+    root_vars: Mutex<Layers>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -70,7 +114,7 @@ impl Shared {
             undefined_hints: Mutex::new(Vec::new()),
             warnings: Mutex::new(Vec::new()),
             host_contexts: Mutex::new(HashMap::new()),
-            root_names: Mutex::new(std::collections::HashSet::new()),
+            root_vars: Mutex::new(Layers::default()),
         })
     }
 
@@ -86,7 +130,7 @@ impl Shared {
 
     /// Whether `name` is a variable of the current host (set, even if its value fails).
     pub fn is_set(&self, name: &str) -> bool {
-        lock(&self.root_names).contains(name)
+        lock(&self.root_vars).contains_key(name)
     }
 
     /// Why variable `name` is undefined although it is set, if it is.
@@ -107,7 +151,7 @@ impl Shared {
         let ctx = Arc::new(LazyVars {
             shared: self.clone(),
             scope: host.to_string(),
-            vars: Arc::new(vars),
+            vars: Layers::single(Arc::new(vars)),
             cache: Mutex::new(HashMap::new()),
         });
         let value = JValue::from_dyn_object(ctx);
@@ -127,7 +171,7 @@ pub struct LazyVars {
     shared: Arc<Shared>,
     /// Empty for the current host, the host name for a `hostvars` entry.
     scope: String,
-    vars: Arc<Map<String, Value>>,
+    vars: Layers,
     cache: Mutex<HashMap<String, JValue>>,
 }
 
@@ -147,8 +191,8 @@ impl fmt::Debug for LazyVars {
 
 impl LazyVars {
     /// The context of the current host.
-    pub fn root(shared: Arc<Shared>, vars: Arc<Map<String, Value>>) -> Arc<LazyVars> {
-        lock(&shared.root_names).extend(vars.keys().cloned());
+    pub fn root(shared: Arc<Shared>, vars: Layers) -> Arc<LazyVars> {
+        *lock(&shared.root_vars) = vars.clone();
         Arc::new(LazyVars {
             shared,
             scope: String::new(),
@@ -317,7 +361,7 @@ impl Object for LazyVars {
     }
 
     fn enumerate(self: &Arc<Self>) -> Enumerator {
-        let keys: Vec<JValue> = self.vars.keys().map(|k| JValue::from(k.clone())).collect();
+        let keys: Vec<JValue> = self.vars.keys().into_iter().map(JValue::from).collect();
         Enumerator::Values(keys)
     }
 }
@@ -325,7 +369,7 @@ impl Object for LazyVars {
 /// `vars`: every variable, untemplated (as Ansible's `vars` magic variable).
 #[derive(Debug)]
 struct RawVars {
-    vars: Arc<Map<String, Value>>,
+    vars: Layers,
 }
 
 impl Object for RawVars {
@@ -338,7 +382,7 @@ impl Object for RawVars {
     }
 
     fn enumerate(self: &Arc<Self>) -> Enumerator {
-        Enumerator::Values(self.vars.keys().map(|k| JValue::from(k.clone())).collect())
+        Enumerator::Values(self.vars.keys().into_iter().map(JValue::from).collect())
     }
 }
 

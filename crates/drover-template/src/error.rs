@@ -2,9 +2,8 @@
 
 use drover_diag::{Diagnostic, Source, Span, did_you_mean};
 use minijinja::{Error, ErrorKind};
-use serde_json::{Map, Value};
 
-use crate::context::{Shared, find_nested};
+use crate::context::{Layers, Shared, find_nested};
 use crate::environment::{filter_names, test_names};
 
 /// One-line description of an error (lower case, user values in backticks).
@@ -208,7 +207,7 @@ fn name_in(detail: &str, expr: Option<&str>) -> String {
 }
 
 /// Help line: how to fix it.
-fn help(error: &Error, text: &str, shared: &Shared, vars: &Map<String, Value>) -> Option<String> {
+fn help(error: &Error, text: &str, shared: &Shared, vars: &Layers) -> Option<String> {
     let expr = failing_text(error, text);
     let detail = error.detail().unwrap_or_default();
     match error.kind() {
@@ -238,7 +237,7 @@ fn help(error: &Error, text: &str, shared: &Shared, vars: &Map<String, Value>) -
                     "`{base}` is defined but has no such key or attribute; guard with `is defined` or `| default(...)`"
                 ));
             }
-            let suggestion = did_you_mean(&base, vars.keys().map(String::as_str));
+            let suggestion = did_you_mean(&base, vars.keys());
             Some(match suggestion {
                 Some(s) => s,
                 None => format!(
@@ -281,7 +280,7 @@ pub fn file_error(
     error: &Error,
     source: &std::sync::Arc<Source>,
     shared: &Shared,
-    vars: &Map<String, Value>,
+    vars: &Layers,
 ) -> Diagnostic {
     let own_name = source.path().display().to_string();
     if let Some(inner) = foreign_source(error, &own_name) {
@@ -322,7 +321,7 @@ pub fn inline_error(
     text: &str,
     span: Option<&Span>,
     shared: &Shared,
-    vars: &Map<String, Value>,
+    vars: &Layers,
 ) -> Diagnostic {
     if let Some(inner) =
         foreign_source(error, "<expression>").filter(|s| s.path().display().to_string() != "<when>")

@@ -39,7 +39,7 @@ use serde_json::{Map, Value};
 pub use context::HostVarsSource;
 pub use when::Condition;
 
-use context::{LazyVars, Shared};
+use context::{Layers, LazyVars, Shared};
 
 /// Options for a [`Templar`].
 #[derive(Clone, Debug, Default)]
@@ -52,7 +52,7 @@ pub struct TemplarOptions {
 /// The variables a template sees, plus where lookups find files.
 #[derive(Clone)]
 pub struct Vars {
-    map: Arc<Map<String, Value>>,
+    layers: Layers,
     hostvars: Option<Arc<dyn HostVarsSource>>,
     search_paths: Vec<PathBuf>,
 }
@@ -61,7 +61,7 @@ impl Vars {
     /// Variables already merged with Ansible's precedence (values may still contain `{{ }}`).
     pub fn new(map: Map<String, Value>) -> Vars {
         Vars {
-            map: Arc::new(map),
+            layers: Layers::single(Arc::new(map)),
             hostvars: None,
             search_paths: Vec::new(),
         }
@@ -70,7 +70,7 @@ impl Vars {
     /// Shares an already wrapped map.
     pub fn from_arc(map: Arc<Map<String, Value>>) -> Vars {
         Vars {
-            map,
+            layers: Layers::single(map),
             hostvars: None,
             search_paths: Vec::new(),
         }
@@ -93,9 +93,17 @@ impl Vars {
         self
     }
 
-    /// The variables.
-    pub fn map(&self) -> &Map<String, Value> {
-        &self.map
+    /// Adds variables above the others without copying them (loop `item`, task `vars:`,
+    /// registered results); a name set here hides the same name below.
+    #[must_use]
+    pub fn with_overlay(mut self, map: Map<String, Value>) -> Vars {
+        self.layers.push(Arc::new(map));
+        self
+    }
+
+    /// The value of a variable as given (untemplated), from the topmost layer holding it.
+    pub fn get(&self, name: &str) -> Option<&Value> {
+        self.layers.get(name)
     }
 }
 
@@ -153,14 +161,14 @@ impl Templar {
         vars: &Vars,
     ) -> Result<Outcome<String>, Diagnostic> {
         let shared = self.shared(vars);
-        let root = LazyVars::root(shared.clone(), vars.map.clone());
+        let root = LazyVars::root(shared.clone(), vars.layers.clone());
         let result = root.render_text(name, text);
         let warnings = shared.take_warnings();
         match result {
             Ok(value) => Ok(Outcome { value, warnings }),
             Err(err) => {
                 let source = Source::new(name, text);
-                Err(error::file_error(&err, &source, &shared, &vars.map))
+                Err(error::file_error(&err, &source, &shared, &vars.layers))
             }
         }
     }
@@ -176,7 +184,7 @@ impl Templar {
         span: Option<&Span>,
     ) -> Result<Outcome<Value>, Diagnostic> {
         let shared = self.shared(vars);
-        let root = LazyVars::root(shared.clone(), vars.map.clone());
+        let root = LazyVars::root(shared.clone(), vars.layers.clone());
         let result = root.template_value(value);
         let warnings = shared.take_warnings();
         match result {
@@ -186,7 +194,7 @@ impl Templar {
                 &failure.text,
                 span,
                 &shared,
-                &vars.map,
+                &vars.layers,
             )),
         }
     }
@@ -199,8 +207,8 @@ impl Templar {
         span: Option<&Span>,
     ) -> Result<Outcome<bool>, Diagnostic> {
         let shared = self.shared(vars);
-        let root = LazyVars::root(shared.clone(), vars.map.clone());
-        when::evaluate(&root, conditions, span, &shared, &vars.map)
+        let root = LazyVars::root(shared.clone(), vars.layers.clone());
+        when::evaluate(&root, conditions, span, &shared, &vars.layers)
     }
 }
 

@@ -13,10 +13,10 @@ use std::sync::Arc;
 
 use drover_diag::{Diagnostic, Span};
 use minijinja::value::ValueKind;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::Outcome;
-use crate::context::{LazyVars, Shared};
+use crate::context::{Layers, LazyVars, Shared};
 use crate::error::{describe, inline_error};
 use crate::filters::to_text;
 use crate::is_template;
@@ -59,7 +59,7 @@ pub fn evaluate(
     conditions: &[Condition],
     span: Option<&Span>,
     shared: &Arc<Shared>,
-    vars: &Map<String, Value>,
+    vars: &Layers,
 ) -> Result<Outcome<bool>, Diagnostic> {
     for condition in conditions {
         let holds = match condition {
@@ -85,7 +85,7 @@ fn check(
     original: &str,
     span: Option<&Span>,
     shared: &Arc<Shared>,
-    vars: &Map<String, Value>,
+    vars: &Layers,
 ) -> Result<bool, Diagnostic> {
     let fail = |mut d: Diagnostic| {
         d.message = format!("conditional check `{original}` failed: {}", d.message);

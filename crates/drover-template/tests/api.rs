@@ -127,3 +127,27 @@ fn is_template_matches_ansibles_is_possibly_template() {
     assert!(is_template("{# c #}"));
     assert!(!is_template("plain { x }"));
 }
+
+#[test]
+fn overlays_add_loop_variables_without_copying() {
+    let t = Templar::default();
+    let base = Vars::new(map(
+        json!({"port": 5432, "svc": "{{ item.name }}:{{ port }}", "item": "hidden"}),
+    ));
+    let v = base
+        .clone()
+        .with_overlay(map(json!({"item": {"name": "pg"}})));
+    assert_eq!(
+        t.template_value(&json!("{{ svc }}"), &v, None)
+            .unwrap()
+            .value,
+        json!("pg:5432")
+    );
+    assert_eq!(v.get("item"), Some(&json!({"name": "pg"})));
+    assert_eq!(base.get("item"), Some(&json!("hidden")));
+    let names = t
+        .template_value(&json!("{{ vars.keys() | list | sort }}"), &v, None)
+        .unwrap()
+        .value;
+    assert_eq!(names, json!(["item", "port", "svc"]));
+}

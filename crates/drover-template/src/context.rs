@@ -55,6 +55,25 @@ impl Layers {
         self.0.iter().rev().find_map(|m| m.get(key))
     }
 
+    /// The map, when there is exactly one.
+    pub fn only(&self) -> Option<&Map<String, Value>> {
+        match self.0.as_slice() {
+            [one] => Some(one),
+            _ => None,
+        }
+    }
+
+    /// All maps merged, upper layers winning.
+    pub fn merged(&self) -> Map<String, Value> {
+        let mut out = Map::new();
+        for m in &self.0 {
+            for (k, v) in m.iter() {
+                out.insert(k.clone(), v.clone());
+            }
+        }
+        out
+    }
+
     /// Whether any map has `key`.
     pub fn contains_key(&self, key: &str) -> bool {
         self.0.iter().any(|m| m.contains_key(key))

@@ -53,6 +53,8 @@ pub struct TemplarOptions {
 #[derive(Clone)]
 pub struct Vars {
     layers: Layers,
+    /// The layers merged, computed on first use of [`Vars::map`] when there are overlays.
+    merged: Arc<std::sync::OnceLock<Map<String, Value>>>,
     hostvars: Option<Arc<dyn HostVarsSource>>,
     search_paths: Vec<PathBuf>,
 }
@@ -62,6 +64,7 @@ impl Vars {
     pub fn new(map: Map<String, Value>) -> Vars {
         Vars {
             layers: Layers::single(Arc::new(map)),
+            merged: Arc::default(),
             hostvars: None,
             search_paths: Vec::new(),
         }
@@ -71,6 +74,7 @@ impl Vars {
     pub fn from_arc(map: Arc<Map<String, Value>>) -> Vars {
         Vars {
             layers: Layers::single(map),
+            merged: Arc::default(),
             hostvars: None,
             search_paths: Vec::new(),
         }
@@ -98,7 +102,17 @@ impl Vars {
     #[must_use]
     pub fn with_overlay(mut self, map: Map<String, Value>) -> Vars {
         self.layers.push(Arc::new(map));
+        self.merged = Arc::default();
         self
+    }
+
+    /// All variables as one map (overlays applied; untemplated). With no overlay this is the
+    /// map given to [`Vars::new`]; otherwise it is merged once and kept.
+    pub fn map(&self) -> &Map<String, Value> {
+        if let Some(single) = self.layers.only() {
+            return single;
+        }
+        self.merged.get_or_init(|| self.layers.merged())
     }
 
     /// The value of a variable as given (untemplated), from the topmost layer holding it.
@@ -116,7 +130,9 @@ pub struct Outcome<T> {
     pub warnings: Vec<Diagnostic>,
 }
 
-/// Ansible's templar: renders template files, variable values and conditions.
+/// Ansible's templar: renders template files, variable values and conditions. Cheap to clone
+/// (the environment is shared).
+#[derive(Clone)]
 pub struct Templar {
     env: Arc<minijinja::Environment<'static>>,
     omit: String,

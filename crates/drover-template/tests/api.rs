@@ -145,6 +145,9 @@ fn overlays_add_loop_variables_without_copying() {
     );
     assert_eq!(v.get("item"), Some(&json!({"name": "pg"})));
     assert_eq!(base.get("item"), Some(&json!("hidden")));
+    assert_eq!(v.map().get("item"), Some(&json!({"name": "pg"})));
+    assert_eq!(v.map().len(), 3);
+    assert_eq!(base.map().get("item"), Some(&json!("hidden")));
     let names = t
         .template_value(&json!("{{ vars.keys() | list | sort }}"), &v, None)
         .unwrap()

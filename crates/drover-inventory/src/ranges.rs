@@ -136,9 +136,8 @@ fn python_int(text: &str) -> Option<i64> {
     Some(if neg { -v } else { v })
 }
 
-/// Ansible's `expand_hostname_range`: expands the first `[begin:end(:step)]` of `line`,
-/// recursing for further ranges, appending to `out`.
-pub fn expand_hostname_range(line: &str, out: &mut Vec<String>) -> Result<(), String> {
+/// Expands the first `[begin:end(:step)]` of `line` (one level of Ansible's recursion).
+fn expand_first_range(line: &str) -> Result<Vec<String>, String> {
     // Python: line.replace('[', '|', 1).replace(']', '|', 1).split('|') must give 3 parts.
     let replaced = line.replacen('[', "|", 1).replacen(']', "|", 1);
     let parts: Vec<&str> = replaced.split('|').collect();
@@ -201,16 +200,29 @@ pub fn expand_hostname_range(line: &str, out: &mut Vec<String>) -> Result<(), St
             v
         }
     };
-    for item in seq {
-        let name = format!("{head}{item}{tail}");
-        if name.contains('[') {
-            expand_hostname_range(&name, out)?;
-        } else {
+    Ok(seq
+        .into_iter()
+        .map(|item| format!("{head}{item}{tail}"))
+        .collect())
+}
+
+/// Ansible's `expand_hostname_range`: expands every `[begin:end(:step)]` of `line`, left to
+/// right, appending the names to `out` in Ansible's order (iteratively: no recursion).
+pub fn expand_hostname_range(line: &str, out: &mut Vec<String>) -> Result<(), String> {
+    let mut stack = vec![line.to_string()];
+    while let Some(name) = stack.pop() {
+        if !name.contains('[') {
             out.push(name);
+            if out.len() > MAX_EXPANSION {
+                return Err(too_many());
+            }
+            continue;
         }
-        if out.len() > MAX_EXPANSION {
+        let names = expand_first_range(&name)?;
+        if stack.len() + names.len() > MAX_EXPANSION {
             return Err(too_many());
         }
+        stack.extend(names.into_iter().rev());
     }
     Ok(())
 }

@@ -17,6 +17,31 @@ use crate::error::LoadResult;
 pub trait LoadTemplater: Send + Sync {
     /// Renders `text` with `vars`; the error is a one-line reason.
     fn render(&self, text: &str, vars: &Map<String, Value>) -> Result<String, String>;
+
+    /// Renders `text` to data (a templated tag may yield a list, which Ansible flattens).
+    fn render_value(&self, text: &str, vars: &Map<String, Value>) -> Result<Value, String> {
+        self.render(text, vars).map(Value::String)
+    }
+}
+
+/// drover's Ansible-compatible templating engine, for names, tags and `vars_files`.
+impl LoadTemplater for drover_template::Templar {
+    fn render(&self, text: &str, vars: &Map<String, Value>) -> Result<String, String> {
+        match self.render_value(text, vars)? {
+            Value::String(s) => Ok(s),
+            Value::Bool(true) => Ok("True".into()),
+            Value::Bool(false) => Ok("False".into()),
+            Value::Null => Ok("None".into()),
+            other => Ok(other.to_string()),
+        }
+    }
+
+    fn render_value(&self, text: &str, vars: &Map<String, Value>) -> Result<Value, String> {
+        let vars = drover_template::Vars::new(vars.clone());
+        self.template_value(&Value::String(text.to_string()), &vars, None)
+            .map(|outcome| outcome.value)
+            .map_err(|d| d.message.clone())
+    }
 }
 
 /// Substitutes `{{ name }}` (a bare variable name) from the given variables and refuses any

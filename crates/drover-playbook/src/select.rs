@@ -84,21 +84,35 @@ pub fn select_items<'a>(
     Ok(out)
 }
 
+fn tag_text(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
 /// A task's tags with templates rendered (`{{ x }}` → value), deduplicated, in first-seen order.
 pub fn effective_tags(task: &Task, (templater, vars): TagTemplater<'_>) -> LoadResult<Vec<String>> {
     let mut tags: Vec<String> = Vec::new();
     for tag in &task.tags {
-        let tag = if tag.contains("{{") || tag.contains("{%") {
-            templater.render(tag, vars).map_err(|why| {
+        let rendered: Vec<String> = if tag.contains("{{") || tag.contains("{%") {
+            let value = templater.render_value(tag, vars).map_err(|why| {
                 Diagnostic::error(format!("cannot template the tag `{tag}`: {why}"))
                     .with_span(task.span.clone())
                     .with_help("tags may only use play variables and extra vars")
-            })?
+            })?;
+            // Ansible's `_flatten_tags`: a list result contributes its items.
+            match value {
+                Value::Array(items) => items.iter().map(tag_text).collect(),
+                other => vec![tag_text(&other)],
+            }
         } else {
-            tag.clone()
+            vec![tag.clone()]
         };
-        if !tags.contains(&tag) {
-            tags.push(tag);
+        for tag in rendered {
+            if !tags.contains(&tag) {
+                tags.push(tag);
+            }
         }
     }
     Ok(tags)

@@ -75,7 +75,7 @@ fn included_tasks_are_selected_like_ansible() {
         return;
     };
     let dir = common::fixture("includes");
-    let children: Vec<_> = MATRIX
+    let commands: Vec<Command> = MATRIX
         .iter()
         .map(|(only, skip)| {
             let mut cmd = Command::new(bin.join("ansible-playbook"));
@@ -88,17 +88,14 @@ fn included_tasks_are_selected_like_ansible() {
             }
             cmd.current_dir(&dir)
                 .env("ANSIBLE_NOCOLOR", "1")
-                .env("ANSIBLE_STDOUT_CALLBACK", "default")
-                .stdout(std::process::Stdio::piped())
-                .stderr(std::process::Stdio::piped())
-                .spawn()
-                .unwrap()
+                .env("ANSIBLE_STDOUT_CALLBACK", "default");
+            cmd
         })
         .collect();
+    let outputs = common::run_all(commands, 4);
     let playbook = load_playbook(&dir.join("site.yml"), LoadOptions::default()).unwrap();
     let mut failures = Vec::new();
-    for ((only, skip), child) in MATRIX.iter().zip(children) {
-        let out = child.wait_with_output().unwrap();
+    for ((only, skip), out) in MATRIX.iter().zip(outputs) {
         let stdout = String::from_utf8(out.stdout).unwrap();
         assert!(out.status.success(), "ansible-playbook failed:\n{stdout}");
         let want = ansible_tasks(&stdout);

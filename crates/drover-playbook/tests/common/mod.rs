@@ -31,3 +31,33 @@ pub fn fixture(name: &str) -> PathBuf {
         .join("tests/fixtures")
         .join(name)
 }
+
+/// Runs the commands with at most `parallel` at a time; outputs in input order.
+#[allow(dead_code)]
+pub fn run_all(commands: Vec<std::process::Command>, parallel: usize) -> Vec<std::process::Output> {
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let next = AtomicUsize::new(0);
+    let commands: Vec<Mutex<std::process::Command>> =
+        commands.into_iter().map(Mutex::new).collect();
+    let results: Vec<Mutex<Option<std::process::Output>>> =
+        commands.iter().map(|_| Mutex::new(None)).collect();
+    std::thread::scope(|s| {
+        for _ in 0..parallel {
+            s.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::SeqCst);
+                    if i >= commands.len() {
+                        break;
+                    }
+                    let out = commands[i].lock().unwrap().output().unwrap();
+                    *results[i].lock().unwrap() = Some(out);
+                }
+            });
+        }
+    });
+    results
+        .into_iter()
+        .map(|r| r.into_inner().unwrap().unwrap())
+        .collect()
+}

@@ -240,6 +240,60 @@ pub fn is_template(text: &str) -> bool {
     text.contains("{{") || text.contains("{%") || text.contains("{#")
 }
 
+/// The variables Ansible's `template` module adds while rendering `src` (Ansible's
+/// `generate_ansible_template_vars`): `template_host`, `template_path`, `template_fullpath`,
+/// `template_destpath`, `template_uid` and `ansible_managed` (the default "Ansible managed").
+/// `template_mtime` and `template_run_date` (Python datetimes) are not provided, so a template
+/// using them fails with an error naming them. Add the result as an overlay with
+/// [`Vars::with_overlay`].
+pub fn template_module_vars(
+    src: &str,
+    fullpath: &std::path::Path,
+    dest: &str,
+) -> Map<String, Value> {
+    let mut vars = Map::new();
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+        .map(|h| h.trim().to_string())
+        .unwrap_or_default();
+    vars.insert("template_host".into(), Value::String(host));
+    vars.insert("template_path".into(), Value::String(src.to_string()));
+    vars.insert(
+        "template_fullpath".into(),
+        Value::String(fullpath.display().to_string()),
+    );
+    vars.insert(
+        "template_destpath".into(),
+        if dest.is_empty() {
+            Value::Null
+        } else {
+            Value::String(dest.to_string())
+        },
+    );
+    if let Some(uid) = file_owner(fullpath) {
+        vars.insert("template_uid".into(), Value::String(uid));
+    }
+    vars.insert(
+        "ansible_managed".into(),
+        Value::String("Ansible managed".into()),
+    );
+    vars
+}
+
+/// The owner's user name of a file (its uid when /etc/passwd has no entry).
+fn file_owner(path: &std::path::Path) -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    let uid = std::fs::metadata(path).ok()?.uid();
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+    let name = passwd.lines().find_map(|line| {
+        let mut fields = line.split(':');
+        let name = fields.next()?;
+        let entry_uid: u32 = fields.nth(1)?.parse().ok()?;
+        (entry_uid == uid).then(|| name.to_string())
+    });
+    Some(name.unwrap_or_else(|| uid.to_string()))
+}
+
 fn generate_omit() -> String {
     use sha1::{Digest, Sha1};
     let nanos = std::time::SystemTime::now()

@@ -154,3 +154,27 @@ fn overlays_add_loop_variables_without_copying() {
         .value;
     assert_eq!(names, json!(["item", "port", "svc"]));
 }
+
+#[test]
+fn template_module_vars_match_ansibles_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("consul.json.j2");
+    std::fs::write(&src, "# {{ ansible_managed }} from {{ template_path }}\n").unwrap();
+    let extra =
+        drover_template::template_module_vars("consul.json.j2", &src, "/etc/consul.d/consul.json");
+    let v = Vars::new(map(json!({}))).with_overlay(extra);
+    let t = Templar::default();
+    let out = t
+        .render_template_file(
+            "consul.json.j2",
+            &std::fs::read_to_string(&src).unwrap(),
+            &v,
+        )
+        .unwrap();
+    assert_eq!(out.value, "# Ansible managed from consul.json.j2\n");
+    assert_eq!(
+        v.get("template_destpath"),
+        Some(&json!("/etc/consul.d/consul.json"))
+    );
+    assert!(v.get("template_uid").is_some());
+}

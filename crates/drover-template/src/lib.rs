@@ -16,6 +16,31 @@
 //! [`HostVarsSource`] and is templated in each host's own context.
 //!
 //! Errors are [`drover_diag::Diagnostic`]s pointing into the YAML scalar or template file.
+//!
+//! # Compatibility
+//!
+//! Checked byte for byte against ansible-core 2.18 (`tests/ansible_compat_*.rs`,
+//! `tests/pyyaml_compat.rs`; recorded results in `tests/fixtures/` keep the checks meaningful
+//! offline). Where drover differs, it fails with an error naming the construct instead of
+//! guessing:
+//!
+//! - Attribute chains through an undefined value (`a.b.c | default(x)` with `a.b` missing) are
+//!   errors; Ansible's undefined is chainable there. Test each level with `is defined`.
+//! - Python `%` string formatting, `{% include %}`/`{% import %}`/`{% extends %}`, globals such as
+//!   `now()`, and mutating methods (`list.append`, `dict.update`) are refused.
+//! - Lookups: `file`, `template`, `env`, `vars` only. `ipaddr`: a documented subset of queries.
+//!   `version` tests: the default (loose) comparison only. `hash`: md5/sha1/sha2 family.
+//!   Any other filter, test, lookup or query is an "unknown ..." error naming it.
+//!
+//! Known *silent* differences, kept deliberately small:
+//!
+//! - `union`, `intersect`, `difference`, `symmetric_difference` return items in first-seen
+//!   order; Ansible returns Python `set` order (hash order, random per run for strings). Sort the
+//!   result where order matters.
+//! - `json_query` runs on the Rust `jmespath` crate; result key order is restored from the input
+//!   and from multi-select hashes, but objects built by JMESPath functions (`merge()`) come back
+//!   with sorted keys.
+//! - `from_yaml` yields strings for YAML timestamps (Ansible yields `datetime.date` objects).
 
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 

@@ -63,6 +63,8 @@ use precedence::Target;
 use vars_dirs::VarsDir;
 
 /// A loaded inventory.
+///
+/// `Inventory` is `Send + Sync`; share it between host tasks behind an `Arc`.
 #[derive(Debug, Clone)]
 pub struct Inventory {
     data: Data,
@@ -70,6 +72,7 @@ pub struct Inventory {
     playbook_vars: Option<VarsDir>,
     limit: Option<Vec<String>>,
     implicit_vars: Map<String, Value>,
+    groups_cache: std::sync::OnceLock<Map<String, Value>>,
 }
 
 /// An inventory and the warnings met while loading it (the caller prints them).
@@ -126,6 +129,7 @@ impl Inventory {
                 "ansible_connection".to_string(),
                 Value::String("local".into()),
             )]),
+            groups_cache: std::sync::OnceLock::new(),
         };
         for source in &names {
             if let Some(base) = sources::vars_base(source) {
@@ -285,7 +289,9 @@ impl Inventory {
     /// The `groups` magic variable: each group with its hosts (including `all` and
     /// `ungrouped`).
     pub fn groups_map(&self) -> Map<String, Value> {
-        self.data.groups_map()
+        self.groups_cache
+            .get_or_init(|| self.data.groups_map())
+            .clone()
     }
 
     /// The `group_names` magic variable: the host's groups, sorted, without `all` (it includes
@@ -305,8 +311,9 @@ impl Inventory {
         names
     }
 
-    /// `inventory_hostname`, `inventory_hostname_short`, `group_names` and `groups` for a host.
-    pub fn magic_vars(&self, host: &str) -> Map<String, Value> {
+    /// `inventory_hostname`, `inventory_hostname_short` and `group_names` for a host (the
+    /// per-host magic variables; `groups` is the same for every host: [`Inventory::groups_map`]).
+    pub fn host_magic_vars(&self, host: &str) -> Map<String, Value> {
         let short = if ranges::is_ipv4(host) || ranges::is_ipv6(host) {
             host.to_string()
         } else {
@@ -324,6 +331,14 @@ impl Inventory {
                     .collect(),
             ),
         );
+        m
+    }
+
+    /// [`Inventory::host_magic_vars`] plus `groups`. Each call copies the `groups` map (every
+    /// group's host list): with thousands of hosts, share one [`Inventory::groups_map`] instead
+    /// of calling this per host.
+    pub fn magic_vars(&self, host: &str) -> Map<String, Value> {
+        let mut m = self.host_magic_vars(host);
         m.insert("groups".into(), Value::Object(self.groups_map()));
         m
     }

@@ -37,7 +37,19 @@ fn two_thousand_hosts_load_and_list_quickly() {
     assert_eq!(sel.hosts.len(), 90);
     let list = inv.list_json().unwrap();
     assert_eq!(list["_meta"]["hostvars"].as_object().unwrap().len(), 2000);
+    assert_eq!(inv.groups_map()["all"].as_array().unwrap().len(), 2000);
+    for host in inv.hosts() {
+        let magic = inv.host_magic_vars(host);
+        assert_eq!(magic["group_names"].as_array().unwrap().len(), 1);
+        assert_eq!(inv.host_vars(host).unwrap()["global"], 1);
+    }
     let total = start.elapsed();
-    eprintln!("2000 hosts: load {loaded:?}, load+select+list {total:?}");
+    eprintln!("2000 hosts: load {loaded:?}, load+select+list+all vars {total:?}");
     assert!(total.as_secs() < 20, "too slow: {total:?}");
+}
+
+#[test]
+fn inventory_can_be_shared_between_threads() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Inventory>();
 }

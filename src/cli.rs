@@ -106,6 +106,14 @@ pub struct PlayArgs {
     /// Output format.
     #[arg(long = "output", value_enum, default_value_t = OutputFormat::Human)]
     pub output: OutputFormat,
+
+    /// Run notified handlers even on hosts that failed.
+    #[arg(long = "force-handlers")]
+    pub force_handlers: bool,
+
+    /// After the recap, show the slowest tasks and hosts.
+    #[arg(long = "profile")]
+    pub profile: bool,
 }
 
 /// How results are printed.

@@ -1,21 +1,22 @@
 //! `drover play`: load playbooks, then list (`--list-hosts/--list-tasks/--list-tags`), check
 //! (`--syntax-check`) or run them.
 //!
-//! Running tasks on nodes is the executor of issue "Engine, part 2" and is not written yet:
-//! without a listing or check flag, `drover play` refuses with an error that says so instead of
-//! pretending to run.
+//! Otherwise the playbooks run on the nodes (drover-executor) and results are printed as they
+//! come (drover-report); the exit code is ansible-playbook's.
 
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use drover_diag::Diagnostic;
+use drover_executor::{Executor, RunOptions};
 use drover_inventory::Inventory;
 use drover_playbook::listing::{ListContext, ListOptions};
 use drover_playbook::{LoadOptions, LoadTemplater, Play, Playbook, TagFilter, load_playbook};
+use drover_report::{ColorChoice, HumanOptions, HumanReporter, JsonReporter};
 use drover_template::{Templar, Vars};
 use serde_json::{Map, Value};
 
-use crate::cli::{PlayArgs, split_tags};
+use crate::cli::{OutputFormat, PlayArgs, split_tags};
 use crate::{exit, extra_vars, inventory_path};
 
 /// Runs `drover play`.
@@ -86,21 +87,65 @@ pub fn run(args: &PlayArgs) -> ExitCode {
         return ExitCode::SUCCESS;
     }
 
-    refuse_to_run(&playbooks)
+    run_playbooks(args, playbooks, inventory, extra, templar)
 }
 
-fn refuse_to_run(playbooks: &[Playbook]) -> ExitCode {
-    let path = playbooks
-        .first()
-        .map(|p| p.path.display().to_string())
-        .unwrap_or_default();
-    let diag = Diagnostic::error("running tasks on nodes is not implemented in this version of drover")
-        .with_context(format!("playbook: {path}"))
-        .with_help(
-            "the SSH executor is the next milestone (issue \"Engine, part 2\"); today use \
-             --syntax-check, --list-hosts, --list-tasks or --list-tags, or run the playbook with ansible-playbook",
-        );
-    exit::fail(&diag, exit::ERROR)
+/// Runs the playbooks on the nodes and prints results as they come.
+fn run_playbooks(
+    args: &PlayArgs,
+    playbooks: Vec<Playbook>,
+    inventory: Inventory,
+    extra: Map<String, Value>,
+    templar: Arc<Templar>,
+) -> ExitCode {
+    let sink: Arc<dyn drover_events::Sink> = match args.output {
+        OutputFormat::Human => {
+            let options =
+                HumanOptions::for_stdout(args.verbose, args.diff, args.profile, ColorChoice::Auto);
+            Arc::new(HumanReporter::new(
+                options,
+                Box::new(std::io::stdout()),
+                Box::new(std::io::stderr()),
+            ))
+        }
+        OutputFormat::Json => Arc::new(JsonReporter::new(Box::new(std::io::stdout()))),
+    };
+    let options = RunOptions {
+        check: args.check,
+        diff: args.diff,
+        forks: args.forks.max(1),
+        verbosity: args.verbose,
+        force_handlers: args.force_handlers,
+        extra_vars: extra,
+        filter: TagFilter::new(&split_tags(&args.tags), &split_tags(&args.skip_tags)),
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            return exit::fail(
+                &Diagnostic::error(format!("cannot start the async runtime: {e}")),
+                exit::ERROR,
+            );
+        }
+    };
+    let load_templater: Arc<dyn LoadTemplater> = Arc::new(JinjaLoadTemplater(templar.clone()));
+    let executor = match Executor::new(Arc::new(inventory), options, sink, templar, load_templater)
+    {
+        Ok(e) => e,
+        Err(e) => {
+            let diag = Diagnostic::error(format!("cannot create the SSH control directory: {e}"))
+                .with_help("check that /tmp is writable");
+            return exit::fail(&diag, exit::ERROR);
+        }
+    };
+    let summary = runtime.block_on(executor.run(&playbooks));
+    ExitCode::from(drover_report::exit_code(
+        &summary.stats,
+        summary.interrupted,
+    ))
 }
 
 /// What the listings need from the inventory and the templating engine.

@@ -21,10 +21,12 @@ pub enum HostKeyPolicy {
     /// `StrictHostKeyChecking=accept-new`: record keys of new hosts, refuse changed ones.
     /// An explicit opt-in.
     AcceptNew,
+    /// `StrictHostKeyChecking=no`: accept any key. Only when the user asks for it explicitly.
+    Off,
 }
 
 /// Where and how to connect to one host (from the `ansible_*` connection variables).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SshOptions {
     /// Address or ssh-config alias (`ansible_host`, else the inventory name).
     pub address: String,
@@ -103,6 +105,7 @@ impl SshConnection {
             .known_hosts_check(match options.host_key_policy {
                 HostKeyPolicy::Strict => KnownHosts::Strict,
                 HostKeyPolicy::AcceptNew => KnownHosts::Add,
+                HostKeyPolicy::Off => KnownHosts::Accept,
             })
             .connect_timeout(options.connect_timeout)
             .server_alive_interval(Duration::from_secs(15))

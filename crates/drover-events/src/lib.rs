@@ -12,10 +12,11 @@ use serde::Serialize;
 use serde_json::Value;
 
 /// What became of a task on one host (or one loop item).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     /// Ran, nothing changed.
+    #[default]
     Ok,
     /// Ran and changed something (or would, in check mode).
     Changed,

@@ -1,0 +1,333 @@
+//! Modules the executor runs itself, because they read or change its own state: `debug`,
+//! `set_fact`, `fail`, `assert`, `meta`, `include_vars`, `pause`. (`setup`/`gather_facts` are in
+//! [`crate::facts`]; dynamic includes in [`crate::play`].)
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use drover_template::{Condition, Templar, Vars};
+use serde_json::{Map, Value, json};
+
+/// What an engine module asks the executor to do besides reporting a result.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    /// Nothing.
+    None,
+    /// Set these host variables (`set_fact`).
+    SetFacts(Map<String, Value>),
+    /// Add these `include_vars` variables.
+    IncludeVars(Map<String, Value>),
+    /// A `meta` action.
+    Meta(Meta),
+}
+
+/// `meta:` actions drover supports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Meta {
+    /// Run notified handlers now.
+    FlushHandlers,
+    /// End the play for this host.
+    EndHost,
+    /// End the play for every host.
+    EndPlay,
+    /// Do nothing.
+    Noop,
+    /// Forget this host's facts.
+    ClearFacts,
+    /// Clear failed state of hosts.
+    ClearHostErrors,
+}
+
+/// An engine module's result.
+pub struct EngineResult {
+    /// The registered value (`changed`, `failed`, `msg`, …).
+    pub result: Map<String, Value>,
+    /// What to do with it.
+    pub effect: Effect,
+}
+
+fn ok(result: Map<String, Value>) -> Result<EngineResult, String> {
+    Ok(EngineResult {
+        result,
+        effect: Effect::None,
+    })
+}
+
+fn base(changed: bool, failed: bool) -> Map<String, Value> {
+    let mut m = Map::new();
+    m.insert("changed".into(), Value::Bool(changed));
+    m.insert("failed".into(), Value::Bool(failed));
+    m
+}
+
+/// The raw (untemplated) arguments for modules whose arguments are expressions, not templates.
+pub fn takes_raw_args(module: &str) -> bool {
+    matches!(module, "assert" | "debug")
+}
+
+/// Runs an engine module. `args` are templated, except for `assert.that` and `debug.var`
+/// ([`takes_raw_args`]), which are evaluated here.
+pub async fn run(
+    module: &str,
+    args: &Map<String, Value>,
+    templar: &Templar,
+    vars: &Vars,
+    verbosity: u8,
+    search_dirs: &[PathBuf],
+) -> Result<EngineResult, String> {
+    match module {
+        "debug" => debug(args, templar, vars, verbosity),
+        "set_fact" => {
+            let mut facts = args.clone();
+            facts.remove("cacheable");
+            if facts.is_empty() {
+                return Err("module `set_fact`: no key/value pairs provided".into());
+            }
+            let mut result = base(false, false);
+            result.insert("ansible_facts".into(), Value::Object(facts.clone()));
+            Ok(EngineResult {
+                result,
+                effect: Effect::SetFacts(facts),
+            })
+        }
+        "fail" => {
+            let msg = args
+                .get("msg")
+                .map_or("Failed as requested from task".into(), text);
+            let mut result = base(false, true);
+            result.insert("msg".into(), Value::String(msg));
+            ok(result)
+        }
+        "assert" => assert(args, templar, vars),
+        "meta" => meta(args),
+        "include_vars" => include_vars(args, search_dirs),
+        "pause" => pause(args).await,
+        other => Err(format!("module `{other}` is not implemented in drover yet")),
+    }
+}
+
+fn text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn debug(
+    args: &Map<String, Value>,
+    templar: &Templar,
+    vars: &Vars,
+    verbosity: u8,
+) -> Result<EngineResult, String> {
+    for key in args.keys() {
+        if !matches!(key.as_str(), "msg" | "var" | "verbosity") {
+            return Err(format!(
+                "module `debug`: unknown parameter `{key}` (use `msg`, `var` or `verbosity`)"
+            ));
+        }
+    }
+    let needed = args.get("verbosity").and_then(Value::as_u64).unwrap_or(0);
+    if u64::from(verbosity) < needed {
+        let mut r = base(false, false);
+        r.insert(
+            "skipped_reason".into(),
+            json!("Verbosity threshold not met."),
+        );
+        r.insert("skipped".into(), json!(true));
+        return ok(r);
+    }
+    let mut result = base(false, false);
+    result.insert("_ansible_verbose_always".into(), Value::Bool(true));
+    if let Some(var) = args.get("var") {
+        if args.contains_key("msg") {
+            return Err("module `debug`: `msg` and `var` are mutually exclusive".into());
+        }
+        let name = text(var);
+        let expr = if name.contains("{{") {
+            name.clone()
+        } else {
+            format!("{{{{ {name} }}}}")
+        };
+        let value = match templar.template_value(&Value::String(expr), vars, None) {
+            Ok(o) => o.value,
+            Err(_) => Value::String("VARIABLE IS NOT DEFINED!".into()),
+        };
+        result.insert(name, value);
+        return ok(result);
+    }
+    let msg = match args.get("msg") {
+        None => Value::String("Hello world!".into()),
+        Some(Value::String(s)) => templar
+            .template_value(&Value::String(s.clone()), vars, None)
+            .map(|o| o.value)
+            .map_err(|d| d.message.clone())?,
+        Some(other) => templar
+            .template_value(other, vars, None)
+            .map(|o| o.value)
+            .map_err(|d| d.message.clone())?,
+    };
+    result.insert("msg".into(), msg);
+    ok(result)
+}
+
+fn assert(
+    args: &Map<String, Value>,
+    templar: &Templar,
+    vars: &Vars,
+) -> Result<EngineResult, String> {
+    for key in args.keys() {
+        if !matches!(
+            key.as_str(),
+            "that" | "msg" | "fail_msg" | "success_msg" | "quiet"
+        ) {
+            return Err(format!("module `assert`: unknown parameter `{key}`"));
+        }
+    }
+    let that = args
+        .get("that")
+        .ok_or("module `assert`: `that` is required")?;
+    let conditions: Vec<String> = match that {
+        Value::Array(items) => items.iter().map(text).collect(),
+        other => vec![text(other)],
+    };
+    let render = |v: Option<&Value>| -> Result<Option<Value>, String> {
+        match v {
+            None => Ok(None),
+            Some(v) => templar
+                .template_value(v, vars, None)
+                .map(|o| Some(o.value))
+                .map_err(|d| d.message.clone()),
+        }
+    };
+    for condition in &conditions {
+        let holds = templar
+            .evaluate_when(&[Condition::Expr(condition.clone())], vars, None)
+            .map_err(|d| d.message.clone())?
+            .value;
+        if !holds {
+            let mut r = base(false, true);
+            let msg = render(args.get("fail_msg").or(args.get("msg")))?
+                .unwrap_or_else(|| Value::String("Assertion failed".into()));
+            r.insert("assertion".into(), Value::String(condition.clone()));
+            r.insert("evaluated_to".into(), Value::Bool(false));
+            r.insert("msg".into(), msg);
+            return ok(r);
+        }
+    }
+    let mut r = base(false, false);
+    let msg = render(args.get("success_msg"))?
+        .unwrap_or_else(|| Value::String("All assertions passed".into()));
+    r.insert("msg".into(), msg);
+    ok(r)
+}
+
+fn meta(args: &Map<String, Value>) -> Result<EngineResult, String> {
+    let action = args
+        .get("_raw_params")
+        .or_else(|| args.get("free_form"))
+        .map(text)
+        .unwrap_or_default();
+    let meta = match action.trim() {
+        "flush_handlers" => Meta::FlushHandlers,
+        "end_host" => Meta::EndHost,
+        "end_play" => Meta::EndPlay,
+        "noop" => Meta::Noop,
+        "clear_facts" => Meta::ClearFacts,
+        "clear_host_errors" => Meta::ClearHostErrors,
+        "reset_connection" => Meta::Noop,
+        other => {
+            return Err(format!(
+                "`meta: {other}` is not supported by drover (supported: flush_handlers, end_host, end_play, noop, clear_facts, clear_host_errors, reset_connection)"
+            ));
+        }
+    };
+    Ok(EngineResult {
+        result: base(false, false),
+        effect: Effect::Meta(meta),
+    })
+}
+
+fn include_vars(
+    args: &Map<String, Value>,
+    search_dirs: &[PathBuf],
+) -> Result<EngineResult, String> {
+    for key in args.keys() {
+        if !matches!(key.as_str(), "file" | "_raw_params" | "name") {
+            return Err(format!(
+                "module `include_vars`: parameter `{key}` is not supported by drover (use `file` and `name`)"
+            ));
+        }
+    }
+    let file = args
+        .get("file")
+        .or_else(|| args.get("_raw_params"))
+        .map(text)
+        .ok_or("module `include_vars`: give a file name")?;
+    let path = find_vars_file(&file, search_dirs)?;
+    let loaded = drover_yaml::load_file(&path).map_err(|d| d.to_string())?;
+    let data = loaded
+        .single()
+        .map_err(|d| d.to_string())?
+        .map(|n| n.to_json());
+    let vars = match data {
+        None => Map::new(),
+        Some(Value::Object(m)) => m,
+        Some(_) => {
+            return Err(format!(
+                "`{}` must contain a mapping of variables",
+                path.display()
+            ));
+        }
+    };
+    let vars = match args.get("name") {
+        Some(name) => Map::from_iter([(text(name), Value::Object(vars))]),
+        None => vars,
+    };
+    let mut result = base(false, false);
+    result.insert(
+        "ansible_included_var_files".into(),
+        json!([path.display().to_string()]),
+    );
+    result.insert("ansible_facts".into(), Value::Object(vars.clone()));
+    Ok(EngineResult {
+        result,
+        effect: Effect::IncludeVars(vars),
+    })
+}
+
+fn find_vars_file(name: &str, dirs: &[PathBuf]) -> Result<PathBuf, String> {
+    let path = Path::new(name);
+    if path.is_absolute() {
+        return Ok(path.to_path_buf());
+    }
+    for dir in dirs {
+        let candidate = dir.join(name);
+        if candidate.is_file() {
+            return Ok(candidate);
+        }
+    }
+    Err(format!("could not find the vars file `{name}`"))
+}
+
+async fn pause(args: &Map<String, Value>) -> Result<EngineResult, String> {
+    if args.contains_key("prompt") {
+        return Err("`pause` with `prompt` needs a person at a terminal; drover runs non-interactively (use `seconds`)".into());
+    }
+    let number = |k: &str| -> Result<Option<f64>, String> {
+        match args.get(k) {
+            None => Ok(None),
+            Some(v) => text(v)
+                .trim()
+                .parse::<f64>()
+                .map(Some)
+                .map_err(|_| format!("module `pause`: `{k}` must be a number")),
+        }
+    };
+    let seconds = number("seconds")?.unwrap_or(0.0) + number("minutes")?.unwrap_or(0.0) * 60.0;
+    if seconds > 0.0 {
+        tokio::time::sleep(Duration::from_secs_f64(seconds)).await;
+    }
+    let mut r = base(false, false);
+    r.insert("delta".into(), json!(seconds as u64));
+    ok(r)
+}

@@ -1,0 +1,44 @@
+//! What the run remembers about each host across tasks and plays.
+
+use drover_events::HostStats;
+use indexmap::IndexSet;
+use serde_json::{Map, Value};
+
+/// Per-host state.
+#[derive(Debug, Default, Clone)]
+pub struct HostState {
+    /// Gathered facts (`ansible_facts` plus the `ansible_*` names).
+    pub facts: Map<String, Value>,
+    /// `set_fact` and `register` results.
+    pub set_facts: Map<String, Value>,
+    /// `include_vars` results.
+    pub include_vars: Map<String, Value>,
+    /// The host failed (it leaves the play and the rest of the playbook).
+    pub failed: bool,
+    /// The host could not be reached (it leaves the playbook).
+    pub unreachable: bool,
+    /// `meta: end_host` ended the current play for this host.
+    pub ended_play: bool,
+    /// Handlers notified and not yet run (names or listen topics, in notification order).
+    pub notified: IndexSet<String>,
+    /// Totals for the recap.
+    pub stats: HostStats,
+}
+
+impl HostState {
+    /// A fresh state for `host`.
+    pub fn new(host: &str) -> HostState {
+        HostState {
+            stats: HostStats {
+                host: host.to_string(),
+                ..HostStats::default()
+            },
+            ..HostState::default()
+        }
+    }
+
+    /// Still taking part in the play.
+    pub fn active(&self) -> bool {
+        !self.failed && !self.unreachable && !self.ended_play
+    }
+}

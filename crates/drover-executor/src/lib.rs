@@ -1,0 +1,276 @@
+//! drover's executor: runs plays with Ansible's linear strategy.
+//!
+//! A task finishes on every selected host before the next task starts; hosts run concurrently
+//! up to `--forks`. Per task and host: variables in Ansible's precedence, `when`, loops,
+//! templated arguments, the module's probe → plan → apply (check mode = probe + plan),
+//! `register`, `changed_when`/`failed_when`, `until`. Handlers are notified on change and
+//! flushed at the end of each play section and at `meta: flush_handlers`. Failed hosts leave
+//! the play (blocks with `rescue`/`always` as in Ansible), unreachable hosts leave the run, and
+//! the others go on.
+//!
+//! The executor never prints: it emits [`drover_events::Event`]s to a [`Sink`].
+
+mod builtin;
+mod connect;
+mod controller;
+mod facts;
+mod host;
+mod play;
+mod task;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use drover_diag::Diagnostic;
+use drover_events::{Event, HostStats, Sink};
+use drover_inventory::Inventory;
+use drover_playbook::{LoadTemplater, Playbook, TagFilter};
+use drover_template::{HostVarsSource, Templar, Vars};
+use indexmap::IndexMap;
+use serde_json::{Map, Value};
+
+pub use connect::{Target, target_from_vars};
+pub use host::HostState;
+pub use task::NO_LOG_TEXT;
+
+/// How to run.
+#[derive(Clone)]
+pub struct RunOptions {
+    /// `--check`.
+    pub check: bool,
+    /// `--diff`.
+    pub diff: bool,
+    /// `--forks`: hosts worked on at once.
+    pub forks: usize,
+    /// `-v` count.
+    pub verbosity: u8,
+    /// `--force-handlers`: run notified handlers even on failed hosts.
+    pub force_handlers: bool,
+    /// `-e` variables.
+    pub extra_vars: Map<String, Value>,
+    /// `-t`/`--skip-tags`.
+    pub filter: TagFilter,
+}
+
+/// How a run ended.
+#[derive(Debug, Clone)]
+pub struct Summary {
+    /// Per-host totals in inventory order.
+    pub stats: Vec<HostStats>,
+    /// Wall time.
+    pub duration: Duration,
+    /// The run was interrupted.
+    pub interrupted: bool,
+}
+
+/// Runs playbooks against an inventory.
+pub struct Executor {
+    inventory: Arc<Inventory>,
+    options: RunOptions,
+    templar: Arc<Templar>,
+    pool: connect::Pool,
+    states: Arc<Mutex<IndexMap<String, HostState>>>,
+    inventory_vars: Arc<HashMap<String, Map<String, Value>>>,
+    sink: Arc<dyn Sink>,
+    load_templater: Arc<dyn LoadTemplater>,
+}
+
+impl Executor {
+    /// An executor for an inventory. `load_templater` renders templated tags and `vars_files`
+    /// names (the same templating the loader used).
+    pub fn new(
+        inventory: Arc<Inventory>,
+        options: RunOptions,
+        sink: Arc<dyn Sink>,
+        templar: Arc<Templar>,
+        load_templater: Arc<dyn LoadTemplater>,
+    ) -> std::io::Result<Executor> {
+        let mut vars = HashMap::new();
+        let mut states = IndexMap::new();
+        for host in inventory.hosts() {
+            let mut map = inventory.host_vars(host).unwrap_or_default();
+            for (k, v) in inventory.magic_vars(host) {
+                map.insert(k, v);
+            }
+            vars.insert(host.to_string(), map);
+            states.insert(host.to_string(), HostState::new(host));
+        }
+        Ok(Executor {
+            inventory,
+            options,
+            templar,
+            pool: connect::Pool::new()?,
+            states: Arc::new(Mutex::new(states)),
+            inventory_vars: Arc::new(vars),
+            sink,
+            load_templater,
+        })
+    }
+
+    /// Runs the playbooks in order and returns the recap (also emitted as an event).
+    pub async fn run(&self, playbooks: &[Playbook]) -> Summary {
+        let started = Instant::now();
+        'playbooks: for playbook in playbooks {
+            self.emit(Event::PlaybookStart {
+                path: playbook.path.display().to_string(),
+                check: self.options.check,
+            });
+            for play in &playbook.plays {
+                if let Err(diag) = self.run_play(playbook, play).await {
+                    self.emit(Event::Warning {
+                        message: diag.to_string(),
+                    });
+                    break 'playbooks;
+                }
+            }
+        }
+        self.pool.close().await;
+        let summary = Summary {
+            stats: self.stats(),
+            duration: started.elapsed(),
+            interrupted: false,
+        };
+        self.emit(Event::Recap {
+            hosts: summary.stats.clone(),
+            duration: summary.duration,
+            interrupted: summary.interrupted,
+        });
+        summary
+    }
+
+    /// Recap lines for hosts that took part in the run, in inventory order.
+    fn stats(&self) -> Vec<HostStats> {
+        let states = self.lock();
+        states
+            .values()
+            .filter(|s| {
+                let t = &s.stats;
+                t.ok + t.changed + t.unreachable + t.failed + t.skipped + t.rescued + t.ignored > 0
+            })
+            .map(|s| s.stats.clone())
+            .collect()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, IndexMap<String, HostState>> {
+        self.states
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    pub(crate) fn emit(&self, event: Event) {
+        self.sink.emit(&event);
+    }
+
+    pub(crate) fn warn(&self, warnings: &[Diagnostic]) {
+        for w in warnings {
+            self.emit(Event::Warning {
+                message: w.to_string(),
+            });
+        }
+    }
+
+    /// Wraps a variable map with `hostvars`.
+    pub(crate) fn vars(&self, map: Map<String, Value>) -> Vars {
+        Vars::new(map).with_hostvars(Arc::new(HostVarsView {
+            inventory_vars: self.inventory_vars.clone(),
+            states: self.states.clone(),
+            hosts: self
+                .inventory
+                .hosts()
+                .into_iter()
+                .map(String::from)
+                .collect(),
+        }))
+    }
+
+    /// The variables of another host (for `delegate_to`): its inventory vars and facts.
+    pub(crate) fn delegate_vars(&self, host: &str) -> Map<String, Value> {
+        let mut map = self
+            .inventory_vars
+            .get(host)
+            .cloned()
+            .unwrap_or_else(|| self.inventory.host_vars(host).unwrap_or_default());
+        if !self.inventory.has_host(host) {
+            map.insert("ansible_connection".into(), Value::String("local".into()));
+        }
+        map
+    }
+
+    /// Where to connect for `host`, from its (templated) connection variables.
+    pub(crate) fn target_for(
+        &self,
+        host: &str,
+        vars: &Map<String, Value>,
+    ) -> Result<Target, String> {
+        const KEYS: &[&str] = &[
+            "ansible_host",
+            "ansible_port",
+            "ansible_user",
+            "ansible_ssh_private_key_file",
+            "ansible_private_key_file",
+            "ansible_connection",
+            "ansible_become",
+            "ansible_become_user",
+            "ansible_ssh_common_args",
+            "ansible_ssh_extra_args",
+            "ansible_ssh_host",
+            "ansible_ssh_port",
+            "ansible_ssh_user",
+        ];
+        let scope = self.vars(vars.clone());
+        let mut conn = Map::new();
+        for key in KEYS {
+            if let Some(v) = vars.get(*key) {
+                let t = self
+                    .templar
+                    .template_value(v, &scope, None)
+                    .map_err(|d| d.message.clone())?;
+                conn.insert((*key).to_string(), t.value);
+            }
+        }
+        let settings =
+            drover_inventory::Connection::from_vars(host, &conn, self.inventory.host_span(host))
+                .map_err(|d| d.to_string())?;
+        let args: Vec<String> = ["ansible_ssh_common_args", "ansible_ssh_extra_args"]
+            .iter()
+            .filter_map(|k| conn.get(*k).and_then(Value::as_str).map(String::from))
+            .collect();
+        target_from_vars(&settings, &args)
+    }
+}
+
+/// `hostvars`: each host's inventory variables, facts and set facts, templated lazily in that
+/// host's context by the templating layer.
+struct HostVarsView {
+    inventory_vars: Arc<HashMap<String, Map<String, Value>>>,
+    states: Arc<Mutex<IndexMap<String, HostState>>>,
+    hosts: Vec<String>,
+}
+
+impl HostVarsSource for HostVarsView {
+    fn host_names(&self) -> Vec<String> {
+        self.hosts.clone()
+    }
+
+    fn host_vars(&self, host: &str) -> Option<Map<String, Value>> {
+        let mut map = self.inventory_vars.get(host)?.clone();
+        let states = self
+            .states
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(state) = states.get(host) {
+            for (k, v) in facts::as_vars(&state.facts) {
+                if !state.facts.is_empty() {
+                    map.insert(k, v);
+                }
+            }
+            for layer in [&state.include_vars, &state.set_facts] {
+                for (k, v) in layer {
+                    map.insert(k.clone(), v.clone());
+                }
+            }
+        }
+        Some(map)
+    }
+}

@@ -1,0 +1,713 @@
+//! A play with the linear strategy: host selection and `serial` batches, fact gathering,
+//! sections with handler flushes, blocks with `rescue`/`always`, and the failure rules
+//! (`any_errors_fatal`, `max_fail_percentage`, `run_once`, unreachable hosts).
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use drover_diag::Diagnostic;
+use drover_events::{Event, HostResult, Status};
+use drover_playbook::vars::{HostLayers, RunInfo, load_vars_files, magic_vars, task_vars};
+use drover_playbook::{Play, Playbook, SelectedItem, Task, select_tasks};
+use futures::stream::{FuturesUnordered, StreamExt};
+use serde_json::{Map, Value, json};
+use tokio::sync::Semaphore;
+
+use crate::builtin::{Effect, Meta};
+use crate::task::{HostRun, HostTask, value_text};
+use crate::{Executor, facts};
+
+/// What one play needs while it runs.
+struct PlayCtx<'a> {
+    playbook: &'a Playbook,
+    play: &'a Play,
+    run: RunInfo,
+    vars_files: HashMap<String, Map<String, Value>>,
+    /// `meta: end_play`, `any_errors_fatal` or `max_fail_percentage` ended the play.
+    ended: AtomicBool,
+    /// Hosts in the current block that has a `rescue:` (their failures count as rescued).
+    rescuable: Vec<String>,
+}
+
+impl Executor {
+    /// Runs one play. An error is a problem with the play itself (not with a host).
+    pub(crate) async fn run_play(
+        &self,
+        playbook: &Playbook,
+        play: &Play,
+    ) -> Result<(), Diagnostic> {
+        let selection = self.inventory.select_patterns(&play.hosts, true)?;
+        self.warn(&selection.warnings);
+        let hosts: Vec<String> = {
+            let states = self.lock();
+            selection
+                .hosts
+                .into_iter()
+                .filter(|h| states.get(h).is_none_or(|s| !s.failed && !s.unreachable))
+                .collect()
+        };
+        self.emit(Event::PlayStart {
+            name: play.name.clone(),
+            hosts: hosts.clone(),
+        });
+        if hosts.is_empty() {
+            self.emit(Event::Warning {
+                message: "warning: no hosts matched, nothing to do\n".into(),
+            });
+            return Ok(());
+        }
+        {
+            let mut states = self.lock();
+            for h in &hosts {
+                states
+                    .entry(h.clone())
+                    .or_insert_with(|| crate::HostState::new(h))
+                    .ended_play = false;
+            }
+        }
+        for batch in self.batches(play, &hosts)? {
+            let mut ctx = PlayCtx {
+                playbook,
+                play,
+                run: RunInfo {
+                    play_hosts: hosts.clone(),
+                    play_batch: batch.clone(),
+                    check_mode: self.options.check,
+                    diff_mode: self.options.diff,
+                    omit: self.templar.omit_placeholder().to_string(),
+                },
+                vars_files: HashMap::new(),
+                ended: AtomicBool::new(false),
+                rescuable: Vec::new(),
+            };
+            for host in &batch {
+                let base = self.layered_vars(&ctx, None, host);
+                let files = load_vars_files(play, self.load_templater.as_ref(), &base)?;
+                ctx.vars_files.insert(host.clone(), files);
+            }
+            if self.gathers_facts(play) {
+                self.gather_facts(&ctx, &batch).await;
+            }
+            let sections = {
+                let vars = self.play_level_vars(&ctx);
+                select_tasks(
+                    play,
+                    &self.options.filter,
+                    (self.load_templater.as_ref(), &vars),
+                )?
+            };
+            for (name, items) in &sections {
+                if ctx.ended.load(Ordering::Relaxed) {
+                    break;
+                }
+                self.run_items(&ctx, items, &batch).await;
+                // Ansible flushes handlers after pre_tasks, after roles + tasks, after post_tasks.
+                if *name != "roles" {
+                    self.flush_handlers(&ctx, &batch).await;
+                }
+            }
+            if self.active(&batch).is_empty() {
+                self.emit(Event::NoHostsRemaining);
+            }
+        }
+        Ok(())
+    }
+
+    fn gathers_facts(&self, play: &Play) -> bool {
+        play.gather_facts
+            .as_ref()
+            .is_none_or(|g| drover_modules::params::to_bool(&g.value).unwrap_or(true))
+    }
+
+    fn play_level_vars(&self, ctx: &PlayCtx<'_>) -> Map<String, Value> {
+        let mut vars = drover_playbook::vars::play_vars(ctx.play);
+        for (k, v) in &self.options.extra_vars {
+            vars.insert(k.clone(), v.clone());
+        }
+        vars
+    }
+
+    /// `serial:` batches (a number, a percentage, or a list of those); all hosts otherwise.
+    fn batches(&self, play: &Play, hosts: &[String]) -> Result<Vec<Vec<String>>, Diagnostic> {
+        let Some(serial) = &play.serial else {
+            return Ok(vec![hosts.to_vec()]);
+        };
+        let sizes: Vec<Value> = match &serial.value {
+            Value::Array(items) => items.clone(),
+            other => vec![other.clone()],
+        };
+        let mut parsed = Vec::new();
+        for size in &sizes {
+            let text = value_text(size);
+            let n = if let Some(pct) = text.trim().strip_suffix('%') {
+                let pct: f64 = pct.trim().parse().map_err(|_| bad_serial(serial))?;
+                ((hosts.len() as f64) * pct / 100.0).floor().max(1.0) as usize
+            } else {
+                let n: usize = text.trim().parse().map_err(|_| bad_serial(serial))?;
+                if n == 0 { hosts.len() } else { n }
+            };
+            parsed.push(n);
+        }
+        let mut out = Vec::new();
+        let mut rest = hosts;
+        let mut i = 0;
+        while !rest.is_empty() {
+            let n = parsed[i.min(parsed.len() - 1)].min(rest.len());
+            out.push(rest[..n].to_vec());
+            rest = &rest[n..];
+            i += 1;
+        }
+        Ok(out)
+    }
+
+    fn active(&self, hosts: &[String]) -> Vec<String> {
+        let states = self.lock();
+        hosts
+            .iter()
+            .filter(|h| states.get(*h).is_some_and(crate::HostState::active))
+            .cloned()
+            .collect()
+    }
+
+    /// The variables of `host` for `task` (or the play), in Ansible's precedence.
+    fn layered_vars(
+        &self,
+        ctx: &PlayCtx<'_>,
+        task: Option<&Task>,
+        host: &str,
+    ) -> Map<String, Value> {
+        let empty = Map::new();
+        let inventory = self.inventory_vars.get(host).cloned().unwrap_or_default();
+        let (facts, set_facts, include_vars) = {
+            let states = self.lock();
+            match states.get(host) {
+                Some(s) => (
+                    if s.facts.is_empty() {
+                        Map::new()
+                    } else {
+                        facts::as_vars(&s.facts)
+                    },
+                    s.set_facts.clone(),
+                    s.include_vars.clone(),
+                ),
+                None => (Map::new(), Map::new(), Map::new()),
+            }
+        };
+        let magic = magic_vars(ctx.playbook, ctx.play, task, &ctx.run);
+        let layers = HostLayers {
+            inventory: &inventory,
+            facts: &facts,
+            vars_files: ctx.vars_files.get(host).unwrap_or(&empty),
+            include_vars: &include_vars,
+            set_facts: &set_facts,
+            include_params: &empty,
+            extra_vars: &self.options.extra_vars,
+            magic: &magic,
+        };
+        task_vars(ctx.play, task, &layers)
+    }
+
+    async fn gather_facts(&self, ctx: &PlayCtx<'_>, hosts: &[String]) {
+        let started = Instant::now();
+        let hosts = self.active(hosts);
+        self.emit(Event::TaskStart {
+            name: "Gathering Facts".into(),
+            location: ctx.play.span.location(),
+            handler: false,
+            hosts: hosts.len(),
+        });
+        let forks = Arc::new(Semaphore::new(self.options.forks.max(1)));
+        let mut running: FuturesUnordered<_> = hosts
+            .iter()
+            .map(|host| {
+                let forks = forks.clone();
+                async move {
+                    let _permit = forks.acquire().await;
+                    let vars = self.layered_vars(ctx, None, host);
+                    let started = Instant::now();
+                    let mut result = Map::new();
+                    let mut facts_found = None;
+                    let status = match self.target_for(host, &vars) {
+                        Err(msg) => failed(&mut result, msg),
+                        Ok(target) => match self.pool.get(host, &target).await {
+                            Err(e) => unreachable(&mut result, &e),
+                            Ok(conn) => {
+                                let mut req = facts::script();
+                                let become_ = vars
+                                    .get("ansible_become")
+                                    .and_then(drover_modules::params::to_bool)
+                                    .unwrap_or(false);
+                                req.escalation.enabled = become_;
+                                match conn.run(&req).await {
+                                    Ok(out) if out.status == 0 => {
+                                        let f = facts::parse(&out.stdout_text());
+                                        result.insert(
+                                            "ansible_facts".into(),
+                                            Value::Object(f.clone()),
+                                        );
+                                        result.insert("changed".into(), Value::Bool(false));
+                                        facts_found = Some(f);
+                                        Status::Ok
+                                    }
+                                    Ok(out) => failed(
+                                        &mut result,
+                                        format!(
+                                            "gathering facts failed: {}",
+                                            out.stderr_text().trim()
+                                        ),
+                                    ),
+                                    Err(e) => unreachable(&mut result, &e),
+                                }
+                            }
+                        },
+                    };
+                    let event = HostResult {
+                        host: host.clone(),
+                        delegated_to: None,
+                        status,
+                        item: None,
+                        result: Value::Object(result),
+                        ignored: false,
+                        diffs: Vec::new(),
+                        duration: started.elapsed(),
+                        round_trips: 1,
+                    };
+                    (event, facts_found)
+                }
+            })
+            .collect();
+        while let Some((event, found)) = running.next().await {
+            self.emit(Event::HostResult(event.clone()));
+            let mut states = self.lock();
+            if let Some(state) = states.get_mut(&event.host) {
+                if let Some(f) = found {
+                    state.facts = f;
+                }
+                count(state, &event, false, false);
+            }
+        }
+        self.emit(Event::TaskDone {
+            duration: started.elapsed(),
+        });
+    }
+
+    /// Runs selected items for `hosts` (boxed: blocks recurse).
+    fn run_items<'a>(
+        &'a self,
+        ctx: &'a PlayCtx<'a>,
+        items: &'a [SelectedItem<'a>],
+        hosts: &'a [String],
+    ) -> futures::future::BoxFuture<'a, ()> {
+        Box::pin(async move {
+            for item in items {
+                if ctx.ended.load(Ordering::Relaxed) || self.active(hosts).is_empty() {
+                    return;
+                }
+                match item {
+                    SelectedItem::Task { task, .. } => {
+                        let active = self.active(hosts);
+                        self.run_task(ctx, task, &active, false).await;
+                    }
+                    SelectedItem::Block {
+                        block_items,
+                        rescue,
+                        always,
+                        ..
+                    } => {
+                        let entered = self.active(hosts);
+                        let nested = PlayCtx {
+                            playbook: ctx.playbook,
+                            play: ctx.play,
+                            run: ctx.run.clone(),
+                            vars_files: ctx.vars_files.clone(),
+                            ended: AtomicBool::new(ctx.ended.load(Ordering::Relaxed)),
+                            rescuable: if rescue.is_empty() {
+                                ctx.rescuable.clone()
+                            } else {
+                                entered.clone()
+                            },
+                        };
+                        self.run_items(&nested, block_items, &entered).await;
+                        let failed_in_block: Vec<String> = {
+                            let states = self.lock();
+                            entered
+                                .iter()
+                                .filter(|h| {
+                                    states.get(*h).is_some_and(|s| s.failed && !s.unreachable)
+                                })
+                                .cloned()
+                                .collect()
+                        };
+                        if !rescue.is_empty() && !failed_in_block.is_empty() {
+                            self.set_failed(&failed_in_block, false);
+                            let rescue_ctx = PlayCtx {
+                                rescuable: ctx.rescuable.clone(),
+                                ..nested
+                            };
+                            self.run_items(&rescue_ctx, rescue, &failed_in_block).await;
+                            if rescue_ctx.ended.load(Ordering::Relaxed) {
+                                ctx.ended.store(true, Ordering::Relaxed);
+                            }
+                        } else if nested.ended.load(Ordering::Relaxed) {
+                            ctx.ended.store(true, Ordering::Relaxed);
+                        }
+                        if !always.is_empty() {
+                            // `always` runs for every host that entered the block, failed or not;
+                            // a host that failed without rescue stays failed afterwards.
+                            let still_failed: Vec<String> = {
+                                let states = self.lock();
+                                entered
+                                    .iter()
+                                    .filter(|h| {
+                                        states.get(*h).is_some_and(|s| s.failed && !s.unreachable)
+                                    })
+                                    .cloned()
+                                    .collect()
+                            };
+                            self.set_failed(&still_failed, false);
+                            self.run_items(ctx, always, &entered).await;
+                            self.set_failed(&still_failed, true);
+                        }
+                    }
+                }
+            }
+        })
+    }
+
+    fn set_failed(&self, hosts: &[String], failed: bool) {
+        let mut states = self.lock();
+        for h in hosts {
+            if let Some(s) = states.get_mut(h) {
+                s.failed = failed;
+            }
+        }
+    }
+
+    fn display_name(&self, ctx: &PlayCtx<'_>, task: &Task) -> String {
+        let raw = task.display_name();
+        if !raw.contains("{{") {
+            return raw;
+        }
+        let vars = self.vars(self.play_level_vars(ctx));
+        match self
+            .templar
+            .template_value(&Value::String(raw.clone()), &vars, None)
+        {
+            Ok(o) => value_text(&o.value),
+            Err(_) => raw,
+        }
+    }
+
+    fn search_dirs(
+        &self,
+        ctx: &PlayCtx<'_>,
+        task: &Task,
+    ) -> (Vec<PathBuf>, Vec<PathBuf>, Vec<PathBuf>) {
+        let base = ctx.play.basedir.clone();
+        let mut files = Vec::new();
+        let mut templates = Vec::new();
+        let mut vars = Vec::new();
+        if let Some(role) = &task.role {
+            let root = role.layer.path.clone();
+            files.extend([root.join("files"), root.clone()]);
+            templates.extend([root.join("templates"), root.clone()]);
+            vars.extend([root.join("vars"), root.clone()]);
+        }
+        if let Some(include) = &task.include_context {
+            files.push(include.dir.clone());
+            templates.push(include.dir.clone());
+            vars.push(include.dir.clone());
+        }
+        files.extend([base.join("files"), base.clone()]);
+        templates.extend([base.join("templates"), base.clone()]);
+        vars.extend([base.join("vars"), base]);
+        (files, templates, vars)
+    }
+
+    /// Runs one task on `hosts` (all at once, up to `--forks`), then applies the results.
+    async fn run_task(&self, ctx: &PlayCtx<'_>, task: &Task, hosts: &[String], handler: bool) {
+        if hosts.is_empty() {
+            return;
+        }
+        let started = Instant::now();
+        let run_once = task.keywords.literal_bool("run_once").unwrap_or(false);
+        let targets: Vec<String> = if run_once {
+            hosts[..1].to_vec()
+        } else {
+            hosts.to_vec()
+        };
+        self.emit(Event::TaskStart {
+            name: self.display_name(ctx, task),
+            location: task.span.location(),
+            handler,
+            hosts: targets.len(),
+        });
+        let throttle = task
+            .keywords
+            .get("throttle")
+            .and_then(|t| value_text(&t.value).trim().parse::<usize>().ok())
+            .filter(|t| *t > 0)
+            .unwrap_or(usize::MAX);
+        let limit = Arc::new(Semaphore::new(self.options.forks.max(1).min(throttle)));
+        let (file_dirs, template_dirs, vars_dirs) = self.search_dirs(ctx, task);
+        let mut running: FuturesUnordered<_> = targets
+            .iter()
+            .map(|host| {
+                let limit = limit.clone();
+                let (file_dirs, template_dirs, vars_dirs) =
+                    (file_dirs.clone(), template_dirs.clone(), vars_dirs.clone());
+                async move {
+                    let _permit = limit.acquire().await;
+                    let vars = self.layered_vars(ctx, Some(task), host);
+                    let run = HostTask {
+                        exec: self,
+                        task,
+                        host,
+                        vars,
+                        file_dirs,
+                        template_dirs,
+                        vars_dirs,
+                    }
+                    .run()
+                    .await;
+                    (host.clone(), run)
+                }
+            })
+            .collect();
+        let ignore_errors = task.keywords.literal_bool("ignore_errors").unwrap_or(false);
+        let ignore_unreachable = task
+            .keywords
+            .literal_bool("ignore_unreachable")
+            .unwrap_or(false);
+        let mut any_failed = false;
+        while let Some((host, mut run)) = running.next().await {
+            run.event.ignored = (run.event.status == Status::Failed && ignore_errors)
+                || (run.event.status == Status::Unreachable && ignore_unreachable);
+            if run.looped {
+                self.emit(Event::LoopDone(run.event.clone()));
+            } else {
+                self.emit(Event::HostResult(run.event.clone()));
+            }
+            let failed = run.event.status == Status::Failed && !run.event.ignored;
+            any_failed |= failed;
+            let apply_to: Vec<String> = if run_once {
+                hosts.to_vec()
+            } else {
+                vec![host.clone()]
+            };
+            for h in &apply_to {
+                self.apply_result(ctx, task, h, &run, h == &host);
+            }
+            if failed && run_once {
+                self.set_failed(hosts, true);
+            }
+        }
+        self.emit(Event::TaskDone {
+            duration: started.elapsed(),
+        });
+        if any_failed
+            && task
+                .keywords
+                .literal_bool("any_errors_fatal")
+                .unwrap_or(false)
+        {
+            self.set_failed(hosts, true);
+            ctx.ended.store(true, Ordering::Relaxed);
+        }
+        if let Some(max) = &ctx.play.max_fail_percentage {
+            let max: f64 = value_text(&max.value).trim().parse().unwrap_or(100.0);
+            let total = ctx.run.play_batch.len().max(1) as f64;
+            let failed = {
+                let states = self.lock();
+                ctx.run
+                    .play_batch
+                    .iter()
+                    .filter(|h| states.get(*h).is_some_and(|s| s.failed || s.unreachable))
+                    .count()
+            } as f64;
+            if failed / total * 100.0 > max {
+                self.set_failed(&ctx.run.play_batch, true);
+                ctx.ended.store(true, Ordering::Relaxed);
+            }
+        }
+        // meta actions that affect the whole play
+        let end_play = {
+            let states = self.lock();
+            hosts.iter().any(|h| {
+                states
+                    .get(h)
+                    .is_some_and(|s| s.ended_play && task.module == "meta" && run_end_play(task))
+            })
+        };
+        if end_play {
+            ctx.ended.store(true, Ordering::Relaxed);
+        }
+        if task.module == "meta" && meta_word(task) == "flush_handlers" {
+            self.flush_handlers(ctx, hosts).await;
+        }
+    }
+
+    /// Applies one host's result: stats, register, facts, notifications, meta.
+    fn apply_result(&self, ctx: &PlayCtx<'_>, task: &Task, host: &str, run: &HostRun, own: bool) {
+        let mut states = self.lock();
+        let Some(state) = states.get_mut(host) else {
+            return;
+        };
+        if own {
+            let rescued = ctx.rescuable.iter().any(|h| h == host);
+            count(state, &run.event, rescued, run.looped);
+        }
+        if let Some(name) = &task.register {
+            state
+                .set_facts
+                .insert(name.value.clone(), run.registered.clone());
+        }
+        if let Some(f) = &run.facts {
+            state.facts = f.clone();
+        }
+        for effect in &run.effects {
+            match effect {
+                Effect::None => {}
+                Effect::SetFacts(m) => state.set_facts.extend(m.clone()),
+                Effect::IncludeVars(m) => state.include_vars.extend(m.clone()),
+                Effect::Meta(Meta::EndHost | Meta::EndPlay) => state.ended_play = true,
+                Effect::Meta(Meta::ClearFacts) => state.facts.clear(),
+                Effect::Meta(Meta::ClearHostErrors) => state.failed = false,
+                Effect::Meta(Meta::FlushHandlers | Meta::Noop) => {}
+            }
+        }
+        match run.event.status {
+            Status::Failed if !run.event.ignored => {
+                state.failed = true;
+                if ctx.rescuable.iter().any(|h| h == host) {
+                    state
+                        .set_facts
+                        .insert("ansible_failed_result".into(), run.registered.clone());
+                    state.set_facts.insert(
+                        "ansible_failed_task".into(),
+                        json!({"name": task.display_name()}),
+                    );
+                }
+            }
+            Status::Unreachable if !run.event.ignored => state.unreachable = true,
+            Status::Changed => {
+                for notify in &task.notify {
+                    state.notified.insert(notify.value.clone());
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Runs notified handlers in definition order on the hosts that notified them.
+    fn flush_handlers<'a>(
+        &'a self,
+        ctx: &'a PlayCtx<'a>,
+        hosts: &'a [String],
+    ) -> futures::future::BoxFuture<'a, ()> {
+        Box::pin(self.flush_handlers_inner(ctx, hosts))
+    }
+
+    async fn flush_handlers_inner(&self, ctx: &PlayCtx<'_>, hosts: &[String]) {
+        for handler in &ctx.play.handlers {
+            let name = self.display_name(ctx, handler);
+            let plain = handler
+                .name
+                .as_ref()
+                .map(|n| n.value.clone())
+                .unwrap_or_default();
+            let matches = |topic: &str| {
+                topic == plain || topic == name || handler.listen.iter().any(|l| l == topic)
+            };
+            let targets: Vec<String> = {
+                let mut states = self.lock();
+                hosts
+                    .iter()
+                    .filter(|h| {
+                        states.get_mut(*h).is_some_and(|s| {
+                            let eligible =
+                                !s.unreachable && (self.options.force_handlers || !s.failed);
+                            let hit = s.notified.iter().any(|t| matches(t));
+                            if hit {
+                                s.notified.retain(|t| !matches(t));
+                            }
+                            hit && eligible
+                        })
+                    })
+                    .cloned()
+                    .collect()
+            };
+            if !targets.is_empty() {
+                self.run_task(ctx, handler, &targets, true).await;
+            }
+        }
+    }
+}
+
+fn meta_word(task: &Task) -> String {
+    task.args
+        .get("_raw_params")
+        .map(|v| value_text(&v.value).trim().to_string())
+        .unwrap_or_default()
+}
+
+fn run_end_play(task: &Task) -> bool {
+    meta_word(task) == "end_play"
+}
+
+fn bad_serial(serial: &drover_playbook::Spanned<Value>) -> Diagnostic {
+    Diagnostic::error("`serial` must be a number, a percentage such as \"30%\", or a list of those")
+        .with_span(serial.span.clone())
+}
+
+fn failed(result: &mut Map<String, Value>, msg: String) -> Status {
+    result.insert("failed".into(), Value::Bool(true));
+    result.insert("changed".into(), Value::Bool(false));
+    result.insert("msg".into(), Value::String(msg));
+    Status::Failed
+}
+
+fn unreachable(result: &mut Map<String, Value>, e: &drover_connection::Error) -> Status {
+    match e {
+        drover_connection::Error::Unreachable { reason, .. } => {
+            result.insert("changed".into(), Value::Bool(false));
+            result.insert(
+                "msg".into(),
+                Value::String(format!("Failed to connect to the host via ssh: {reason}")),
+            );
+            result.insert("unreachable".into(), Value::Bool(true));
+            Status::Unreachable
+        }
+        other => failed(result, other.to_string()),
+    }
+}
+
+/// Counts a result in the recap the way Ansible's strategy does.
+fn count(state: &mut crate::HostState, event: &HostResult, rescued: bool, _looped: bool) {
+    let s = &mut state.stats;
+    match event.status {
+        Status::Ok => s.ok += 1,
+        Status::Changed => {
+            s.ok += 1;
+            s.changed += 1;
+        }
+        Status::Skipped => s.skipped += 1,
+        Status::Failed if event.ignored => {
+            s.ok += 1;
+            s.ignored += 1;
+            if event.result.get("changed") == Some(&Value::Bool(true)) {
+                s.changed += 1;
+            }
+        }
+        Status::Failed if rescued => s.rescued += 1,
+        Status::Failed => s.failed += 1,
+        Status::Unreachable if event.ignored => {
+            s.ok += 1;
+            s.ignored += 1;
+        }
+        Status::Unreachable => s.unreachable += 1,
+    }
+}

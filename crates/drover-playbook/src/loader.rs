@@ -87,7 +87,7 @@ pub struct LoadOptions {
     pub roles_path: Vec<PathBuf>,
     /// Extra vars (`-e`), available when templating names at load time.
     pub extra_vars: Map<String, Value>,
-    /// The templating hook.
+    /// The templating hook (drover-template's `Templar` by default).
     pub templater: Arc<dyn LoadTemplater>,
 }
 
@@ -96,7 +96,7 @@ impl Default for LoadOptions {
         LoadOptions {
             roles_path: Vec::new(),
             extra_vars: Map::new(),
-            templater: Arc::new(ExtraVarsTemplater),
+            templater: Arc::new(drover_template::Templar::default()),
         }
     }
 }

@@ -165,7 +165,11 @@ impl Loader {
                 | "ansible.builtin.import_playbook"
                 | "ansible.legacy.import_playbook"
                 | "name" => {}
-                "tags" => inner.tags.extend(parse_tags(v)?),
+                "tags" => {
+                    let tags = parse_tags(v)?;
+                    inner.literal_tags.extend(tags.iter().cloned());
+                    inner.tags.extend(tags);
+                }
                 "when" => inner.when.extend(crate::task::parse_conditions(v)?),
                 "vars" => inner_vars.extend(parse_vars(v, "`vars`")?),
                 _ => {
@@ -279,7 +283,11 @@ impl Loader {
         }
         let name = match map.get("name") {
             Some(n) => match &n.value {
-                NodeValue::Str(s) => s.clone(),
+                // Ansible templates the play name with the play vars and extra vars
+                // (`post_validate`); a name that cannot be rendered yet is shown as written.
+                NodeValue::Str(s) => self
+                    .render(s, &empty, &n.span)
+                    .unwrap_or_else(|_| s.clone()),
                 NodeValue::Null => hosts.join(","),
                 _ => return Err(expected(n, "a string", "the play `name`")),
             },
@@ -290,6 +298,7 @@ impl Loader {
             Some(t) => parse_tags(t)?,
             None => Vec::new(),
         };
+        scope.literal_tags.extend(own_tags.iter().cloned());
         scope.tags.extend(own_tags);
         apply_scoped_keywords(map, &mut scope.keywords);
         scope.chain = Vec::new();

@@ -303,6 +303,7 @@ impl Loader {
         let (deps, allow_duplicates) = self.role_meta(&path)?;
         let mut inner = inherit.clone();
         inner.tags.extend(role.tags.iter().cloned());
+        inner.literal_tags.extend(role.tags.iter().cloned());
         inner.when.extend(role.when.iter().cloned());
         if let Some(map) = &role.map {
             apply_scoped_keywords(map, &mut inner.keywords);

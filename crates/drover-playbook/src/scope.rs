@@ -79,6 +79,9 @@ impl Keywords {
 pub struct Inherit {
     /// Tags of the enclosing scopes.
     pub tags: Vec<String>,
+    /// The subset of `tags` that Ansible never templates: play tags (and `import_playbook`
+    /// tags) and `roles:` entry tags, which are not on the task's parent chain.
+    pub literal_tags: Vec<String>,
     /// Conditions of the enclosing scopes, outermost first.
     pub when: Vec<Spanned<Value>>,
     /// Inherited keywords.

@@ -94,8 +94,17 @@ fn tag_text(value: &Value) -> String {
 /// A task's tags with templates rendered (`{{ x }}` → value), deduplicated, in first-seen order.
 pub fn effective_tags(task: &Task, (templater, vars): TagTemplater<'_>) -> LoadResult<Vec<String>> {
     let mut tags: Vec<String> = Vec::new();
+    // Play and `roles:` entry tags are used as written (Ansible never templates them).
+    let mut literal: Vec<&String> = task.literal_tags.iter().collect();
     for tag in &task.tags {
-        let rendered: Vec<String> = if tag.contains("{{") || tag.contains("{%") {
+        let is_literal = match literal.iter().position(|l| *l == tag) {
+            Some(i) => {
+                literal.swap_remove(i);
+                true
+            }
+            None => false,
+        };
+        let rendered: Vec<String> = if !is_literal && (tag.contains("{{") || tag.contains("{%")) {
             let value = templater.render_value(tag, vars).map_err(|why| {
                 Diagnostic::error(format!("cannot template the tag `{tag}`: {why}"))
                     .with_span(task.span.clone())

@@ -41,6 +41,9 @@ pub struct Task {
     pub own_tags: Vec<String>,
     /// Own plus inherited tags (play, roles, blocks, imports); may contain templates.
     pub tags: Vec<String>,
+    /// The subset of `tags` used as written, never templated (play and `roles:` entry tags),
+    /// as Ansible does.
+    pub literal_tags: Vec<String>,
     /// `loop`/`with_items`/`with_dict`.
     pub loop_spec: Option<LoopSpec>,
     /// `register:`.
@@ -373,6 +376,7 @@ fn build_task(
         when: inherit.when.clone(),
         own_tags: Vec::new(),
         tags: inherit.tags.clone(),
+        literal_tags: inherit.literal_tags.clone(),
         loop_spec: None,
         register: None,
         notify: Vec::new(),

@@ -12,6 +12,8 @@ use drover_playbook::{LoadOptions, LoadTemplater, Play, TagFilter, load_playbook
 
 /// One ansible-playbook invocation: `-t`, `--skip-tags`, `-l`, and which listings.
 struct Case {
+    fixture: &'static str,
+    extra_vars: &'static [(&'static str, &'static str)],
     only: &'static [&'static str],
     skip: &'static [&'static str],
     limit: Option<&'static str>,
@@ -46,6 +48,8 @@ const EVERYTHING: ListOptions = ListOptions {
 
 const fn case(only: &'static [&'static str], skip: &'static [&'static str]) -> Case {
     Case {
+        fixture: "tags",
+        extra_vars: &[],
         only,
         skip,
         limit: None,
@@ -80,46 +84,83 @@ const MATRIX: &[Case] = &[
     case(&["lt2"], &[]),
     case(&["other", "applied"], &["two"]),
     Case {
+        fixture: "tags",
+        extra_vars: &[],
         only: &[],
         skip: &[],
         limit: None,
         list: TASKS,
     },
     Case {
+        fixture: "tags",
+        extra_vars: &[],
         only: &[],
         skip: &[],
         limit: None,
         list: TAGS,
     },
     Case {
+        fixture: "tags",
+        extra_vars: &[],
         only: &["never"],
         skip: &[],
         limit: None,
         list: TAGS,
     },
     Case {
+        fixture: "tags",
+        extra_vars: &[],
         only: &[],
         skip: &[],
         limit: None,
         list: HOSTS,
     },
     Case {
+        fixture: "tags",
+        extra_vars: &[],
         only: &["a"],
         skip: &[],
         limit: Some("web"),
         list: EVERYTHING,
     },
     Case {
+        fixture: "tags",
+        extra_vars: &[],
         only: &[],
         skip: &[],
         limit: Some("db:&web,localhost"),
         list: HOSTS,
+    },
+    Case {
+        fixture: "templated",
+        extra_vars: &[("env", "prod")],
+        only: &[],
+        skip: &[],
+        limit: None,
+        list: EVERYTHING,
+    },
+    Case {
+        fixture: "templated",
+        extra_vars: &[("env", "prod")],
+        only: &["rolevar", "brolevar"],
+        skip: &[],
+        limit: None,
+        list: ALL,
+    },
+    Case {
+        fixture: "templated",
+        extra_vars: &[("env", "prod")],
+        only: &["{{ pv }}"],
+        skip: &["plain"],
+        limit: None,
+        list: ALL,
     },
 ];
 
 struct Ctx {
     inventory: drover_inventory::Inventory,
     templar: drover_template::Templar,
+    extra_vars: serde_json::Map<String, serde_json::Value>,
 }
 
 impl ListContext for Ctx {
@@ -133,12 +174,18 @@ impl ListContext for Ctx {
         &dyn LoadTemplater,
         serde_json::Map<String, serde_json::Value>,
     ) {
-        (&self.templar, drover_playbook::vars::play_vars(play))
+        let mut vars = drover_playbook::vars::play_vars(play);
+        vars.extend(self.extra_vars.clone());
+        (&self.templar, vars)
     }
 }
 
 fn ansible_args(case: &Case) -> Vec<String> {
     let mut args: Vec<String> = vec!["-i".into(), "inventory.ini".into(), "site.yml".into()];
+    for (k, v) in case.extra_vars {
+        args.push("-e".into());
+        args.push(format!("{k}={v}"));
+    }
     for (on, flag) in [
         (case.list.tasks, "--list-tasks"),
         (case.list.tags, "--list-tags"),
@@ -193,22 +240,19 @@ fn listings_match_ansible_playbook() {
     let Some(bin) = common::ansible_bin_dir() else {
         return;
     };
-    let dir = common::fixture("tags");
     // Each ansible-playbook run takes about a second; run four at a time.
     let commands: Vec<Command> = MATRIX
         .iter()
         .map(|case| {
             let mut cmd = Command::new(bin.join("ansible-playbook"));
             cmd.args(ansible_args(case))
-                .current_dir(&dir)
+                .current_dir(common::fixture(case.fixture))
                 .env("ANSIBLE_NOCOLOR", "1")
                 .env("ANSIBLE_DEPRECATION_WARNINGS", "0");
             cmd
         })
         .collect();
     let outputs = common::run_all(commands, 4);
-    let mut playbook = load_playbook(&dir.join("site.yml"), LoadOptions::default()).unwrap();
-    playbook.path = "site.yml".into();
     let mut failures = Vec::new();
     for (case, out) in MATRIX.iter().zip(outputs) {
         assert!(
@@ -216,24 +260,30 @@ fn listings_match_ansible_playbook() {
             "ansible-playbook failed: {}",
             String::from_utf8_lossy(&out.stderr)
         );
+        let dir = common::fixture(case.fixture);
+        let extra_vars: serde_json::Map<String, serde_json::Value> = case
+            .extra_vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), serde_json::Value::String(v.to_string())))
+            .collect();
+        let options = LoadOptions {
+            extra_vars: extra_vars.clone(),
+            ..LoadOptions::default()
+        };
+        let mut playbook = load_playbook(&dir.join("site.yml"), options).unwrap();
+        playbook.path = "site.yml".into();
         let expected = sort_host_lines(&String::from_utf8(out.stdout).unwrap());
         let mut inventory = drover_inventory::Inventory::load(&[dir.join("inventory.ini")])
             .unwrap()
             .inventory;
         inventory.set_limit(case.limit).unwrap();
         let filter = TagFilter::new(case.only, case.skip);
-        let got = sort_host_lines(
-            &render(
-                &playbook,
-                &filter,
-                case.list,
-                &Ctx {
-                    inventory,
-                    templar: drover_template::Templar::default(),
-                },
-            )
-            .unwrap(),
-        );
+        let ctx = Ctx {
+            inventory,
+            templar: drover_template::Templar::default(),
+            extra_vars,
+        };
+        let got = sort_host_lines(&render(&playbook, &filter, case.list, &ctx).unwrap());
         if got != expected {
             failures.push(format!(
                 "{:?}\n--- ansible\n{expected}\n--- drover\n{got}",

@@ -66,6 +66,8 @@ pub struct Summary {
 
 /// Runs playbooks against an inventory.
 pub struct Executor {
+    /// The `groups` magic variable (shared by every host).
+    groups: Value,
     inventory: Arc<Inventory>,
     options: RunOptions,
     templar: Arc<Templar>,
@@ -89,14 +91,18 @@ impl Executor {
         let mut vars = HashMap::new();
         let mut states = IndexMap::new();
         for host in inventory.hosts() {
+            // Per-host magic only: `groups` is the same for every host and added per task
+            // (copying it into every host's map made loading O(hosts²)).
             let mut map = inventory.host_vars(host).unwrap_or_default();
-            for (k, v) in inventory.magic_vars(host) {
+            for (k, v) in inventory.host_magic_vars(host) {
                 map.insert(k, v);
             }
             vars.insert(host.to_string(), map);
             states.insert(host.to_string(), HostState::new(host));
         }
+        let groups = Value::Object(inventory.groups_map());
         Ok(Executor {
+            groups,
             inventory,
             options,
             templar,

@@ -196,7 +196,8 @@ impl Executor {
                 None => (Map::new(), Map::new(), Map::new()),
             }
         };
-        let magic = magic_vars(ctx.playbook, ctx.play, task, &ctx.run);
+        let mut magic = magic_vars(ctx.playbook, ctx.play, task, &ctx.run);
+        magic.insert("groups".into(), self.groups.clone());
         let layers = HostLayers {
             inventory: &inventory,
             facts: &facts,

@@ -29,7 +29,7 @@ use std::any::Any;
 use std::path::{Path, PathBuf};
 
 pub use drover_connection::{Become, Output, Request};
-pub use registry::{ENGINE_MODULES, REMOTE_MODULES, canonical_name, prepare};
+pub use registry::{ENGINE_MODULES, canonical_name, prepare, remote_modules};
 pub use result::{ModuleError, ModuleResult};
 
 use crate::diff::FileDiff;

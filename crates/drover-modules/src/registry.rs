@@ -6,7 +6,15 @@ use crate::builtin;
 use crate::{ModuleError, Prepared, TaskContext};
 
 /// Modules drover runs through an [`crate::Action`] (or answers locally) in this crate.
-pub const REMOTE_MODULES: &[&str] = &["command", "copy", "raw", "shell"];
+pub fn remote_modules() -> Vec<&'static str> {
+    let mut all: Vec<&'static str> = builtin::files::MODULES
+        .iter()
+        .chain(builtin::system::MODULES)
+        .copied()
+        .collect();
+    all.sort_unstable();
+    all
+}
 
 /// Modules the executor implements itself because they change its state or control flow.
 pub const ENGINE_MODULES: &[&str] = &[
@@ -38,13 +46,12 @@ pub fn prepare(
     args: &Map<String, Value>,
     ctx: &TaskContext<'_>,
 ) -> Result<Prepared, ModuleError> {
-    match canonical_name(module) {
-        "command" => builtin::command::prepare_command(args),
-        "copy" => builtin::copy::prepare(args, ctx),
-        "raw" => builtin::command::prepare_raw(args),
-        "shell" => builtin::command::prepare_shell(args),
-        other => Err(ModuleError::params(format!(
-            "module `{other}` is not implemented in drover yet"
-        ))),
-    }
+    let name = canonical_name(module);
+    builtin::files::dispatch(name, args, ctx)
+        .or_else(|| builtin::system::dispatch(name, args, ctx))
+        .unwrap_or_else(|| {
+            Err(ModuleError::params(format!(
+                "module `{name}` is not implemented in drover yet"
+            )))
+        })
 }

@@ -1,4 +1,5 @@
-//! The built-in modules, one file each.
+//! The built-in modules, one file each, in two groups with their own dispatch:
+//! [`files`] (content on the node) and [`system`] (commands, packages, services, users, network).
 
-pub mod command;
-pub mod copy;
+pub mod files;
+pub mod system;

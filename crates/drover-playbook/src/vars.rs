@@ -267,6 +267,9 @@ pub fn load_vars_files(
             );
         };
         let loaded = drover_yaml::load_file(&path)?.single()?;
+        if let Some(node) = &loaded {
+            crate::error::refuse_vault(node)?;
+        }
         match loaded {
             None => {}
             Some(node) => match node.to_json() {

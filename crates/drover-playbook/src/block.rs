@@ -92,6 +92,21 @@ impl Loader {
             ))]);
         }
         let task = parse_task(node, inherit)?;
+        if matches!(task.module, "import_tasks" | "import_role")
+            && let Some(spec) = &task.loop_spec
+        {
+            let dynamic = if task.module == "import_tasks" {
+                "include_tasks"
+            } else {
+                "include_role"
+            };
+            return Err(Diagnostic::error(format!(
+                "you cannot use loops on `{}` statements",
+                task.module
+            ))
+            .with_span(spec.items.span.clone())
+            .with_help(format!("use `{dynamic}` instead, which runs once per item")));
+        }
         match task.module {
             "import_tasks" => self.import_tasks(node, task, inherit, dir),
             "import_role" => self.import_role(node, task, inherit),

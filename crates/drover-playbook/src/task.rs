@@ -333,6 +333,11 @@ pub fn parse_task(node: &Node, inherit: &Inherit) -> LoadResult<Task> {
                 ));
             }
             Resolved::Unknown => {
+                if key == "listen" {
+                    return Err(Diagnostic::error("`listen` is only valid on handlers")
+                        .with_span(k.span.clone())
+                        .with_help("move the task under `handlers:`, or use `notify:` to trigger a handler"));
+                }
                 if let Some(why) = keywords::refused(&key) {
                     return Err(refused(k, "task keyword", why));
                 }
@@ -420,6 +425,25 @@ fn build_task(
             Some(lc) => parse_loop_control(lc)?,
             None => LoopControl::default(),
         };
+        let literal_ok = matches!(
+            (&items.value, kind),
+            (NodeValue::Str(_), _)
+                | (NodeValue::Map(_), "with_dict")
+                | (NodeValue::Seq(_), "loop" | "with_items")
+        );
+        if !literal_ok {
+            let want = if kind == "with_dict" {
+                "a mapping"
+            } else {
+                "a list"
+            };
+            return Err(expected(
+                items,
+                &format!("{want} (or a template)"),
+                &format!("`{kind}`"),
+            )
+            .with_help("give the items literally or as `\"{{ variable }}\"`"));
+        }
         task.loop_spec = Some(LoopSpec {
             kind,
             items: Spanned::from_node(items),

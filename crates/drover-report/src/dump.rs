@@ -14,7 +14,8 @@ pub fn run_is_verbose(result: &Value, verbosity: u8) -> bool {
     (verbosity > 0 || always) && !override_
 }
 
-/// The result as Ansible prints it after `=>`: internal `_ansible_*` keys removed at every
+/// The result as Ansible prints it after `=>`: `failed` and `skipped` removed (Ansible hands
+/// callbacks a `clean_copy` without them, so the register form may be passed here), internal `_ansible_*` keys removed at every
 /// depth, `invocation` and `diff` removed below `-vvv`, `exception` always removed; keys sorted;
 /// indented by 4 at `-vvv` or when the result is `_ansible_verbose_always`.
 pub fn dump_result(result: &Value, verbosity: u8) -> String {
@@ -25,6 +26,9 @@ pub fn dump_result(result: &Value, verbosity: u8) -> String {
     };
     let mut abridged = strip_internal_keys(result);
     if let Value::Object(map) = &mut abridged {
+        // `TaskResult.clean_copy`: the status is in the line already.
+        map.shift_remove("failed");
+        map.shift_remove("skipped");
         if verbosity < 3 {
             map.shift_remove("invocation");
             map.shift_remove("diff");
@@ -115,6 +119,8 @@ mod tests {
             dump_result(&r, 1),
             r#"{"changed": true, "msg": "x", "nested": [{"k": 1}]}"#
         );
+        let failed = json!({"failed": true, "skipped": false, "msg": "m", "changed": false});
+        assert_eq!(dump_result(&failed, 0), r#"{"changed": false, "msg": "m"}"#);
         let vvv = dump_result(&r, 3);
         assert!(vvv.contains("\"invocation\": {"), "{vvv}");
         assert!(vvv.contains("\"diff\": {"), "{vvv}");

@@ -345,10 +345,23 @@ impl Formatter {
     }
 }
 
-/// `host`, or `host -> delegate` when delegated elsewhere (`CallbackBase.host_label`).
+/// `host`, or `host -> delegate` when delegated elsewhere, plus `(address)` when the result's
+/// `_ansible_delegated_vars.ansible_host` differs from the delegate's name
+/// (`CallbackBase.host_label`).
 fn host_label(r: &HostResult) -> String {
     match &r.delegated_to {
-        Some(d) if *d != r.host => format!("{} -> {d}", r.host),
+        Some(d) if *d != r.host => {
+            let address = r
+                .result
+                .pointer("/_ansible_delegated_vars/ansible_host")
+                .and_then(Value::as_str)
+                .unwrap_or(d);
+            if address == d {
+                format!("{} -> {d}", r.host)
+            } else {
+                format!("{} -> {d}({address})", r.host)
+            }
+        }
         _ => r.host.clone(),
     }
 }
@@ -467,6 +480,8 @@ mod tests {
         assert_eq!(host_label(&r), "h1");
         r.delegated_to = Some("h2".into());
         assert_eq!(host_label(&r), "h1 -> h2");
+        r.result = json!({"_ansible_delegated_vars": {"ansible_host": "127.0.0.1"}});
+        assert_eq!(host_label(&r), "h1 -> h2(127.0.0.1)");
     }
 
     #[test]
@@ -504,7 +519,7 @@ mod tests {
         assert_eq!(
             text(&f.format(&Event::HostResult(r))),
             "An exception occurred during task execution. To see the full traceback, use -vvv. \
-             The error was: KeyError: 'x'\nfatal: [h1]: FAILED! => {\"failed\": true, \"msg\": \"bad\"}\n"
+             The error was: KeyError: 'x'\nfatal: [h1]: FAILED! => {\"msg\": \"bad\"}\n"
         );
     }
 

@@ -126,3 +126,80 @@ pub fn effective_tags(task: &Task, (templater, vars): TagTemplater<'_>) -> LoadR
     }
     Ok(tags)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::loader::{ExtraVarsTemplater, LoadOptions};
+
+    const PLAY: &str = "- hosts: all
+  tasks:
+    - block:
+        - name: b1
+          ping:
+          tags: a
+      rescue:
+        - name: r1
+          ping:
+      always:
+        - name: w1
+          ping:
+          tags: [always]
+      tags: blk
+    - name: t1
+      ping:
+";
+
+    /// Names of the selected tasks, block/rescue/always marked.
+    fn names(items: &[SelectedItem<'_>], out: &mut Vec<String>) {
+        for item in items {
+            match item {
+                SelectedItem::Task { task, .. } => out.push(task.display_name()),
+                SelectedItem::Block {
+                    block_items,
+                    rescue,
+                    always,
+                    ..
+                } => {
+                    out.push("[".into());
+                    names(block_items, out);
+                    out.push("|".into());
+                    names(rescue, out);
+                    out.push("|".into());
+                    names(always, out);
+                    out.push("]".into());
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn blocks_stay_while_any_section_has_a_task() {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::write(tmp.path().join("site.yml"), PLAY).unwrap();
+        let pb =
+            crate::load_playbook(&tmp.path().join("site.yml"), LoadOptions::default()).unwrap();
+        // (-t, --skip-tags, expected selection)
+        let table: &[(&str, &str, &str)] = &[
+            ("", "", "[ b1 | r1 | w1 ] t1"),
+            ("a", "", "[ b1 | | w1 ]"),
+            ("blk", "", "[ b1 | r1 | w1 ]"),
+            ("untagged", "", "[ | | w1 ] t1"),
+            ("zzz", "", "[ | | w1 ]"),
+            ("", "blk", "t1"),
+            ("", "always", "[ b1 | r1 | ] t1"),
+            ("", "all", "[ | | w1 ]"),
+        ];
+        let vars = serde_json::Map::new();
+        for (only, skip, want) in table {
+            let filter = TagFilter::new(&[*only], &[*skip]);
+            let selected =
+                select_tasks(&pb.plays[0], &filter, (&ExtraVarsTemplater, &vars)).unwrap();
+            let mut got = Vec::new();
+            for (_, items) in &selected {
+                names(items, &mut got);
+            }
+            assert_eq!(got.join(" "), *want, "-t {only:?} --skip-tags {skip:?}");
+        }
+    }
+}

@@ -14,6 +14,7 @@ use serde_json::Value;
 use crate::banner::banner;
 use crate::color::{Color, colorize, stringc};
 use crate::dump::{dump_result, exception_message, run_is_verbose, take_warnings};
+use crate::textwrap::wrap;
 
 /// Where a line goes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -401,45 +402,6 @@ fn colored_diff(unified: &str, color: bool) -> String {
     out
 }
 
-/// Greedy word wrap at `width` columns like Python's `textwrap.wrap` for plain text: runs of
-/// whitespace become one break point, words longer than the width are split. (Python also
-/// breaks after hyphens; this does not.)
-fn wrap(text: &str, width: usize) -> Vec<String> {
-    let width = width.max(1);
-    let mut lines = Vec::new();
-    let mut current = String::new();
-    for word in text.split_whitespace() {
-        let mut word = word;
-        loop {
-            let sep = usize::from(!current.is_empty());
-            if current.chars().count() + sep + word.chars().count() <= width {
-                if sep == 1 {
-                    current.push(' ');
-                }
-                current.push_str(word);
-                break;
-            }
-            if !current.is_empty() {
-                lines.push(std::mem::take(&mut current));
-                continue;
-            }
-            let split = word
-                .char_indices()
-                .nth(width)
-                .map_or(word.len(), |(i, _)| i);
-            lines.push(word[..split].to_string());
-            word = &word[split..];
-            if word.is_empty() {
-                break;
-            }
-        }
-    }
-    if !current.is_empty() {
-        lines.push(current);
-    }
-    lines
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -553,12 +515,5 @@ mod tests {
              \x1b[0;32m\\ No newline at end of file\x1b[0m\n\x1b[0;32m\x1b[0m"
         );
         assert_eq!(colored_diff(d, false), d);
-    }
-
-    #[test]
-    fn wrap_like_textwrap() {
-        assert_eq!(wrap("[WARNING]: a b  c", 79), vec!["[WARNING]: a b c"]);
-        assert_eq!(wrap("aaa bbb ccc", 7), vec!["aaa bbb", "ccc"]);
-        assert_eq!(wrap("abcdefghij", 4), vec!["abcd", "efgh", "ij"]);
     }
 }

@@ -27,6 +27,7 @@ mod json;
 pub mod profile;
 pub mod progress;
 pub mod pyjson;
+pub mod textwrap;
 
 pub use capture::Capture;
 pub use color::ColorChoice;

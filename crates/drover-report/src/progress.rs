@@ -92,3 +92,48 @@ mod tests {
         assert_eq!(off.print(|| "written"), "written");
     }
 }
+
+#[cfg(test)]
+mod terminal_tests {
+    use super::*;
+    use indicatif::InMemoryTerm;
+    use std::time::Instant;
+
+    fn wait_for(term: &InMemoryTerm, want: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let contents = term.contents();
+            if want(&contents) || Instant::now() > deadline {
+                return contents;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// On a terminal the bar shows `title [done/total] elapsed`, is cleared while a log line is
+    /// written (so lines are never torn by it), and comes back after.
+    #[test]
+    fn bar_is_cleared_while_lines_are_written() {
+        let term = InMemoryTerm::new(10, 80);
+        let mut p =
+            Progress::with_target(Some(ProgressDrawTarget::term_like(Box::new(term.clone()))));
+        p.task_started("TASK [consul : render config]", 3);
+        p.host_done();
+        let shown = wait_for(&term, |c| c.contains("[1/3]"));
+        assert!(
+            shown.contains("TASK [consul : render config] [1/3] 0s"),
+            "{shown:?}"
+        );
+        let during = p.print(|| term.contents());
+        assert_eq!(during.trim(), "", "the bar must be cleared while printing");
+        p.host_done();
+        let back = wait_for(&term, |c| c.contains("[2/3]"));
+        assert!(
+            back.contains("TASK [consul : render config] [2/3]"),
+            "{back:?}"
+        );
+        p.task_done();
+        let cleared = wait_for(&term, |c| c.trim().is_empty());
+        assert_eq!(cleared.trim(), "", "a finished task leaves no bar behind");
+    }
+}

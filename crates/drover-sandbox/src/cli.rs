@@ -95,6 +95,15 @@ pub enum SandboxCommand {
     },
 }
 
+/// `println!` that ignores a closed stdout (`drover sandbox status | head`)
+/// instead of panicking.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+
 /// Seconds `start`/`heal` wait for SSH.
 const NODE_TIMEOUT: Duration = Duration::from_secs(120);
 
@@ -133,7 +142,7 @@ fn execute(args: SandboxArgs, repo_root: &Path) -> Result<ExitCode> {
             opts.ready_timeout = Duration::from_secs(timeout);
             let started = Instant::now();
             let (sandbox, t) = Sandbox::up(&opts)?;
-            println!(
+            out!(
                 "sandbox `{name}` is up: {} nodes on {} in {:.1}s (image {} {:.1}s, start {:.1}s, ssh ready {:.1}s)",
                 sandbox.nodes().len(),
                 sandbox.state().subnet,
@@ -156,7 +165,7 @@ fn execute(args: SandboxArgs, repo_root: &Path) -> Result<ExitCode> {
             for n in names {
                 let started = Instant::now();
                 let removed = Sandbox::down(&state_root, &n)?;
-                println!(
+                out!(
                     "sandbox `{n}` is down: removed {} docker objects in {:.1}s",
                     removed.len(),
                     started.elapsed().as_secs_f64()
@@ -166,7 +175,7 @@ fn execute(args: SandboxArgs, repo_root: &Path) -> Result<ExitCode> {
         }
         SandboxCommand::Status => {
             let sandbox = Sandbox::open(&state_root, name)?;
-            println!(
+            out!(
                 "sandbox `{name}`: network {} ({}), image {}",
                 sandbox.state().network,
                 sandbox.state().subnet,
@@ -195,30 +204,30 @@ fn execute(args: SandboxArgs, repo_root: &Path) -> Result<ExitCode> {
         SandboxCommand::Image { rebuild, no_python } => {
             let out = image::ensure_image(repo_root, variant(no_python), rebuild)?;
             if out.built {
-                println!("{} (built in {:.1}s)", out.tag, out.elapsed.as_secs_f64());
+                out!("{} (built in {:.1}s)", out.tag, out.elapsed.as_secs_f64());
             } else {
-                println!("{} (up to date)", out.tag);
+                out!("{} (up to date)", out.tag);
             }
             Ok(ExitCode::SUCCESS)
         }
         SandboxCommand::Stop { node } => {
             Sandbox::open(&state_root, name)?.stop(&node)?;
-            println!("{node}: stopped");
+            out!("{node}: stopped");
             Ok(ExitCode::SUCCESS)
         }
         SandboxCommand::Start { node } => {
             Sandbox::open(&state_root, name)?.start(&node, NODE_TIMEOUT)?;
-            println!("{node}: started, SSH answers");
+            out!("{node}: started, SSH answers");
             Ok(ExitCode::SUCCESS)
         }
         SandboxCommand::Isolate { node } => {
             Sandbox::open(&state_root, name)?.isolate(&node)?;
-            println!("{node}: isolated from the sandbox network");
+            out!("{node}: isolated from the sandbox network");
             Ok(ExitCode::SUCCESS)
         }
         SandboxCommand::Heal { node } => {
             Sandbox::open(&state_root, name)?.heal(&node, NODE_TIMEOUT)?;
-            println!("{node}: reconnected, SSH answers");
+            out!("{node}: reconnected, SSH answers");
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -234,12 +243,16 @@ fn variant(no_python: bool) -> ImageVariant {
 
 fn print_status(sandbox: &Sandbox, live: bool) -> Result<()> {
     let status = sandbox.status()?;
-    println!(
+    out!(
         "{:<10} {:<14} {:<22} {:<10} {:<10} MEMORY",
-        "NODE", "ADDRESS", "SSH", "STATE", "NETWORK"
+        "NODE",
+        "ADDRESS",
+        "SSH",
+        "STATE",
+        "NETWORK"
     );
     for s in status {
-        println!(
+        out!(
             "{:<10} {:<14} {:<22} {:<10} {:<10} {}",
             s.node.spec.hostname,
             s.node.spec.address,
@@ -259,7 +272,7 @@ fn print_status(sandbox: &Sandbox, live: bool) -> Result<()> {
 fn print_usage(sandbox: &Sandbox) {
     let p = sandbox.paths();
     let name = sandbox.name();
-    println!(
+    out!(
         "\nssh:        drover sandbox ssh --name {name} meta   (or ssh -F {})\n\
          inventory:  -i {} -i {}",
         p.ssh_config().display(),

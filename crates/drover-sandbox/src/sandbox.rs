@@ -111,8 +111,9 @@ impl Sandbox {
     /// Brings sandbox `opts.name` up: builds the image if needed, creates
     /// the network and nodes, writes SSH material and inventories, and waits
     /// until every node answers over SSH with its hostname. If the sandbox is
-    /// already fully up with the same size, returns it unchanged. Anything
-    /// created by a failed `up` is removed again.
+    /// already up with the same size, it is kept (stopped nodes are started,
+    /// isolated ones reconnected). Anything created by a failed `up` is
+    /// removed again.
     pub fn up(opts: &UpOptions) -> Result<(Sandbox, UpTimings)> {
         topology::validate_name(&opts.name)?;
         topology::nodes(&opts.name, opts.nodes, Subnet24::PIGSTY)?;
@@ -164,12 +165,27 @@ impl Sandbox {
                 opts.name
             )));
         }
-        let all_running = sandbox
-            .status()?
-            .iter()
-            .all(|s| s.state == "running" && s.connected);
-        if !all_running {
+        // Nodes stopped or isolated by the fault tools come back; a node
+        // whose container is gone means the sandbox must be recreated.
+        let status = sandbox.status()?;
+        if status.iter().any(|s| s.state == "missing") {
             return Ok(None);
+        }
+        for s in &status {
+            if s.state != "running" {
+                docker(["start", &s.node.spec.container])?;
+            }
+            if !s.connected {
+                let ip = s.node.spec.address.to_string();
+                docker([
+                    "network",
+                    "connect",
+                    "--ip",
+                    &ip,
+                    &sandbox.state.network,
+                    &s.node.spec.container,
+                ])?;
+            }
         }
         sandbox.wait_ready_all(opts.ready_timeout)?;
         Ok(Some(sandbox))
@@ -356,15 +372,13 @@ impl Sandbox {
                     .iter()
                     .map(|n| n.spec.hostname.as_str())
                     .collect();
-                let close = names
-                    .iter()
-                    .find(|n| n.starts_with(query) || query.starts_with(**n));
+                let hint = drover_diag::did_you_mean(query, names.iter().copied())
+                    .map(|h| format!(" ({h})"))
+                    .unwrap_or_default();
                 Error::UnknownNode {
                     sandbox: self.state.name.clone(),
                     node: query.to_owned(),
-                    hint: close
-                        .map(|c| format!(" (did you mean `{c}`?)"))
-                        .unwrap_or_default(),
+                    hint,
                     known: names.join(", "),
                 }
             })
@@ -763,4 +777,64 @@ fn run_node(
         }
     }
     Err(last.unwrap_or_else(|| Error::Invalid("no free port".to_owned())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sandbox() -> Sandbox {
+        let subnet = Subnet24::PIGSTY;
+        let nodes = topology::nodes("t", 4, subnet)
+            .expect("nodes")
+            .into_iter()
+            .enumerate()
+            .map(|(i, spec)| NodeState {
+                spec,
+                ssh_port: 40000 + u16::try_from(i).expect("small"),
+            })
+            .collect();
+        Sandbox {
+            paths: SandboxPaths::new(Path::new("/nonexistent"), "t"),
+            state: SandboxState {
+                name: "t".to_owned(),
+                network: "drover-t".to_owned(),
+                subnet,
+                image: "drover-node:x".to_owned(),
+                variant: ImageVariant::WithPython,
+                nodes,
+                package_cache: PathBuf::from("/c"),
+            },
+        }
+    }
+
+    #[test]
+    fn node_lookup_by_hostname_address_or_container() {
+        let sb = sandbox();
+        assert_eq!(sb.node("node-2").expect("by name").ssh_port, 40002);
+        assert_eq!(sb.node("10.10.10.13").expect("by address").ssh_port, 40003);
+        assert_eq!(
+            sb.node("drover-t-meta").expect("by container").ssh_port,
+            40000
+        );
+        let err = sb.node("nod-1").expect_err("unknown").to_string();
+        assert!(err.contains("did you mean `node-1`"), "{err}");
+        assert!(
+            err.contains("nodes are: meta, node-1, node-2, node-3"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn ssh_command_uses_generated_config() {
+        let sb = sandbox();
+        let cmd = sb.ssh_command("10.10.10.11").expect("cmd");
+        let args: Vec<String> = cmd
+            .get_args()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(args[0], "-F");
+        assert!(args[1].ends_with("/t/ssh_config"));
+        assert_eq!(args[2], "node-1");
+    }
 }

@@ -640,3 +640,27 @@ fn json_doc_example_is_what_the_reporter_prints() {
     }
     assert_same(&buf.text(), block);
 }
+
+/// A warning goes to stderr, wrapped at 79 columns like Ansible's (after a hyphen here), in
+/// bright purple when colored; stdout is unaffected.
+#[test]
+fn warning_like_ansible() {
+    let events = [
+        Event::Warning {
+            message: "Could not match supplied host pattern, ignoring: \
+                      consul-servers-in-the-second-datacenter-that-does-not-exist-yet"
+                .into(),
+        },
+        play("Warning play", &["h1"]),
+        task("first", 5, 1),
+        ok("h1"),
+        done(),
+        recap(vec![stats("h1", [1, 0, 0, 0, 0, 0, 0])]),
+    ];
+    let (out, err) = render(&events, plain(0));
+    assert_same(&out, include_str!("fixtures/warning.out"));
+    assert_same(&err, include_str!("fixtures/warning.err"));
+    let (out, err) = render(&events, colored(false));
+    assert_same(&out, include_str!("fixtures/warning_color.out"));
+    assert_same(&err, include_str!("fixtures/warning_color.err"));
+}

@@ -11,13 +11,17 @@ pub fn display_columns(terminal_columns: Option<usize>) -> usize {
     }
 }
 
-/// The width of stdout's terminal, when stdout is one.
+/// The width of stdout's terminal when stdout is one (0 when the terminal reports no size,
+/// as a fresh pty does), `None` when stdout is not a terminal.
 pub fn stdout_terminal_columns() -> Option<usize> {
-    let term = console::Term::stdout();
-    if !term.is_term() {
+    use std::io::IsTerminal;
+    if !std::io::stdout().is_terminal() {
         return None;
     }
-    term.size_checked().map(|(_rows, cols)| usize::from(cols))
+    let cols = console::Term::stdout()
+        .size_checked()
+        .map_or(0, |(_rows, cols)| cols);
+    Some(usize::from(cols))
 }
 
 /// A banner: a blank line, then `msg` and at least three stars filling up to `columns`

@@ -63,7 +63,10 @@ impl TestSandbox {
     }
 
     /// Brings up a sandbox with explicit options; it is removed on drop.
+    /// Sandboxes left by test processes that died without cleaning up
+    /// (killed, timed out) are removed first.
     pub fn up_with(opts: UpOptions) -> Result<TestSandbox> {
+        remove_orphans(&opts.state_root);
         let state_root = opts.state_root.clone();
         let name = opts.name.clone();
         match Sandbox::up(&opts) {
@@ -88,6 +91,25 @@ impl TestSandbox {
     }
 }
 
+/// The pid in a test sandbox name `t<pid>-...`.
+fn test_pid(name: &str) -> Option<u32> {
+    let rest = name.strip_prefix('t')?;
+    let (pid, _) = rest.split_once('-')?;
+    pid.parse().ok()
+}
+
+/// Removes test sandboxes whose process is gone (best effort).
+fn remove_orphans(state_root: &Path) {
+    let Ok(names) = Sandbox::list() else { return };
+    for name in names {
+        let Some(pid) = test_pid(&name) else { continue };
+        if pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists() {
+            eprintln!("removing sandbox `{name}` left by test process {pid}");
+            let _ = Sandbox::down(state_root, &name);
+        }
+    }
+}
+
 impl Deref for TestSandbox {
     type Target = Sandbox;
     fn deref(&self) -> &Sandbox {
@@ -105,5 +127,19 @@ impl Drop for TestSandbox {
         {
             eprintln!("warning: could not remove sandbox `{}`: {e}", s.name());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_sandbox_names_carry_the_pid() {
+        assert_eq!(test_pid("t1234-life"), Some(1234));
+        assert_eq!(test_pid("t1234-side-a"), Some(1234));
+        assert_eq!(test_pid("pigsty"), None);
+        assert_eq!(test_pid("tx-1"), None);
+        assert_eq!(test_pid("bench"), None);
     }
 }

@@ -11,12 +11,7 @@ use std::process::{Command, Output};
 use drover_sandbox::testing::{in_ci, repo_root, require_docker};
 use drover_sandbox::{ImageVariant, docker, image};
 
-const NODES: [(&str, &str, u16); 4] = [
-    ("meta", "10.10.10.10", 2210),
-    ("node-1", "10.10.10.11", 2211),
-    ("node-2", "10.10.10.12", 2212),
-    ("node-3", "10.10.10.13", 2213),
-];
+const HOSTNAMES: [&str; 4] = ["meta", "node-1", "node-2", "node-3"];
 
 fn vagrant_available() -> bool {
     Command::new("vagrant")
@@ -29,6 +24,13 @@ struct Vagrant {
     dir: PathBuf,
     dotfile: PathBuf,
     state: PathBuf,
+    /// First three octets of the nodes' addresses (a free /24, so a running
+    /// `pigsty` sandbox on 10.10.10.0/24 does not get in the way).
+    prefix: String,
+    /// SSH port of meta on 127.0.0.1; node-N is `ssh_port + N`.
+    ssh_port: u16,
+    /// Container names are `drover-<tag>-<hostname>`.
+    tag: String,
 }
 
 impl Vagrant {
@@ -38,6 +40,9 @@ impl Vagrant {
             .current_dir(&self.dir)
             .env("VAGRANT_DOTFILE_PATH", &self.dotfile)
             .env("DROVER_VAGRANT_STATE", &self.state)
+            .env("DROVER_VAGRANT_PREFIX", &self.prefix)
+            .env("DROVER_VAGRANT_SSH_PORT", self.ssh_port.to_string())
+            .env("DROVER_VAGRANT_TAG", &self.tag)
             .env("VAGRANT_CHECKPOINT_DISABLE", "1")
             .env("VAGRANT_NO_COLOR", "1")
             .output()
@@ -50,11 +55,16 @@ struct Destroy<'a>(&'a Vagrant);
 
 impl Drop for Destroy<'_> {
     fn drop(&mut self) {
-        let _ = self.0.run(&["destroy", "--force"]);
-        for (name, _, _) in NODES {
-            let _ = docker::docker(["rm", "--force", &format!("drover-vagrant-{name}")]);
+        let v = self.0;
+        let _ = v.run(&["destroy", "--force"]);
+        for name in HOSTNAMES {
+            let _ = docker::docker(["rm", "--force", &format!("drover-{}-{name}", v.tag)]);
         }
-        let _ = docker::docker(["network", "rm", "vagrant_network_10.10.10.0/24"]);
+        let _ = docker::docker([
+            "network",
+            "rm",
+            &format!("vagrant_network_{}.0/24", v.prefix),
+        ]);
     }
 }
 
@@ -86,6 +96,25 @@ fn ssh(state: &Path, port: u16, script: &str) -> Output {
         .expect("run ssh")
 }
 
+/// A 10.10.x prefix no docker network uses, counting down from 10.10.250.
+fn free_prefix() -> String {
+    let used = docker::used_subnets().expect("docker network inspect");
+    (100..=250u8)
+        .rev()
+        .map(|x| format!("10.10.{x}"))
+        .find(|p| !used.contains(&format!("{p}.0/24")))
+        .expect("a free 10.10.x.0/24")
+}
+
+/// The first of 4 consecutive ports free on 127.0.0.1.
+fn free_ports() -> u16 {
+    let base = 20000 + u16::try_from(std::process::id() % 5000).unwrap_or(0) * 4;
+    (0..200u16)
+        .map(|i| base.wrapping_add(i * 4))
+        .find(|b| (0..4).all(|i| std::net::TcpListener::bind(("127.0.0.1", b + i)).is_ok()))
+        .expect("4 free ports")
+}
+
 #[test]
 fn vagrant_twin_validates_and_runs_on_docker_provider() {
     if !require_docker("vagrant_twin_validates_and_runs_on_docker_provider") {
@@ -105,6 +134,9 @@ fn vagrant_twin_validates_and_runs_on_docker_provider() {
         dir: repo_root().join("vagrant"),
         dotfile: tmp.path().join("dot"),
         state: tmp.path().join("state"),
+        prefix: free_prefix(),
+        ssh_port: free_ports(),
+        tag: format!("vt{}", std::process::id()),
     };
     let out = v.run(&["validate"]);
     assert!(out.status.success(), "vagrant validate: {out:?}");
@@ -126,7 +158,9 @@ fn vagrant_twin_validates_and_runs_on_docker_provider() {
         String::from_utf8_lossy(&out.stderr)
     );
     let pinned = std::fs::read_to_string(v.state.join("known_hosts")).expect("known_hosts");
-    for (name, address, port) in NODES {
+    for (i, name) in HOSTNAMES.iter().enumerate() {
+        let address = format!("{}.{}", v.prefix, 10 + i);
+        let port = v.ssh_port + u16::try_from(i).expect("small");
         assert!(
             pinned.contains(&format!("[127.0.0.1]:{port},{address} ssh-ed25519 ")),
             "{pinned}"
@@ -135,7 +169,7 @@ fn vagrant_twin_validates_and_runs_on_docker_provider() {
         let text = String::from_utf8_lossy(&out.stdout).into_owned();
         assert!(out.status.success(), "{name}: {out:?}");
         let mut lines = text.lines();
-        assert_eq!(lines.next(), Some(name));
+        assert_eq!(lines.next(), Some(*name));
         assert_eq!(lines.next(), Some("systemd"));
         assert!(
             text.contains(&format!("inet {address}/24")),
@@ -143,15 +177,14 @@ fn vagrant_twin_validates_and_runs_on_docker_provider() {
         );
     }
     drop(guard);
-    for (name, _, _) in NODES {
-        let left = docker::docker([
-            "ps",
-            "--all",
-            "--quiet",
-            "--filter",
-            &format!("name=drover-vagrant-{name}"),
-        ])
-        .expect("docker ps");
+    for name in HOSTNAMES {
+        let filter = format!("name=drover-{}-{name}", v.tag);
+        let left =
+            docker::docker(["ps", "--all", "--quiet", "--filter", &filter]).expect("docker ps");
         assert!(left.is_empty(), "{name} left behind");
     }
+    let filter = format!("name=vagrant_network_{}", v.prefix);
+    let nets = docker::docker(["network", "ls", "--quiet", "--filter", &filter])
+        .expect("docker network ls");
+    assert!(nets.is_empty(), "vagrant network left behind");
 }

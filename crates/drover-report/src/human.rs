@@ -31,8 +31,8 @@ pub struct HumanOptions {
 }
 
 impl HumanOptions {
-    /// Options for the process's stdout: colors per `color` (auto = terminal and no `NO_COLOR`),
-    /// progress only on a terminal, banner width from the terminal like Ansible.
+    /// Options for the process's stdout: colors per `color` (auto = a terminal, not `TERM=dumb`,
+    /// and no `NO_COLOR`), progress only on such a terminal, banner width from the terminal like Ansible.
     pub fn for_stdout(
         verbosity: u8,
         diff: bool,
@@ -40,7 +40,10 @@ impl HumanOptions {
         color: ColorChoice,
     ) -> HumanOptions {
         let columns = stdout_terminal_columns();
-        let is_terminal = columns.is_some();
+        // A `TERM=dumb` terminal gets neither colors (Ansible asks curses, which reports no
+        // colors for it) nor a progress line (it cannot move the cursor).
+        let dumb = std::env::var_os("TERM").is_some_and(|t| t == "dumb");
+        let is_terminal = columns.is_some() && !dumb;
         let no_color = std::env::var_os("NO_COLOR");
         HumanOptions {
             verbosity,

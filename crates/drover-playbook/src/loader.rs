@@ -191,13 +191,44 @@ impl Loader {
     }
 }
 
-/// The first existing file among `dirs` joined with `name` (absolute names are taken as is).
+/// The first existing file among `dirs` joined with `name` (absolute names are taken as is),
+/// canonicalized so import loops are detected whatever the spelling of the path.
 pub fn find_file(name: &str, dirs: &[PathBuf]) -> Option<PathBuf> {
     let p = Path::new(name);
-    if p.is_absolute() {
-        return p.is_file().then(|| p.to_path_buf());
+    let found = if p.is_absolute() {
+        p.is_file().then(|| p.to_path_buf())
+    } else {
+        dirs.iter().map(|d| d.join(p)).find(|c| c.is_file())
+    };
+    found.map(|f| std::fs::canonicalize(&f).unwrap_or(f))
+}
+
+/// The variable files of a `vars/main/`-style directory: every `.yml`, `.yaml`, `.json` or
+/// extension-less file below it, in sorted path order (Ansible's `_get_dir_vars_files`).
+pub fn dir_vars_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return out;
+    };
+    let mut entries: Vec<PathBuf> = entries.filter_map(|e| e.ok()).map(|e| e.path()).collect();
+    entries.sort();
+    for path in entries {
+        let hidden = path
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with('.'));
+        if hidden {
+            continue;
+        }
+        if path.is_dir() {
+            out.extend(dir_vars_files(&path));
+        } else {
+            let ext = path.extension().map(|e| e.to_string_lossy().into_owned());
+            if matches!(ext.as_deref(), None | Some("yml" | "yaml" | "json")) {
+                out.push(path);
+            }
+        }
     }
-    dirs.iter().map(|d| d.join(p)).find(|c| c.is_file())
+    out
 }
 
 /// `dir/main.yml`, `dir/main.yaml` or `dir/main` (the first that exists), or with `from`
@@ -211,6 +242,7 @@ pub fn main_file(dir: &Path, from: &str) -> Option<PathBuf> {
     .into_iter()
     .map(|f| dir.join(f))
     .find(|p| p.is_file())
+    .map(|f| std::fs::canonicalize(&f).unwrap_or(f))
 }
 
 #[cfg(test)]

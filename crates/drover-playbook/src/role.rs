@@ -191,7 +191,7 @@ impl Loader {
                 self.playbook_dir.join(p)
             };
             if cand.is_dir() {
-                return Ok(cand);
+                return Ok(std::fs::canonicalize(&cand).unwrap_or(cand));
             }
             dirs.push(cand);
         } else {
@@ -208,7 +208,7 @@ impl Loader {
                     || d.join("handlers").is_dir()
                     || d.join("vars").is_dir()
             }) {
-                return Ok(found.clone());
+                return Ok(std::fs::canonicalize(found).unwrap_or_else(|_| found.clone()));
             }
         }
         let known: Vec<String> = std::fs::read_dir(self.playbook_dir.join("roles"))
@@ -246,6 +246,15 @@ impl Loader {
         what: &str,
     ) -> LoadResult<Map<String, Value>> {
         let explicit = from.is_some();
+        let as_dir = dir.join(from.unwrap_or("main"));
+        if as_dir.is_dir() {
+            // `vars/main/` (or `defaults/main/`) as a directory of files, merged in order.
+            let mut merged = Map::new();
+            for file in crate::loader::dir_vars_files(&as_dir) {
+                merged.extend(self.vars_file_map(&file)?);
+            }
+            return Ok(merged);
+        }
         let Some(path) = main_file(dir, from.unwrap_or("main")) else {
             if explicit {
                 return Err(Diagnostic::error(format!(
@@ -257,7 +266,12 @@ impl Loader {
             }
             return Ok(Map::new());
         };
-        let Some(doc) = self.yaml(&path)? else {
+        self.vars_file_map(&path)
+    }
+
+    /// Reads one variables file (a mapping; empty is fine).
+    fn vars_file_map(&mut self, path: &Path) -> LoadResult<Map<String, Value>> {
+        let Some(doc) = self.yaml(path)? else {
             return Ok(Map::new());
         };
         refuse_vault(&doc)?;

@@ -132,6 +132,8 @@ fn from_files_select_role_files() {
             ("roles/r/tasks/main.yml", "- name: main\n  ping:\n"),
             ("roles/r/tasks/other.yml", "- name: other\n  ping:\n"),
             ("roles/r/vars/v2.yml", "rv: 2\n"),
+            ("roles/r/vars/main/10-a.yml", "mv: a\nmw: a\n"),
+            ("roles/r/vars/main/20-b.yaml", "mw: b\n"),
             ("roles/r/defaults/d2.yaml", "dv: 2\n"),
         ],
     );
@@ -142,4 +144,40 @@ fn from_files_select_role_files() {
     let role = all[0].role.as_ref().unwrap();
     assert_eq!(role.layer.role_vars["rv"], 2);
     assert_eq!(role.layer.defaults["dv"], 2);
+}
+
+#[test]
+fn vars_main_may_be_a_directory() {
+    let tmp = tempfile::tempdir().unwrap();
+    write(
+        tmp.path(),
+        &[
+            ("site.yml", "- hosts: all\n  roles: [r]\n"),
+            ("roles/r/tasks/main.yml", "- name: main\n  ping:\n"),
+            ("roles/r/vars/main/10-a.yml", "mv: a\nmw: a\n"),
+            ("roles/r/vars/main/sub/20-b.yaml", "mw: b\n"),
+            ("roles/r/vars/main/.hidden.yml", "mv: hidden\n"),
+        ],
+    );
+    let pb = load_playbook(&tmp.path().join("site.yml"), LoadOptions::default()).unwrap();
+    let role = &pb.plays[0].roles[0];
+    assert_eq!(role.layer.role_vars["mv"], "a");
+    assert_eq!(role.layer.role_vars["mw"], "b");
+}
+
+#[test]
+fn import_loops_are_found_whatever_the_path_spelling() {
+    let tmp = tempfile::tempdir().unwrap();
+    write(
+        tmp.path(),
+        &[
+            (
+                "site.yml",
+                "- hosts: all\n  tasks:\n    - import_tasks: t/a.yml\n",
+            ),
+            ("t/a.yml", "- import_tasks: ../t/./a.yml\n"),
+        ],
+    );
+    let err = load_playbook(&tmp.path().join("site.yml"), LoadOptions::default()).unwrap_err();
+    assert!(err.message.contains("imports itself"), "{err}");
 }

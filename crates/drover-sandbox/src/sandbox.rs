@@ -167,7 +167,7 @@ impl Sandbox {
         }
         // Nodes stopped or isolated by the fault tools come back; a node
         // whose container is gone means the sandbox must be recreated.
-        let status = sandbox.status()?;
+        let status = sandbox.node_states(false)?;
         if status.iter().any(|s| s.state == "missing") {
             return Ok(None);
         }
@@ -465,6 +465,12 @@ impl Sandbox {
     /// Live state of every node: container state, network attachment,
     /// memory in use.
     pub fn status(&self) -> Result<Vec<NodeStatus>> {
+        self.node_states(true)
+    }
+
+    /// Like [`Sandbox::status`]; `with_memory: false` skips `docker stats`
+    /// (which samples for about two seconds).
+    pub fn node_states(&self, with_memory: bool) -> Result<Vec<NodeStatus>> {
         let names: Vec<&str> = self
             .state
             .nodes
@@ -498,7 +504,11 @@ impl Sandbox {
                 .collect::<Vec<_>>()
                 .join("\n"),
         };
-        let memory = self.memory_usage().unwrap_or_default();
+        let memory = if with_memory {
+            self.memory_usage().unwrap_or_default()
+        } else {
+            Vec::new()
+        };
         Ok(self
             .state
             .nodes

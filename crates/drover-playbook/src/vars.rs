@@ -19,7 +19,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::play::{Play, Playbook};
+use crate::play::Play;
 use crate::role::RoleInstance;
 use crate::task::Task;
 
@@ -143,6 +143,22 @@ pub fn task_vars(play: &Play, task: Option<&Task>, host: &HostLayers<'_>) -> Map
     all
 }
 
+/// Removes `.` and resolves `..` components lexically (Python's `os.path.normpath`).
+fn normpath(path: &std::path::Path) -> std::path::PathBuf {
+    use std::path::Component;
+    let mut out = std::path::PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other.as_os_str()),
+        }
+    }
+    out
+}
+
 /// Run-wide facts the magic variables need.
 #[derive(Clone, Debug, Default)]
 pub struct RunInfo {
@@ -163,14 +179,13 @@ pub struct RunInfo {
 /// `play_hosts`, `ansible_check_mode`, `ansible_diff_mode`, `omit`, and for role tasks
 /// `role_name`, `role_path`, `ansible_role_name`. (Inventory magic — `groups`, `group_names`,
 /// `inventory_hostname`, `hostvars` — comes from the inventory.)
-pub fn magic_vars(
-    playbook: &Playbook,
-    play: &Play,
-    task: Option<&Task>,
-    run: &RunInfo,
-) -> Map<String, Value> {
+pub fn magic_vars(play: &Play, task: Option<&Task>, run: &RunInfo) -> Map<String, Value> {
     let mut m = Map::new();
-    let dir = std::path::absolute(&playbook.dir).unwrap_or_else(|_| playbook.dir.clone());
+    // The directory of the playbook file holding the play (an imported playbook's own
+    // directory, as Ansible sets its loader's basedir), absolute and normalized like Python's
+    // `os.path.abspath`.
+    let dir =
+        normpath(&std::path::absolute(&play.basedir).unwrap_or_else(|_| play.basedir.clone()));
     m.insert(
         "playbook_dir".into(),
         Value::String(dir.display().to_string()),

@@ -5,7 +5,8 @@
 //! assembles the same layers with `vars::task_vars` and must print the same values, for a
 //! task inside the role, a task of its meta dependency (`d*`: defaults and vars of a role and
 //! its dependency competing), and a play task after the role (which sees the role's exported
-//! defaults and vars).
+//! defaults and vars). The same tasks print magic variables (`playbook_dir`, `role_path`,
+//! `role_name`, `role_names`, `ansible_play_hosts`, `ansible_check_mode`), which must match too.
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -54,7 +55,8 @@ fn task_vars_follow_ansible_precedence() {
     let Some(bin) = common::ansible_bin_dir() else {
         return;
     };
-    let dir = common::fixture("precedence");
+    // Ansible runs in the fixture directory, so its `playbook_dir` is the real path.
+    let dir = common::fixture("precedence").canonicalize().unwrap();
     let out = Command::new(bin.join("ansible-playbook"))
         .args([
             "-i",
@@ -128,7 +130,7 @@ fn task_vars_follow_ansible_precedence() {
         (in_play, &expected[2]),
     ];
     for (task, want) in cases {
-        let magic = magic_vars(&playbook, play, Some(task), &run);
+        let magic = magic_vars(play, Some(task), &run);
         // The dependency's task runs before include_vars and set_fact.
         let before = task.name.as_ref().unwrap().value == "in dependency";
         let layers = HostLayers {
@@ -151,9 +153,13 @@ fn task_vars_follow_ansible_precedence() {
             .collect();
         assert_eq!(&Value::Object(got), want, "task `{}`", task.display_name());
     }
-    let magic = magic_vars(&playbook, play, Some(in_role), &run);
+    let magic = magic_vars(play, Some(in_role), &run);
     assert!(magic["role_path"].as_str().unwrap().ends_with("roles/prec"));
     assert_eq!(magic["role_name"], "prec");
+    assert_eq!(
+        magic["playbook_dir"],
+        dir.canonicalize().unwrap().display().to_string()
+    );
     assert_eq!(
         magic["ansible_play_hosts"],
         serde_json::json!(["localhost"])

@@ -143,6 +143,25 @@ fn prepare(kind: Kind, p: Params) -> Result<Prepared, ModuleError> {
     })))
 }
 
+impl Run {
+    /// The fields Ansible's command module always returns (`cmd`, `rc`, `stdout`, `stderr`,
+    /// `start`/`end`/`delta`), before it knows anything: empty output, no times.
+    fn base_result(&self) -> ModuleResult {
+        let mut r = ModuleResult {
+            stdout: Some(String::new()),
+            stderr: Some(String::new()),
+            ..ModuleResult::default()
+        };
+        if self.kind != Kind::Raw {
+            r.extra.insert("cmd".into(), self.cmd.clone());
+            for key in ["start", "end", "delta"] {
+                r.extra.insert(key.into(), Value::Null);
+            }
+        }
+        r
+    }
+}
+
 impl Action for Run {
     fn probe(&self) -> Option<Request> {
         if self.creates.is_none() && self.removes.is_none() {
@@ -190,7 +209,7 @@ impl Action for Run {
             r.stdout = Some(format!("skipped, since {removes} does not exist"));
             return Ok(Plan::satisfied(r));
         }
-        let mut r = ModuleResult::ok().with_msg("Command would have run if not in check mode");
+        let mut r = self.base_result().with_msg("Command would have run if not in check mode");
         r.rc = Some(0);
         Ok(Plan::change(r, ()))
     }

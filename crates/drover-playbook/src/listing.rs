@@ -25,19 +25,20 @@ pub struct ListOptions {
     pub hosts: bool,
 }
 
+/// A templater with the variables to render with.
+pub type TemplaterAndVars<'a> = (
+    &'a dyn crate::loader::LoadTemplater,
+    serde_json::Map<String, serde_json::Value>,
+);
+
 /// Supplies what the listing needs from outside the playbook: the hosts a play matches (after
 /// `-l`) and the variables used to template tags.
 pub trait ListContext {
     /// The hosts matched by the play's patterns, in inventory order.
     fn hosts(&self, play: &Play) -> Result<Vec<String>, Diagnostic>;
-    /// Renders templated tags for a play.
-    fn templater(
-        &self,
-        play: &Play,
-    ) -> (
-        &dyn crate::loader::LoadTemplater,
-        serde_json::Map<String, serde_json::Value>,
-    );
+    /// The templater and play-level variables for templated tags (see
+    /// [`crate::vars::play_level_vars`]).
+    fn templater(&self, play: &Play) -> Result<TemplaterAndVars<'_>, Diagnostic>;
 }
 
 /// Renders the listing for one playbook (what ansible-playbook prints to stdout).
@@ -76,7 +77,7 @@ pub fn render(
         }
         display(&mut out, &msg);
         if options.tags || options.tasks {
-            let (templater, vars) = ctx.templater(play);
+            let (templater, vars) = ctx.templater(play)?;
             let selected = select_tasks(play, filter, (templater, &vars))?;
             let mut task_msg = String::new();
             if options.tasks {

@@ -301,3 +301,28 @@ pub fn load_vars_files(
     }
     Ok(out)
 }
+
+/// The play-level variables without a host (what ansible-playbook templates tags with when
+/// listing): role defaults, play `vars`, `vars_files`, the roles' exported vars, extra vars.
+/// `vars_files` names that need host variables cannot be resolved here and are an error.
+pub fn play_level_vars(
+    play: &Play,
+    extra_vars: &Map<String, Value>,
+    templater: &dyn crate::loader::LoadTemplater,
+) -> crate::error::LoadResult<Map<String, Value>> {
+    let mut so_far = play_vars(play);
+    combine(&mut so_far, extra_vars);
+    let vars_files = load_vars_files(play, templater, &so_far)?;
+    let empty = Map::new();
+    let layers = HostLayers {
+        inventory: &empty,
+        facts: &empty,
+        vars_files: &vars_files,
+        include_vars: &empty,
+        set_facts: &empty,
+        include_params: &empty,
+        extra_vars,
+        magic: &empty,
+    };
+    Ok(task_vars(play, None, &layers))
+}

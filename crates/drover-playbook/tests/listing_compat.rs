@@ -7,8 +7,8 @@ mod common;
 
 use std::process::Command;
 
-use drover_playbook::listing::{ListContext, ListOptions, render};
-use drover_playbook::{LoadOptions, LoadTemplater, Play, TagFilter, load_playbook};
+use drover_playbook::listing::{ListContext, ListOptions, TemplaterAndVars, render};
+use drover_playbook::{LoadOptions, Play, TagFilter, load_playbook};
 
 /// One ansible-playbook invocation: `-t`, `--skip-tags`, `-l`, and which listings.
 struct Case {
@@ -168,16 +168,9 @@ impl ListContext for Ctx {
     fn hosts(&self, play: &Play) -> Result<Vec<String>, drover_diag::Diagnostic> {
         Ok(self.inventory.select_patterns(&play.hosts, true)?.hosts)
     }
-    fn templater(
-        &self,
-        play: &Play,
-    ) -> (
-        &dyn LoadTemplater,
-        serde_json::Map<String, serde_json::Value>,
-    ) {
-        let mut vars = drover_playbook::vars::play_vars(play);
-        vars.extend(self.extra_vars.clone());
-        (&self.templar, vars)
+    fn templater(&self, play: &Play) -> Result<TemplaterAndVars<'_>, drover_diag::Diagnostic> {
+        let vars = drover_playbook::vars::play_level_vars(play, &self.extra_vars, &self.templar)?;
+        Ok((&self.templar, vars))
     }
 }
 

@@ -26,6 +26,7 @@ pub fn ansible_bin_dir() -> Option<PathBuf> {
 }
 
 /// The fixture directory.
+#[allow(dead_code)]
 pub fn fixture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures")

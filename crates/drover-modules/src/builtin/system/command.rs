@@ -209,7 +209,9 @@ impl Action for Run {
             r.stdout = Some(format!("skipped, since {removes} does not exist"));
             return Ok(Plan::satisfied(r));
         }
-        let mut r = self.base_result().with_msg("Command would have run if not in check mode");
+        let mut r = self
+            .base_result()
+            .with_msg("Command would have run if not in check mode");
         r.rc = Some(0);
         Ok(Plan::change(r, ()))
     }

@@ -1,0 +1,154 @@
+//! Small helpers shared by the system modules: refusing Ansible parameters drover does not
+//! implement, reading `key=value` probe lines, and picking apply outputs.
+
+use serde_json::{Map, Value};
+
+use crate::{Action, ModuleError, Output, Prepared};
+
+/// Fails when `args` holds one of `names` (Ansible parameters drover does not implement), naming
+/// it, so a playbook never silently loses a setting.
+pub(crate) fn refuse(
+    module: &str,
+    args: &Map<String, Value>,
+    names: &[&str],
+) -> Result<(), ModuleError> {
+    match names.iter().find(|n| args.contains_key(**n)) {
+        Some(name) => Err(ModuleError::params(format!(
+            "module `{module}`: parameter `{name}` is not implemented in drover"
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// Renames Ansible's parameter aliases to their canonical names (`pkg` → `name`), failing when
+/// both are given.
+pub(crate) fn canonical_args(
+    module: &str,
+    args: &Map<String, Value>,
+    aliases: &[(&str, &str)],
+) -> Result<Map<String, Value>, ModuleError> {
+    let mut out = args.clone();
+    for (alias, canonical) in aliases {
+        if let Some(v) = out.remove(*alias) {
+            if out.contains_key(*canonical) {
+                return Err(ModuleError::params(format!(
+                    "module `{module}`: `{alias}` is an alias of `{canonical}`; give only one"
+                )));
+            }
+            out.insert((*canonical).to_string(), v);
+        }
+    }
+    Ok(out)
+}
+
+/// The value of the first `key=value` line of `text`.
+pub(crate) fn line_value<'a>(text: &'a str, key: &str) -> Option<&'a str> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(key).and_then(|r| r.strip_prefix('=')))
+}
+
+/// The first apply output, or an internal error.
+pub(crate) fn first_output<'a>(
+    module: &str,
+    outputs: &'a [Output],
+) -> Result<&'a Output, ModuleError> {
+    outputs
+        .first()
+        .ok_or_else(|| ModuleError::internal(format!("{module} produced no output")))
+}
+
+/// Wraps an action.
+pub(crate) fn remote(action: impl Action + 'static) -> Result<Prepared, ModuleError> {
+    Ok(Prepared::Remote(Box::new(action)))
+}
+
+/// Output text without trailing newlines (how Ansible reports command output in messages).
+pub(crate) fn trimmed(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes)
+        .trim_end_matches(['\r', '\n'])
+        .to_string()
+}
+
+#[cfg(test)]
+pub(crate) mod testing {
+    //! Test helpers: build actions from JSON args, canned outputs, a controller with files.
+    use std::path::{Path, PathBuf};
+
+    use serde_json::Value;
+
+    use crate::{Action, Controller, Output, Prepared, TaskContext};
+
+    /// A controller whose `find_file` looks in one directory.
+    pub(crate) struct Files(pub PathBuf);
+
+    impl Controller for Files {
+        fn find_file(&self, name: &str) -> Result<PathBuf, String> {
+            let p = self.0.join(name);
+            if p.exists() {
+                Ok(p)
+            } else {
+                Err(format!("could not find `{name}`"))
+            }
+        }
+        fn find_template(&self, name: &str) -> Result<PathBuf, String> {
+            Err(format!("could not find `{name}`"))
+        }
+        fn render_template(&self, _: &Path) -> Result<String, String> {
+            Err("no templates".into())
+        }
+    }
+
+    /// Prepares `module` with `args` (files looked up in `/nonexistent`).
+    pub(crate) fn prepare(module: &str, args: Value) -> Result<Prepared, crate::ModuleError> {
+        prepare_with(module, args, &Files(PathBuf::from("/nonexistent")))
+    }
+
+    /// Prepares `module` with `args` and a controller.
+    pub(crate) fn prepare_with(
+        module: &str,
+        args: Value,
+        controller: &dyn Controller,
+    ) -> Result<Prepared, crate::ModuleError> {
+        let ctx = TaskContext {
+            host: "node1",
+            controller,
+            diff: false,
+        };
+        super::super::dispatch(module, args.as_object().expect("object args"), &ctx)
+            .expect("module belongs to the system group")
+    }
+
+    /// The remote action of `module` with `args`.
+    pub(crate) fn action(module: &str, args: Value) -> Box<dyn Action> {
+        match prepare(module, args) {
+            Ok(Prepared::Remote(a)) => a,
+            Ok(Prepared::Local(_)) => panic!("expected a remote action"),
+            Err(e) => panic!("prepare failed: {e}"),
+        }
+    }
+
+    /// The error message preparing `module` with `args` gives.
+    pub(crate) fn error(module: &str, args: Value) -> String {
+        match prepare(module, args) {
+            Ok(_) => panic!("expected an error"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    /// A canned output.
+    pub(crate) fn out(status: i32, stdout: &str, stderr: &str) -> Output {
+        Output {
+            status,
+            stdout: stdout.as_bytes().to_vec(),
+            stderr: stderr.as_bytes().to_vec(),
+        }
+    }
+
+    /// Runs a request in a real local shell.
+    pub(crate) async fn run_local(request: &crate::Request) -> Output {
+        drover_connection::LocalConnection::new("localhost")
+            .run(request)
+            .await
+            .expect("local run")
+    }
+}

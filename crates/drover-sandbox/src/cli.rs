@@ -143,8 +143,9 @@ fn execute(args: SandboxArgs, repo_root: &Path) -> Result<ExitCode> {
             let started = Instant::now();
             let (sandbox, t) = Sandbox::up(&opts)?;
             out!(
-                "sandbox `{name}` is up: {} nodes on {} in {:.1}s (image {} {:.1}s, start {:.1}s, ssh ready {:.1}s)",
+                "sandbox `{name}` is up: {} node{} on {} in {:.1}s (image {} {:.1}s, start {:.1}s, ssh ready {:.1}s)",
                 sandbox.nodes().len(),
+                if sandbox.nodes().len() == 1 { "" } else { "s" },
                 sandbox.state().subnet,
                 started.elapsed().as_secs_f64(),
                 if t.image_built { "built" } else { "reused" },

@@ -112,6 +112,10 @@ pub fn expand_include(
             .unwrap_or_default(),
         params: Map::new(),
         map: None,
+        allow_duplicates: Some(crate::role::allow_duplicates_arg(
+            args.get("allow_duplicates"),
+            &task.span,
+        )?),
     };
     let from = FromFiles {
         tasks: string_arg("tasks_from")?,

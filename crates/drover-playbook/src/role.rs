@@ -45,7 +45,9 @@ pub struct RoleInstance {
     pub deps_defaults: Map<String, Value>,
     /// `vars/` of all dependencies, merged (exported to this role).
     pub deps_vars: Map<String, Value>,
-    /// `allow_duplicates` from `meta/main.yml`.
+    /// Whether the role may run again with the same identity: `allow_duplicates` from
+    /// `meta/main.yml`, or for `import_role`/`include_role` their own `allow_duplicates`
+    /// argument (default true), which overrides the metadata as in Ansible.
     pub allow_duplicates: bool,
     /// Identity: the same key means the same role run, which Ansible runs once per play
     /// (unless `allow_duplicates`). Built from name, path, params, tags, when, vars and
@@ -72,6 +74,8 @@ pub(crate) struct RoleRef {
     pub(crate) vars: Map<String, Value>,
     pub(crate) params: Map<String, Value>,
     pub(crate) map: Option<drover_yaml::Mapping>,
+    /// `allow_duplicates` given to `import_role`/`include_role`.
+    pub(crate) allow_duplicates: Option<bool>,
 }
 
 /// Which role files to read (`tasks_from` etc.; `main` by default).
@@ -174,6 +178,10 @@ impl Loader {
                 .unwrap_or_default(),
             params: Map::new(),
             map: None,
+            allow_duplicates: Some(allow_duplicates_arg(
+                task.args.get("allow_duplicates").map(|v| &v.value),
+                &task.span,
+            )?),
         };
         let chain: Vec<Arc<RoleLayer>> = Vec::new();
         let basedir = self.playbook_dir.clone();
@@ -314,7 +322,8 @@ impl Loader {
             params: role.params.clone(),
             entry_vars: role.vars.clone(),
         });
-        let (deps, allow_duplicates) = self.role_meta(&path)?;
+        let (deps, meta_allow_duplicates) = self.role_meta(&path)?;
+        let allow_duplicates = role.allow_duplicates.unwrap_or(meta_allow_duplicates);
         let mut inner = inherit.clone();
         inner.tags.extend(role.tags.iter().cloned());
         inner.literal_tags.extend(role.tags.iter().cloned());
@@ -460,6 +469,21 @@ impl Loader {
     }
 }
 
+/// The `allow_duplicates` argument of `import_role`/`include_role` (Ansible's default: true).
+pub(crate) fn allow_duplicates_arg(value: Option<&Value>, span: &Span) -> LoadResult<bool> {
+    match value {
+        None => Ok(true),
+        Some(Value::Bool(b)) => Ok(*b),
+        Some(Value::String(s)) if crate::task::parse_bool_text(s).is_some() => {
+            Ok(crate::task::parse_bool_text(s).unwrap_or(true))
+        }
+        Some(other) => Err(Diagnostic::error(format!(
+            "`allow_duplicates` must be a boolean, found `{other}`"
+        ))
+        .with_span(span.clone())),
+    }
+}
+
 /// Parses a `roles:` entry or meta dependency: a name, or a mapping with `role:`/`name:`,
 /// keywords, and role parameters (all other keys).
 fn parse_role_ref(node: &Node, loader: &Loader, vars: &Map<String, Value>) -> LoadResult<RoleRef> {
@@ -474,6 +498,7 @@ fn parse_role_ref(node: &Node, loader: &Loader, vars: &Map<String, Value>) -> Lo
             vars: Map::new(),
             params: Map::new(),
             map: None,
+            allow_duplicates: None,
         });
     }
     let Some(map) = node.as_map() else {
@@ -500,6 +525,7 @@ fn parse_role_ref(node: &Node, loader: &Loader, vars: &Map<String, Value>) -> Lo
         vars: Map::new(),
         params: Map::new(),
         map: Some(map.clone()),
+        allow_duplicates: None,
     };
     for (k, v) in map.iter() {
         let key = k.key_string();

@@ -144,6 +144,10 @@ fn from_files_select_role_files() {
     let role = all[0].role.as_ref().unwrap();
     assert_eq!(role.layer.role_vars["rv"], 2);
     assert_eq!(role.layer.defaults["dv"], 2);
+    assert!(
+        role.allow_duplicates,
+        "import_role's allow_duplicates defaults to true"
+    );
 }
 
 #[test]

@@ -4,6 +4,10 @@
 
 pub mod apt;
 pub mod command;
+pub mod group;
+pub mod ping;
+pub mod systemd;
+pub mod user;
 mod util;
 
 use serde_json::{Map, Value};
@@ -11,7 +15,18 @@ use serde_json::{Map, Value};
 use crate::{ModuleError, Prepared, TaskContext};
 
 /// The modules of this group.
-pub const MODULES: &[&str] = &["apt", "command", "raw", "shell"];
+pub const MODULES: &[&str] = &[
+    "apt",
+    "command",
+    "group",
+    "ping",
+    "raw",
+    "service",
+    "shell",
+    "systemd",
+    "systemd_service",
+    "user",
+];
 
 /// Prepares `module` if it belongs to this group.
 pub fn dispatch(
@@ -23,8 +38,13 @@ pub fn dispatch(
     match module {
         "apt" => Some(apt::prepare(args)),
         "command" => Some(command::prepare_command(args)),
+        "group" => Some(group::prepare(args)),
+        "ping" => Some(ping::prepare(args)),
+        "service" => Some(systemd::prepare_service(args)),
+        "systemd" | "systemd_service" => Some(systemd::prepare_systemd(args)),
         "raw" => Some(command::prepare_raw(args)),
         "shell" => Some(command::prepare_shell(args)),
+        "user" => Some(user::prepare(args)),
         _ => None,
     }
 }

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use drover_diag::Diagnostic;
 use drover_executor::{Executor, RunOptions};
 use drover_inventory::Inventory;
-use drover_playbook::listing::{ListContext, ListOptions};
+use drover_playbook::listing::{ListContext, ListOptions, TemplaterAndVars};
 use drover_playbook::{LoadOptions, LoadTemplater, Play, Playbook, TagFilter, load_playbook};
 use drover_report::{ColorChoice, HumanOptions, HumanReporter, JsonReporter};
 use drover_template::{Templar, Vars};
@@ -162,8 +162,9 @@ impl ListContext for PlayContext<'_> {
         Ok(selection.hosts)
     }
 
-    fn templater(&self, _play: &Play) -> (&dyn LoadTemplater, Map<String, Value>) {
-        (&self.templar, self.extra_vars.clone())
+    fn templater(&self, play: &Play) -> Result<TemplaterAndVars<'_>, Diagnostic> {
+        let vars = drover_playbook::vars::play_level_vars(play, &self.extra_vars, &self.templar)?;
+        Ok((&self.templar, vars))
     }
 }
 

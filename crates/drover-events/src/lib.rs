@@ -102,6 +102,8 @@ pub enum Event {
     TaskStart {
         /// The display name: `role : name`, or the module name when unnamed.
         name: String,
+        /// The module (short name, e.g. `debug`), for reporters that treat some specially.
+        action: String,
         /// `path:line` of the task.
         location: String,
         /// A handler.
@@ -119,8 +121,30 @@ pub enum Event {
         #[serde(with = "duration_ms")]
         duration: Duration,
     },
-    /// No hosts left in the play (all failed or unreachable).
+    /// No hosts left in the play (`max_fail_percentage` exceeded).
     NoHostsRemaining,
+    /// The play's host pattern matched no host.
+    NoHostsMatched,
+    /// An `until` condition was not met and the task is retried.
+    Retry {
+        /// The host.
+        host: String,
+        /// The task's display name.
+        task: String,
+        /// Retries left after this one.
+        retries_left: u32,
+        /// The attempt's result (censored under `no_log`).
+        result: Value,
+    },
+    /// A dynamic include brought in a file for some hosts.
+    Included {
+        /// The included file.
+        file: String,
+        /// The hosts it runs on.
+        hosts: Vec<String>,
+        /// The loop item's label, for a looped include.
+        item: Option<String>,
+    },
     /// A warning to show the user.
     Warning {
         /// The rendered warning.

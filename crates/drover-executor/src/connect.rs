@@ -2,10 +2,10 @@
 //!
 //! Settings come from the host's connection variables (`ansible_host`, `ansible_port`,
 //! `ansible_user`, `ansible_ssh_private_key_file`, `ansible_connection`) and the ssh options
-//! users put in `ansible_ssh_common_args`/`ansible_ssh_extra_args`: `-F FILE`, `-J HOST`,
-//! `-o UserKnownHostsFile=…`, `-o StrictHostKeyChecking=yes|accept-new|no`,
-//! `-o ProxyJump=…`, `-o ConnectTimeout=…`, `-o IdentitiesOnly=…`. Anything else is refused by
-//! name: drover passes no option it does not understand.
+//! users put in `ansible_ssh_common_args`/`ansible_ssh_extra_args`: `-F FILE`, `-J HOST` and
+//! `-o Key=Value`. drover models host-key checking, known-hosts files, jump hosts and timeouts;
+//! every other `-o` option goes to ssh through a generated config file. The `Control*` options
+//! are refused (drover owns the multiplexed master), and so is any other flag, by name.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -103,11 +103,14 @@ fn apply_option(options: &mut SshOptions, key: &str, value: &str) -> Result<(), 
         }
         // drover always uses only the given key when one is set (the openssh crate adds it).
         "identitiesonly" => {}
-        _ => {
+        _ if drover_connection::is_reserved_option(key) => {
             return Err(format!(
-                "ssh option `{key}` is not supported by drover; put it in your ~/.ssh/config or pass `-F FILE`"
+                "ssh option `{key}` cannot be set: drover manages the multiplexed connection itself"
             ));
         }
+        _ => options
+            .extra_options
+            .push((key.to_string(), value.to_string())),
     }
     Ok(())
 }
@@ -229,7 +232,23 @@ mod tests {
         assert_eq!(o.host_key_policy, HostKeyPolicy::AcceptNew);
         assert_eq!(o.config_file, Some(PathBuf::from("/cfg")));
         let err = target_from_vars(&vars("ssh"), &["-o ControlPersist=yes".into()]).unwrap_err();
-        assert!(err.contains("`ControlPersist` is not supported"), "{err}");
+        assert!(err.contains("`ControlPersist` cannot be set"), "{err}");
+        let Target::Ssh(o) = target_from_vars(
+            &vars("ssh"),
+            &["-o GlobalKnownHostsFile=/dev/null -o LogLevel=ERROR".into()],
+        )
+        .unwrap() else {
+            panic!("ssh")
+        };
+        assert_eq!(
+            o.extra_options,
+            [
+                ("GlobalKnownHostsFile".to_string(), "/dev/null".to_string()),
+                ("LogLevel".into(), "ERROR".into())
+            ]
+        );
+        let err = target_from_vars(&vars("ssh"), &["-v".into()]).unwrap_err();
+        assert!(err.contains("`-v` is not supported"), "{err}");
         let err = target_from_vars(&vars("docker"), &[]).unwrap_err();
         assert!(
             err.contains("`ansible_connection: docker` is not supported"),

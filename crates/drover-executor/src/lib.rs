@@ -62,6 +62,8 @@ pub struct Summary {
     pub duration: Duration,
     /// The run was interrupted.
     pub interrupted: bool,
+    /// A play could not run at all (e.g. a missing `vars_files` entry); the run stopped there.
+    pub error: Option<Diagnostic>,
 }
 
 /// Runs playbooks against an inventory.
@@ -117,17 +119,20 @@ impl Executor {
     /// Runs the playbooks in order and returns the recap (also emitted as an event).
     pub async fn run(&self, playbooks: &[Playbook]) -> Summary {
         let started = Instant::now();
+        let mut error = None;
         'playbooks: for playbook in playbooks {
             self.emit(Event::PlaybookStart {
                 path: playbook.path.display().to_string(),
                 check: self.options.check,
             });
             for play in &playbook.plays {
-                if let Err(diag) = self.run_play(playbook, play).await {
-                    self.emit(Event::Warning {
-                        message: diag.to_string(),
-                    });
-                    break 'playbooks;
+                match self.run_play(playbook, play).await {
+                    Ok(true) => {}
+                    Ok(false) => break,
+                    Err(diag) => {
+                        error = Some(diag);
+                        break 'playbooks;
+                    }
                 }
             }
         }
@@ -136,6 +141,7 @@ impl Executor {
             stats: self.stats(),
             duration: started.elapsed(),
             interrupted: false,
+            error,
         };
         self.emit(Event::Recap {
             hosts: summary.stats.clone(),

@@ -33,12 +33,14 @@ struct PlayCtx<'a> {
 }
 
 impl Executor {
-    /// Runs one play. An error is a problem with the play itself (not with a host).
+    /// Runs one play. `Ok(false)` when the rest of the playbook must not run (a whole batch
+    /// failed, or `any_errors_fatal`/`max_fail_percentage` broke the play), as ansible-playbook
+    /// does. An error is a problem with the play itself (not with a host).
     pub(crate) async fn run_play(
         &self,
         playbook: &Playbook,
         play: &Play,
-    ) -> Result<(), Diagnostic> {
+    ) -> Result<bool, Diagnostic> {
         let selection = self.inventory.select_patterns(&play.hosts, true)?;
         self.warn(&selection.warnings);
         let hosts: Vec<String> = {
@@ -54,10 +56,8 @@ impl Executor {
             hosts: hosts.clone(),
         });
         if hosts.is_empty() {
-            self.emit(Event::Warning {
-                message: "warning: no hosts matched, nothing to do\n".into(),
-            });
-            return Ok(());
+            self.emit(Event::NoHostsMatched);
+            return Ok(true);
         }
         {
             let mut states = self.lock();
@@ -109,11 +109,26 @@ impl Executor {
                     self.flush_handlers(&ctx, &batch).await;
                 }
             }
-            if self.active(&batch).is_empty() {
-                self.emit(Event::NoHostsRemaining);
+            let broken = ctx.ended.load(Ordering::Relaxed) && self.play_broken(&batch);
+            let all_failed = {
+                let states = self.lock();
+                batch
+                    .iter()
+                    .all(|h| states.get(h).is_some_and(|s| s.failed || s.unreachable))
+            };
+            if broken || all_failed {
+                return Ok(false);
             }
         }
-        Ok(())
+        Ok(true)
+    }
+
+    /// The play was broken by `any_errors_fatal`/`max_fail_percentage` (not by `meta: end_play`).
+    fn play_broken(&self, batch: &[String]) -> bool {
+        let states = self.lock();
+        batch
+            .iter()
+            .any(|h| states.get(h).is_some_and(|s| s.failed))
     }
 
     fn gathers_facts(&self, play: &Play) -> bool {
@@ -196,7 +211,7 @@ impl Executor {
                 None => (Map::new(), Map::new(), Map::new()),
             }
         };
-        let mut magic = magic_vars(ctx.playbook, ctx.play, task, &ctx.run);
+        let mut magic = magic_vars(ctx.play, task, &ctx.run);
         magic.insert("groups".into(), self.groups.clone());
         let layers = HostLayers {
             inventory: &inventory,
@@ -216,6 +231,7 @@ impl Executor {
         let hosts = self.active(hosts);
         self.emit(Event::TaskStart {
             name: "Gathering Facts".into(),
+            action: "gather_facts".into(),
             location: ctx.play.span.location(),
             handler: false,
             hosts: hosts.len(),
@@ -288,6 +304,12 @@ impl Executor {
                     state.facts = f;
                 }
                 count(state, &event, false, false);
+                // A host whose facts cannot be gathered leaves the play, as in Ansible.
+                match event.status {
+                    Status::Failed => state.failed = true,
+                    Status::Unreachable => state.unreachable = true,
+                    _ => {}
+                }
             }
         }
         self.emit(Event::TaskDone {
@@ -442,6 +464,7 @@ impl Executor {
         };
         self.emit(Event::TaskStart {
             name: self.display_name(ctx, task),
+            action: task.module.to_string(),
             location: task.span.location(),
             handler,
             hosts: targets.len(),
@@ -532,6 +555,10 @@ impl Executor {
             if failed / total * 100.0 > max {
                 self.set_failed(&ctx.run.play_batch, true);
                 ctx.ended.store(true, Ordering::Relaxed);
+                // ansible-playbook announces it twice: from the max-fail check and from the
+                // all-hosts-failed check that follows.
+                self.emit(Event::NoHostsRemaining);
+                self.emit(Event::NoHostsRemaining);
             }
         }
         // meta actions that affect the whole play

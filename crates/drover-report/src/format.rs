@@ -106,6 +106,26 @@ impl Formatter {
             Event::LoopDone(r) => self.loop_done(&mut out, r),
             Event::TaskDone { .. } => {}
             Event::NoHostsRemaining => self.banner(&mut out, "NO MORE HOSTS LEFT"),
+            Event::NoHostsMatched => {
+                self.display(&mut out, "skipping: no hosts matched", Some(Color::Skip));
+            }
+            Event::Retry {
+                host,
+                task,
+                retries_left,
+                ..
+            } => {
+                let msg =
+                    format!("FAILED - RETRYING: [{host}]: {task} ({retries_left} retries left).");
+                self.display(&mut out, &msg, Some(Color::Debug));
+            }
+            Event::Included { file, hosts, item } => {
+                let mut msg = format!("included: {file} for {}", hosts.join(", "));
+                if let Some(item) = item {
+                    msg.push_str(&format!(" => (item={item})"));
+                }
+                self.display(&mut out, &msg, Some(Color::Skip));
+            }
             Event::Warning { message } => self.warning(&mut out, message),
             Event::Recap {
                 hosts, interrupted, ..

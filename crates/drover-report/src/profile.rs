@@ -106,6 +106,7 @@ mod tests {
         [
             Event::TaskStart {
                 name: name.into(),
+                action: String::new(),
                 location: String::new(),
                 handler: false,
                 hosts: 1,

@@ -55,6 +55,7 @@ fn play(name: &str, hosts: &[&str]) -> Event {
 fn task(name: &str, line: u32, hosts: usize) -> Event {
     Event::TaskStart {
         name: name.into(),
+        action: String::new(),
         location: format!("/tmp/drover-report-fixtures/verbose.yml:{line}"),
         handler: false,
         hosts,
@@ -64,6 +65,7 @@ fn task(name: &str, line: u32, hosts: usize) -> Event {
 fn handler(name: &str, hosts: usize) -> Event {
     Event::TaskStart {
         name: name.into(),
+        action: String::new(),
         location: String::new(),
         handler: true,
         hosts,
@@ -612,6 +614,7 @@ fn json_doc_example_is_what_the_reporter_prints() {
         play("Configure consul", &["10.10.10.10", "10.10.10.11"]),
         Event::TaskStart {
             name: "consul : render config".into(),
+            action: "template".into(),
             location: "roles/consul/tasks/main.yml:12".into(),
             handler: false,
             hosts: 2,

@@ -26,6 +26,7 @@ fn pty_child() {
     });
     r.emit(&Event::TaskStart {
         name: "slow task".into(),
+        action: String::new(),
         location: String::new(),
         handler: false,
         hosts: 2,

@@ -233,6 +233,23 @@ impl Action for Copy {
 }
 
 impl Copy {
+    /// A copy of `content` to `dest` (used by `template` for rendered text).
+    pub(crate) fn new(
+        dest: String,
+        content: Vec<u8>,
+        options: WriteOptions,
+        force: bool,
+        diff: bool,
+    ) -> Copy {
+        Copy {
+            dest,
+            content,
+            options,
+            force,
+            diff,
+        }
+    }
+
     fn result(&self, state: &FileState) -> ModuleResult {
         let sha1: String = Sha1::digest(&self.content)
             .iter()

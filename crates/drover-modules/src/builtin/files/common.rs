@@ -1,0 +1,629 @@
+//! Shared machinery of the file modules that edit a file's text on the controller
+//! (`lineinfile`, `blockinfile`): a probe that follows symlinks and reads the whole file, a plan
+//! built from the new text, and the apply/finish scripts. Also Ansible's Python-regex
+//! translation and the refusal of parameters drover does not implement.
+
+use drover_connection::shell::quote;
+use serde_json::{Map, Value};
+
+use crate::diff::FileDiff;
+use crate::files::{self, Attrs, FileKind, FileState, WriteOptions};
+use crate::{ModuleError, ModuleResult, Output, Plan, Request};
+
+/// Ansible's common file arguments drover does not implement (SELinux, chattr, unsafe writes).
+pub(crate) const COMMON_REFUSED: &[&str] = &[
+    "seuser",
+    "serole",
+    "setype",
+    "selevel",
+    "attributes",
+    "attr",
+    "unsafe_writes",
+];
+
+/// Refuses the first of `names` present in `args`, by name.
+pub(crate) fn refuse(
+    module: &str,
+    args: &Map<String, Value>,
+    names: &[&str],
+) -> Result<(), ModuleError> {
+    match names
+        .iter()
+        .chain(COMMON_REFUSED)
+        .find(|n| args.contains_key(**n))
+    {
+        Some(name) => Err(ModuleError::params(format!(
+            "module `{module}`: parameter `{name}` is not implemented in drover"
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// Checks Ansible's rule that `validate` names the temp file with `%s`.
+pub(crate) fn check_validate(module: &str, validate: &Option<String>) -> Result<(), ModuleError> {
+    match validate {
+        Some(v) if !v.contains("%s") => Err(ModuleError::params(format!(
+            "module `{module}`: validate must contain %s: {v}"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// A probe of `path` that follows symlinks (printing `realpath=` when it did) and prints the
+/// content of a regular file up to [`files::MAX_DIFF_BYTES`].
+pub(crate) fn resolved_probe(path: &str) -> Request {
+    resolved_probe_with(path, true)
+}
+
+/// [`resolved_probe`], with or without the content.
+pub(crate) fn resolved_probe_with(path: &str, want_content: bool) -> Request {
+    let plain = files::probe_script(path, want_content).script;
+    let first = format!("p={}\n", quote(path));
+    let resolve = format!(
+        "p={}\nif [ -L \"$p\" ]; then r=$(readlink -f -- \"$p\") && [ -n \"$r\" ] && p=$r; printf 'realpath=%s\\n' \"$p\"; fi\n",
+        quote(path)
+    );
+    Request::new(plain.replacen(&first, &resolve, 1))
+}
+
+/// The file a text-editing module works on, as probed.
+pub(crate) struct Current {
+    /// Stat of the (resolved) file.
+    pub state: FileState,
+    /// The path writes go to (symlinks followed).
+    pub real_path: String,
+    /// The text, `None` when the file is absent.
+    pub text: Option<String>,
+}
+
+impl Current {
+    /// Parses [`resolved_probe`] output; refuses directories, other file types, files too large
+    /// to edit on the controller, and non-UTF-8 content.
+    pub fn parse(module: &str, path: &str, probe: Option<&Output>) -> Result<Current, ModuleError> {
+        let probe =
+            probe.ok_or_else(|| ModuleError::internal(format!("{module} needs its probe")))?;
+        let state = FileState::parse(&probe.stdout)?;
+        let real_path = probe
+            .stdout_text()
+            .lines()
+            .find_map(|l| l.strip_prefix("realpath=").map(String::from))
+            .unwrap_or_else(|| path.to_string());
+        let text = match state.kind {
+            FileKind::Absent => None,
+            FileKind::Directory => {
+                return Err(ModuleError::node(format!("Path {path} is a directory !")));
+            }
+            FileKind::Link | FileKind::Other => {
+                return Err(ModuleError::node(format!(
+                    "`{path}` is not a regular file; {module} edits regular files only"
+                )));
+            }
+            FileKind::File => {
+                let content = state.content.clone().ok_or_else(|| {
+                    ModuleError::node(format!(
+                        "`{path}` is {} bytes; drover's {module} edits files up to {} bytes (it reads the whole file to the controller)",
+                        state.size.unwrap_or(0),
+                        files::MAX_DIFF_BYTES
+                    ))
+                })?;
+                Some(String::from_utf8(content).map_err(|_| {
+                    ModuleError::node(format!(
+                        "`{path}` is not UTF-8 text; drover's {module} edits text files only"
+                    ))
+                })?)
+            }
+        };
+        Ok(Current {
+            state,
+            real_path,
+            text,
+        })
+    }
+}
+
+/// How a text-editing module writes (its common parameters).
+pub(crate) struct EditTarget {
+    /// The module's name.
+    pub module: &'static str,
+    /// The path as given.
+    pub path: String,
+    /// Owner, group, mode, backup and validate.
+    pub options: WriteOptions,
+    /// Whether `--diff` is on.
+    pub diff: bool,
+    /// The result key naming the backup file (`backup` for lineinfile, `backup_file` for
+    /// blockinfile).
+    pub backup_key: &'static str,
+}
+
+/// What `apply` of an edit does.
+pub(crate) enum EditWork {
+    /// Write new content to the (resolved) path, creating its directory when `create_dir`.
+    Write {
+        real_path: String,
+        content: String,
+        create_dir: bool,
+    },
+    /// Fix mode/owner/group only.
+    Attrs { real_path: String },
+}
+
+const ATTRS_MSG: &str = "ownership, perms or SE linux context changed";
+
+impl EditTarget {
+    /// Plans the edit: `new_text` is the file's new text when `content_changed`; `result` is the
+    /// module's result without `changed`/`msg` (they are set here, Ansible's way: the content
+    /// message, then "and ownership, perms or SE linux context changed" when attributes differ).
+    pub fn plan(
+        &self,
+        current: &Current,
+        content_changed: bool,
+        new_text: String,
+        msg: &str,
+        mut result: ModuleResult,
+    ) -> Plan {
+        let attr_changes = if current.text.is_some() {
+            self.options.attrs.differences(&current.state)
+        } else {
+            Vec::new()
+        };
+        let mut message = msg.to_string();
+        if !attr_changes.is_empty() {
+            if content_changed {
+                message.push_str(" and ");
+            }
+            message.push_str(ATTRS_MSG);
+        }
+        result.msg = Some(message);
+        let mut content_diff = FileDiff::content(
+            &format!("{} (content)", self.path),
+            current.text.as_deref().unwrap_or(""),
+            &new_text,
+        );
+        content_diff.after_header = content_diff.before_header.clone();
+        let mut plan = if content_changed {
+            Plan::change(
+                result,
+                EditWork::Write {
+                    real_path: current.real_path.clone(),
+                    content: new_text,
+                    create_dir: current.text.is_none(),
+                },
+            )
+        } else if !attr_changes.is_empty() {
+            Plan::change(
+                result,
+                EditWork::Attrs {
+                    real_path: current.real_path.clone(),
+                },
+            )
+        } else {
+            return Plan::satisfied(result);
+        };
+        if self.diff {
+            plan.diffs.push(content_diff);
+            if !attr_changes.is_empty() {
+                let before: String = attr_changes.iter().map(|c| format!("{c}\n")).collect();
+                plan.diffs.push(FileDiff::content(
+                    &format!("{} (file attributes)", self.path),
+                    &before,
+                    "",
+                ));
+            }
+        }
+        plan
+    }
+
+    /// The apply scripts of an edit plan.
+    pub fn apply(&self, plan: &Plan) -> Vec<Request> {
+        match plan.state::<EditWork>() {
+            Ok(EditWork::Write {
+                real_path,
+                content,
+                create_dir,
+            }) => {
+                let options = WriteOptions {
+                    backup: self.options.backup && !create_dir,
+                    ..self.options.clone()
+                };
+                let mut request =
+                    files::write_script(real_path, &options, content.clone().into_bytes());
+                if *create_dir {
+                    request.script = format!(
+                        "mkdir -p -- \"$(dirname -- {})\" || exit 1\n{}",
+                        quote(real_path),
+                        request.script
+                    );
+                }
+                vec![request]
+            }
+            Ok(EditWork::Attrs { real_path }) => {
+                vec![files::attrs_script(real_path, &self.options.attrs)]
+            }
+            Err(_) => Vec::new(),
+        }
+    }
+
+    /// Reads the apply output: failure (with Ansible's validate message) or the backup path.
+    pub fn finish(&self, plan: &Plan, outputs: &[Output]) -> Result<ModuleResult, ModuleError> {
+        let out = outputs.first().ok_or_else(|| {
+            ModuleError::internal(format!("{} produced no apply output", self.module))
+        })?;
+        let mut result = plan.result.clone();
+        if out.status != 0 {
+            let stderr = out.stderr_text();
+            result.failed = true;
+            result.changed = false;
+            result.msg = Some(if stderr.contains("validation failed") {
+                format!(
+                    "failed to validate: rc:{} error:{}",
+                    out.status,
+                    stderr
+                        .lines()
+                        .filter(|l| !l.starts_with("validation failed"))
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                )
+            } else {
+                format!("failed to write `{}`: {}", self.path, stderr.trim())
+            });
+            return Ok(result);
+        }
+        for line in out.stdout_text().lines() {
+            if let Some(backup) = line.strip_prefix("backup=") {
+                result
+                    .extra
+                    .insert(self.backup_key.into(), Value::String(backup.to_string()));
+            }
+        }
+        Ok(result)
+    }
+}
+
+/// Builds [`Attrs`] from the common parameters.
+pub(crate) fn attrs(
+    owner: Option<String>,
+    group: Option<String>,
+    mode: Option<crate::params::Mode>,
+) -> Attrs {
+    Attrs { owner, group, mode }
+}
+
+/// A regular expression with Python `re` semantics for one line (Ansible compiles byte patterns
+/// and searches each line with its newline; here lines are searched without their trailing
+/// `\n`, which is the same for every pattern that does not match the newline itself —
+/// Python's `$` matches before a final newline). Patterns that could differ are refused.
+pub(crate) struct PyRegex {
+    regex: fancy_regex::Regex,
+}
+
+/// A match's groups, for `backrefs` expansion.
+pub(crate) struct PyMatch {
+    groups: Vec<Option<String>>,
+    names: Vec<(String, usize)>,
+}
+
+impl PyRegex {
+    /// Compiles `pattern` (the value of parameter `param` of `module`).
+    pub fn new(module: &str, param: &str, pattern: &str) -> Result<PyRegex, ModuleError> {
+        let refuse = |why: &str| {
+            ModuleError::params(format!(
+                "module `{module}`: `{param}` pattern `{pattern}` {why}; drover refuses patterns it cannot match exactly like Python's `re`"
+            ))
+        };
+        if pattern.contains('\n') || has_escape(pattern, 'n') {
+            return Err(refuse("matches a newline (lines are matched one by one)"));
+        }
+        if has_escape(pattern, 'Z') {
+            return Err(refuse("uses `\\Z`"));
+        }
+        if pattern.contains("(?L") || pattern.contains("(?a") {
+            return Err(refuse("uses Python-only flags"));
+        }
+        let translated = translate_named_backrefs(pattern);
+        let regex = fancy_regex::Regex::new(&translated)
+            .map_err(|e| refuse(&format!("does not compile ({e})")))?;
+        Ok(PyRegex { regex })
+    }
+
+    /// Whether the pattern matches anywhere in `line` (its trailing `\n` is ignored).
+    pub fn is_match(&self, line: &str) -> bool {
+        self.regex
+            .is_match(line.strip_suffix('\n').unwrap_or(line))
+            .unwrap_or(false)
+    }
+
+    /// The first match in `line` with its groups.
+    pub fn captures(&self, line: &str) -> Option<PyMatch> {
+        let caps = self
+            .regex
+            .captures(line.strip_suffix('\n').unwrap_or(line))
+            .ok()??;
+        let groups = (0..caps.len())
+            .map(|i| caps.get(i).map(|m| m.as_str().to_string()))
+            .collect();
+        let names = self
+            .regex
+            .capture_names()
+            .enumerate()
+            .filter_map(|(i, n)| n.map(|n| (n.to_string(), i)))
+            .collect();
+        Some(PyMatch { groups, names })
+    }
+}
+
+impl PyMatch {
+    /// Python's `match.expand(template)`: `\1`, `\g<1>`, `\g<name>` and the escapes `\n`, `\t`,
+    /// `\r`, `\\`, `\a`, `\f`, `\v` (unmatched groups expand to nothing).
+    pub fn expand(&self, template: &str) -> Result<String, String> {
+        let mut out = String::new();
+        let mut chars = template.chars().peekable();
+        while let Some(c) = chars.next() {
+            if c != '\\' {
+                out.push(c);
+                continue;
+            }
+            match chars.next() {
+                None => return Err("bad escape (end of pattern)".into()),
+                Some(d @ '0'..='9') => {
+                    let mut num = d.to_string();
+                    if let Some(&e) = chars.peek()
+                        && e.is_ascii_digit()
+                    {
+                        num.push(e);
+                        chars.next();
+                    }
+                    out.push_str(&self.group_by_number(&num)?);
+                }
+                Some('g') => {
+                    if chars.next() != Some('<') {
+                        return Err("missing < in \\g".into());
+                    }
+                    let name: String = chars.by_ref().take_while(|c| *c != '>').collect();
+                    if name.chars().all(|c| c.is_ascii_digit()) && !name.is_empty() {
+                        out.push_str(&self.group_by_number(&name)?);
+                    } else {
+                        let index = self
+                            .names
+                            .iter()
+                            .find(|(n, _)| *n == name)
+                            .map(|(_, i)| *i)
+                            .ok_or_else(|| format!("unknown group name '{name}'"))?;
+                        out.push_str(self.groups[index].as_deref().unwrap_or(""));
+                    }
+                }
+                Some('n') => out.push('\n'),
+                Some('t') => out.push('\t'),
+                Some('r') => out.push('\r'),
+                Some('a') => out.push('\x07'),
+                Some('f') => out.push('\x0c'),
+                Some('v') => out.push('\x0b'),
+                Some('\\') => out.push('\\'),
+                Some(e) if e.is_ascii_alphabetic() => return Err(format!("bad escape \\{e}")),
+                Some(e) => {
+                    out.push('\\');
+                    out.push(e);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn group_by_number(&self, num: &str) -> Result<String, String> {
+        let index: usize = num
+            .parse()
+            .map_err(|_| format!("invalid group reference {num}"))?;
+        if index == 0 && num.len() == 1 {
+            // `\0` is an octal escape (NUL) in Python templates
+            return Ok("\0".into());
+        }
+        self.groups
+            .get(index)
+            .map(|g| g.clone().unwrap_or_default())
+            .ok_or_else(|| format!("invalid group reference {index}"))
+    }
+}
+
+/// Whether `pattern` has the escape `\<letter>` (an odd number of backslashes before it).
+fn has_escape(pattern: &str, letter: char) -> bool {
+    let mut backslashes = 0;
+    for c in pattern.chars() {
+        if c == '\\' {
+            backslashes += 1;
+            continue;
+        }
+        if c == letter && backslashes % 2 == 1 {
+            return true;
+        }
+        backslashes = 0;
+    }
+    false
+}
+
+/// Python's `(?P=name)` backreference is fancy-regex's `\k<name>`.
+fn translate_named_backrefs(pattern: &str) -> String {
+    let mut out = String::new();
+    let mut rest = pattern;
+    while let Some(at) = rest.find("(?P=") {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + 4..];
+        match after.find(')') {
+            Some(end) => {
+                out.push_str(&format!("\\k<{}>", &after[..end]));
+                rest = &after[end + 1..];
+            }
+            None => {
+                out.push_str(&rest[at..]);
+                rest = "";
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Helpers for the module tests: a controller over a directory, canned outputs, and a runner
+/// that drives an action through probe → plan → apply → finish in a local shell.
+#[cfg(test)]
+pub(crate) mod testkit {
+    use std::path::{Path, PathBuf};
+
+    use drover_connection::LocalConnection;
+    use serde_json::Value;
+
+    use crate::{Action, Controller, ModuleError, ModuleResult, Outcome, Output, Prepared};
+    use crate::{TaskContext, prepare as lib_prepare};
+
+    /// A controller whose files and templates live in one directory; "rendering" replaces
+    /// `{{ name }}` with `drover` so tests can tell rendered from raw text.
+    pub struct DirController(pub PathBuf);
+
+    impl Controller for DirController {
+        fn find_file(&self, name: &str) -> Result<PathBuf, String> {
+            let p = self.0.join(name);
+            if p.exists() {
+                Ok(p)
+            } else {
+                Err(format!("could not find `{name}`"))
+            }
+        }
+        fn find_template(&self, name: &str) -> Result<PathBuf, String> {
+            self.find_file(name)
+        }
+        fn render_template(&self, path: &Path) -> Result<String, String> {
+            std::fs::read_to_string(path)
+                .map(|t| t.replace("{{ name }}", "drover"))
+                .map_err(|e| e.to_string())
+        }
+    }
+
+    /// Prepares `module` with `args` (a JSON object).
+    pub fn prepare(module: &str, args: Value, diff: bool) -> Result<Prepared, ModuleError> {
+        prepare_in(module, args, diff, Path::new("/nonexistent"))
+    }
+
+    /// Prepares `module` with a controller over `dir`.
+    pub fn prepare_in(
+        module: &str,
+        args: Value,
+        diff: bool,
+        dir: &Path,
+    ) -> Result<Prepared, ModuleError> {
+        let controller = DirController(dir.to_path_buf());
+        let ctx = TaskContext {
+            host: "node1",
+            controller: &controller,
+            diff,
+        };
+        lib_prepare(module, args.as_object().expect("args object"), &ctx)
+    }
+
+    /// Prepares a remote action (panics otherwise).
+    pub fn action(module: &str, args: Value, diff: bool) -> Box<dyn Action> {
+        match prepare(module, args, diff) {
+            Ok(Prepared::Remote(a)) => a,
+            Ok(Prepared::Local(_)) => panic!("remote action expected"),
+            Err(e) => panic!("prepare failed: {e}"),
+        }
+    }
+
+    /// A successful output with `text` on stdout.
+    pub fn out(text: &str) -> Output {
+        Output {
+            status: 0,
+            stdout: text.as_bytes().to_vec(),
+            stderr: Vec::new(),
+        }
+    }
+
+    /// What a run did.
+    pub struct Run {
+        /// The plan's outcome.
+        pub outcome: Outcome,
+        /// The final result (the plan's in check mode).
+        pub result: ModuleResult,
+        /// Unified diffs.
+        pub diffs: Vec<String>,
+        /// Round trips used (probe + apply scripts).
+        pub round_trips: usize,
+    }
+
+    /// Runs `action` like the engine does, in a local shell; `check` stops after the plan.
+    pub async fn run(action: &dyn Action, check: bool) -> Result<Run, ModuleError> {
+        let local = LocalConnection::new("localhost");
+        let mut round_trips = 0;
+        let probe = match action.probe() {
+            Some(request) => {
+                round_trips += 1;
+                Some(local.run(&request).await.expect("probe runs"))
+            }
+            None => None,
+        };
+        let plan = action.plan(probe.as_ref())?;
+        let diffs = plan.diffs.iter().map(|d| d.unified()).collect();
+        if plan.outcome == Outcome::Satisfied || check {
+            return Ok(Run {
+                outcome: plan.outcome,
+                result: plan.result.clone(),
+                diffs,
+                round_trips,
+            });
+        }
+        let mut outputs = Vec::new();
+        for request in action.apply(&plan) {
+            round_trips += 1;
+            let out = local.run(&request).await.expect("apply runs");
+            let failed = out.status != 0;
+            outputs.push(out);
+            if failed {
+                break;
+            }
+        }
+        Ok(Run {
+            outcome: plan.outcome,
+            result: action.finish(&plan, &outputs)?,
+            diffs,
+            round_trips,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn python_regex_on_lines() {
+        let r = PyRegex::new("lineinfile", "regexp", r"^port\s*=").unwrap();
+        assert!(r.is_match("port = 1\n"));
+        let r = PyRegex::new("lineinfile", "regexp", r"^(?P<k>\w+)=(?P=k)$").unwrap();
+        assert!(r.is_match("ab=ab\n"));
+        assert!(!r.is_match("ab=cd\n"));
+        // Python's `$` matches before the final newline
+        assert!(PyRegex::new("m", "regexp", "^x$").unwrap().is_match("x\n"));
+        assert!(PyRegex::new("m", "regexp", r"a\nb").is_err());
+        assert!(PyRegex::new("m", "regexp", r"a\\nb").is_ok());
+        assert!(PyRegex::new("m", "regexp", r"end\Z").is_err());
+        assert!(PyRegex::new("m", "regexp", "(unclosed").is_err());
+    }
+
+    #[test]
+    fn python_expand() {
+        let r = PyRegex::new("m", "regexp", r"^(\w+)=(?P<v>.*)$").unwrap();
+        let m = r.captures("key=value\n").unwrap();
+        assert_eq!(
+            m.expand(r"\1 is \g<v>\t\g<2>").unwrap(),
+            "key is value\tvalue"
+        );
+        assert!(m.expand(r"\3").is_err());
+        assert!(m.expand(r"\q").is_err());
+        assert_eq!(m.expand(r"a\.b").unwrap(), r"a\.b");
+    }
+
+    #[test]
+    fn resolved_probe_follows_links() {
+        let r = resolved_probe("/etc/x y");
+        assert!(r.script.starts_with("p='/etc/x y'\nif [ -L \"$p\" ]; then"));
+        assert!(r.script.contains("--drover-content--"));
+    }
+}

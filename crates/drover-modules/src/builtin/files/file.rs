@@ -1,0 +1,845 @@
+//! `file`: make a path a file (attributes only), directory, symlink, touched file, or absent,
+//! with Ansible's rules (`state: file` never creates; `absent` removes directories recursively;
+//! `touch` always changes unless both times are `preserve`; `recurse` applies owner/group/mode
+//! below a directory). One probe answers everything: the path's own state, its state with
+//! symlinks followed, whether anything below a directory differs (`find`), whether a link's
+//! `src` exists and whether a directory is empty.
+//!
+//! Not implemented (refused by name): `state: hard`, owner/group/mode on `state: link`,
+//! timestamps other than `now`/`preserve`, the SELinux/attribute arguments.
+
+use drover_connection::shell::quote;
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use super::common::{attrs, refuse, resolved_probe_with};
+use crate::diff::FileDiff;
+use crate::files::{self, Attrs, FileKind, FileState};
+use crate::params::{Bool, Mode, parse};
+use crate::{Action, ModuleError, ModuleResult, Output, Plan, Prepared, Request, TaskContext};
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+struct Params {
+    #[serde(alias = "dest", alias = "name")]
+    path: String,
+    state: Option<String>,
+    recurse: Option<Bool>,
+    force: Option<Bool>,
+    follow: Option<Bool>,
+    src: Option<String>,
+    owner: Option<String>,
+    group: Option<String>,
+    mode: Option<Mode>,
+    modification_time: Option<String>,
+    access_time: Option<String>,
+}
+
+/// The requested state (`None`: Ansible's default, decided from what exists).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum State {
+    File,
+    Directory,
+    Link,
+    Touch,
+    Absent,
+}
+
+impl State {
+    fn as_str(self) -> &'static str {
+        match self {
+            State::File => "file",
+            State::Directory => "directory",
+            State::Link => "link",
+            State::Touch => "touch",
+            State::Absent => "absent",
+        }
+    }
+}
+
+pub(crate) struct FileModule {
+    path: String,
+    state: Option<State>,
+    recurse: bool,
+    force: bool,
+    follow: bool,
+    src: Option<String>,
+    attrs: Attrs,
+    /// `touch` updates the times (`now`) unless both are `preserve`.
+    touch_times: bool,
+    diff: bool,
+}
+
+/// Prepares a `file` task.
+pub fn prepare(args: &Map<String, Value>, ctx: &TaskContext<'_>) -> Result<Prepared, ModuleError> {
+    const M: &str = "file";
+    refuse(
+        M,
+        args,
+        &[
+            "modification_time_format",
+            "access_time_format",
+            "_original_basename",
+            "_diff_peek",
+        ],
+    )?;
+    let p: Params = parse(M, args)?;
+    let err = |msg: String| Err(ModuleError::params(format!("module `{M}`: {msg}")));
+    let state = match p.state.as_deref() {
+        None => None,
+        Some("file") => Some(State::File),
+        Some("directory") => Some(State::Directory),
+        Some("link") => Some(State::Link),
+        Some("touch") => Some(State::Touch),
+        Some("absent") => Some(State::Absent),
+        Some("hard") => return err("`state: hard` is not implemented in drover".into()),
+        Some(other) => {
+            return err(format!(
+                "value of state must be one of: absent, directory, file, hard, link, touch, got: {other}"
+            ));
+        }
+    };
+    let recurse = p.recurse.is_some_and(|b| b.0);
+    if recurse && state.is_some_and(|s| s != State::Directory) {
+        return err("recurse option requires state to be 'directory'".into());
+    }
+    if p.src.is_some() && state != Some(State::Link) {
+        return err("src option requires state to be 'link' or 'hard'".into());
+    }
+    let attrs = attrs(p.owner, p.group, p.mode);
+    if state == Some(State::Link) && attrs != Attrs::default() {
+        return err("owner/group/mode with `state: link` are not implemented in drover".into());
+    }
+    let mut touch_times = false;
+    for (name, value) in [
+        ("modification_time", &p.modification_time),
+        ("access_time", &p.access_time),
+    ] {
+        match value.as_deref() {
+            None | Some("now") => touch_times = true,
+            Some("preserve") => {}
+            Some(other) => {
+                return err(format!(
+                    "`{name}: {other}` is not implemented in drover (only `now` and `preserve` are)"
+                ));
+            }
+        }
+    }
+    let wants_now = [&p.modification_time, &p.access_time]
+        .iter()
+        .any(|v| v.as_deref() == Some("now"));
+    if state != Some(State::Touch) && wants_now {
+        return err(
+            "`modification_time`/`access_time: now` are only implemented with `state: touch`"
+                .into(),
+        );
+    }
+    Ok(Prepared::Remote(Box::new(FileModule {
+        path: p.path,
+        state,
+        recurse,
+        force: p.force.is_some_and(|b| b.0),
+        follow: p.follow.is_none_or(|b| b.0),
+        src: p.src,
+        attrs,
+        touch_times,
+        diff: ctx.diff,
+    })))
+}
+
+/// Joins `base` and `rel` like Python's `os.path.join` (an absolute `rel` wins).
+fn join(base: &str, rel: &str) -> String {
+    if rel.starts_with('/') || base.is_empty() {
+        rel.to_string()
+    } else if base.ends_with('/') {
+        format!("{base}{rel}")
+    } else {
+        format!("{base}/{rel}")
+    }
+}
+
+fn dirname(path: &str) -> &str {
+    match path.rfind('/') {
+        Some(0) => "/",
+        Some(i) => &path[..i],
+        None => "",
+    }
+}
+
+/// What the probe found.
+struct Found {
+    /// The path itself (symlinks not followed).
+    own: FileState,
+    /// With symlinks followed (same as `own` when not a link).
+    resolved: FileState,
+    /// The followed path.
+    real_path: String,
+    /// Something below the directory differs from the wanted attributes.
+    recurse_differs: bool,
+    /// `src` exists relative to the link's directory / to the path itself.
+    src_exists_parent: bool,
+    src_exists_self: bool,
+    /// The directory at the path is empty.
+    dir_empty: bool,
+}
+
+/// What `apply` does.
+enum Work {
+    Remove { directory: bool },
+    Attrs { path: String, recurse: bool },
+    MakeDirs { path: String },
+    Touch { path: String },
+    Link { replace_dir: bool, fresh: bool },
+}
+
+const SECTION: &str = "--drover-section--";
+
+impl FileModule {
+    fn recurse_check(&self) -> String {
+        let mut tests = Vec::new();
+        if let Some(o) = &self.attrs.owner {
+            tests.push(format!("! -user {}", quote(o)));
+        }
+        if let Some(g) = &self.attrs.group {
+            tests.push(format!("! -group {}", quote(g)));
+        }
+        if let Some(m) = self.attrs.mode {
+            tests.push(format!("! -perm {m}"));
+        }
+        if !self.recurse || tests.is_empty() {
+            return String::new();
+        }
+        format!(
+            "if [ -d \"$p\" ]; then printf 'recurse_differs=%s\\n' \"$(find \"$p\" -mindepth 1 ! -type l \\( {} \\) -print 2>/dev/null | head -n 1 | wc -l)\"; fi\n",
+            tests.join(" -o ")
+        )
+    }
+
+    fn parse(&self, stdout: &[u8]) -> Result<Found, ModuleError> {
+        let text = String::from_utf8_lossy(stdout);
+        let separator = format!("{SECTION}\n");
+        let mut parts = text.split(separator.as_str());
+        let own = FileState::parse(parts.next().unwrap_or("").as_bytes())?;
+        let resolved_text = parts.next().unwrap_or("");
+        let resolved = FileState::parse(resolved_text.as_bytes())?;
+        let extra = parts.next().unwrap_or("");
+        let value = |k: &str| {
+            resolved_text
+                .lines()
+                .chain(extra.lines())
+                .find_map(|l| l.strip_prefix(k).and_then(|r| r.strip_prefix('=')))
+                .map(str::to_string)
+        };
+        Ok(Found {
+            own,
+            resolved,
+            real_path: value("realpath").unwrap_or_else(|| self.path.clone()),
+            recurse_differs: value("recurse_differs").is_some_and(|v| v.trim() != "0"),
+            src_exists_parent: value("src_parent").as_deref() == Some("1"),
+            src_exists_self: value("src_self").as_deref() == Some("1"),
+            dir_empty: value("dir_empty").as_deref() == Some("1"),
+        })
+    }
+
+    /// Ansible's `{"before": {...}, "after": {...}}` diff, rendered as sorted JSON text.
+    fn diff_of(&self, before: &[(&str, String)], after: &[(&str, String)]) -> FileDiff {
+        FileDiff {
+            before_header: self.path.clone(),
+            after_header: self.path.clone(),
+            before: json_text(before),
+            after: json_text(after),
+        }
+    }
+
+    fn state_diff(&self, prev: &str, state: &str, extra: &[String]) -> Vec<FileDiff> {
+        if !self.diff {
+            return Vec::new();
+        }
+        let mut before = vec![("path", self.path.clone())];
+        let mut after = vec![("path", self.path.clone())];
+        if prev != state {
+            before.push(("state", prev.to_string()));
+            after.push(("state", state.to_string()));
+        }
+        let mut d = self.diff_of(&before, &after);
+        for change in extra {
+            d.before.push_str(&format!("# {change}\n"));
+        }
+        vec![d]
+    }
+
+    fn result_with_attrs(&self, mut r: ModuleResult, st: &FileState) -> ModuleResult {
+        if let Some(mode) = self.attrs.mode.or(st.mode) {
+            r = r.with("mode", mode.to_string());
+        }
+        if let Some(owner) = self.attrs.owner.clone().or(st.owner.clone()) {
+            r = r.with("owner", owner);
+        }
+        if let Some(group) = self.attrs.group.clone().or(st.group.clone()) {
+            r = r.with("group", group);
+        }
+        r
+    }
+
+    fn fail(msg: String, path: &str) -> Plan {
+        Plan::satisfied(ModuleResult::failed(msg).with("path", path.to_string()))
+    }
+
+    fn plan_attrs(&self, path: &str, st: &FileState, state: State, recurse_differs: bool) -> Plan {
+        let changes = self.attrs.differences(st);
+        let result = self
+            .result_with_attrs(ModuleResult::ok().with("path", path.to_string()), st)
+            .with("state", st.kind.as_str());
+        if changes.is_empty() && !recurse_differs {
+            return Plan::satisfied(result);
+        }
+        let mut plan = Plan::change(
+            result,
+            Work::Attrs {
+                path: path.to_string(),
+                recurse: self.recurse,
+            },
+        );
+        let mut notes = changes;
+        if recurse_differs {
+            notes.push("attributes below the directory differ".into());
+        }
+        plan.diffs = self.state_diff(st.kind.as_str(), state.as_str(), &notes);
+        plan
+    }
+
+    fn plan_link(&self, found: &Found) -> Plan {
+        let path = &self.path;
+        let prev = found.own.kind;
+        let Some(src) = &self.src else {
+            return match prev {
+                FileKind::Link => Plan::satisfied(ModuleResult::ok().with("dest", path.clone())),
+                _ => Self::fail("src is required for creating new symlinks".into(), path),
+            };
+        };
+        let (absrc, src_exists) = if prev == FileKind::Directory {
+            (join(path, src), found.src_exists_self)
+        } else {
+            (join(dirname(path), src), found.src_exists_parent)
+        };
+        if !self.force && !src_exists {
+            return Self::fail(
+                format!(
+                    "src file does not exist, use \"force=yes\" if you really want to create the link: {absrc}"
+                ),
+                path,
+            );
+        }
+        match prev {
+            FileKind::Directory if !self.force => {
+                return Self::fail(
+                    format!("refusing to convert from directory to symlink for {path}"),
+                    path,
+                );
+            }
+            FileKind::Directory if !found.dir_empty => {
+                return Self::fail(
+                    format!("the directory {path} is not empty, refusing to convert it"),
+                    path,
+                );
+            }
+            FileKind::File if !self.force => {
+                return Self::fail(
+                    format!("refusing to convert from file to symlink for {path}"),
+                    path,
+                );
+            }
+            FileKind::Other => {
+                return Self::fail(format!("unexpected position reached: {path}"), path);
+            }
+            _ => {}
+        }
+        let result = ModuleResult::ok()
+            .with("dest", path.clone())
+            .with("src", src.clone())
+            .with("state", "link");
+        let old = found.own.link_target.as_deref();
+        if prev == FileKind::Link && old == Some(src.as_str()) {
+            return Plan::satisfied(result);
+        }
+        let mut plan = Plan::change(
+            result,
+            Work::Link {
+                replace_dir: prev == FileKind::Directory,
+                fresh: prev == FileKind::Absent,
+            },
+        );
+        if self.diff {
+            let mut before = vec![("path", path.clone())];
+            let mut after = vec![("path", path.clone())];
+            if prev != FileKind::Link {
+                before.push(("state", prev.as_str().to_string()));
+                after.push(("state", "link".to_string()));
+            } else {
+                before.push(("src", old.unwrap_or("").to_string()));
+                after.push(("src", src.clone()));
+            }
+            plan.diffs.push(self.diff_of(&before, &after));
+        }
+        plan
+    }
+}
+
+/// Shell lines setting `attrs` on `"$p"`.
+fn attr_lines(attrs: &Attrs) -> String {
+    let script = files::attrs_script("", attrs).script;
+    // drop `set -e` and `p=''`: the caller sets `p`
+    script.lines().skip(2).map(|l| format!("{l}\n")).collect()
+}
+
+/// `{"a": "b"}` as Ansible's callback prints a dict diff (sorted keys, 4-space indent).
+fn json_text(pairs: &[(&str, String)]) -> String {
+    let mut sorted: Vec<&(&str, String)> = pairs.iter().collect();
+    sorted.sort_by_key(|(k, _)| *k);
+    let body: Vec<String> = sorted
+        .iter()
+        .map(|(k, v)| format!("    {}: {}", Value::from(*k), Value::from(v.as_str())))
+        .collect();
+    format!("{{\n{}\n}}\n", body.join(",\n"))
+}
+
+impl Action for FileModule {
+    fn probe(&self) -> Option<Request> {
+        let own = files::probe_script(&self.path, false).script;
+        let resolved = resolved_probe_with(&self.path, false).script;
+        let p = quote(&self.path);
+        let mut extra = format!("p={p}\n");
+        if let Some(src) = &self.src {
+            extra.push_str(&format!(
+                "[ -e {} ] && echo src_parent=1\n[ -e {} ] && echo src_self=1\n",
+                quote(&join(dirname(&self.path), src)),
+                quote(&join(&self.path, src))
+            ));
+            extra.push_str(
+                "if [ -d \"$p\" ] && [ ! -L \"$p\" ] && [ -z \"$(ls -A -- \"$p\")\" ]; then echo dir_empty=1; fi\n",
+            );
+        }
+        Some(Request::new(format!(
+            "( {own} )\necho {SECTION}\n( {resolved}{recurse} )\necho {SECTION}\n{extra}true\n",
+            recurse = self.recurse_check()
+        )))
+    }
+
+    fn plan(&self, probe: Option<&Output>) -> Result<Plan, ModuleError> {
+        let probe = probe.ok_or_else(|| ModuleError::internal("file needs its probe"))?;
+        let found = self.parse(&probe.stdout)?;
+        let prev = found.own.kind;
+        let state = self.state.unwrap_or(match prev {
+            FileKind::Absent if self.recurse => State::Directory,
+            FileKind::Absent | FileKind::File | FileKind::Other => State::File,
+            FileKind::Directory => State::Directory,
+            FileKind::Link => State::Link,
+        });
+        if self.recurse && state != State::Directory {
+            return Ok(Self::fail(
+                "recurse option requires state to be 'directory'".into(),
+                &self.path,
+            ));
+        }
+        let follow_link = self.follow && prev == FileKind::Link;
+        let (path, st) = if follow_link {
+            (found.real_path.clone(), &found.resolved)
+        } else {
+            (self.path.clone(), &found.own)
+        };
+        Ok(match state {
+            State::Absent => {
+                let result = ModuleResult::ok()
+                    .with("path", self.path.clone())
+                    .with("state", "absent");
+                if prev == FileKind::Absent {
+                    Plan::satisfied(result)
+                } else {
+                    let mut plan = Plan::change(
+                        result,
+                        Work::Remove {
+                            directory: prev == FileKind::Directory,
+                        },
+                    );
+                    plan.diffs = self.state_diff(prev.as_str(), "absent", &[]);
+                    plan
+                }
+            }
+            State::File => {
+                if st.kind != FileKind::File {
+                    let mut plan = Self::fail(
+                        format!("file ({path}) is {}, cannot continue", st.kind.as_str()),
+                        &path,
+                    );
+                    plan.result = plan.result.with("state", st.kind.as_str());
+                    plan
+                } else {
+                    self.plan_attrs(&path, st, State::File, false)
+                }
+            }
+            State::Directory => match st.kind {
+                FileKind::Absent => {
+                    let mut plan = Plan::change(
+                        ModuleResult::ok()
+                            .with("path", path.clone())
+                            .with("state", "directory"),
+                        Work::MakeDirs { path: path.clone() },
+                    );
+                    plan.result = self.result_with_attrs(plan.result, st);
+                    plan.diffs = self.state_diff("absent", "directory", &[]);
+                    plan
+                }
+                FileKind::Directory => {
+                    self.plan_attrs(&path, st, State::Directory, found.recurse_differs)
+                }
+                other => Self::fail(
+                    format!("{path} already exists as a {}", other.as_str()),
+                    &path,
+                ),
+            },
+            State::Touch => {
+                let created = st.kind == FileKind::Absent;
+                let changes = self.attrs.differences(st);
+                let result =
+                    self.result_with_attrs(ModuleResult::ok().with("dest", self.path.clone()), st);
+                if !created && !self.touch_times && changes.is_empty() {
+                    Plan::satisfied(result)
+                } else {
+                    let mut plan = Plan::change(result, Work::Touch { path: path.clone() });
+                    plan.diffs = self.state_diff(
+                        if created { "absent" } else { st.kind.as_str() },
+                        "touch",
+                        &changes,
+                    );
+                    plan
+                }
+            }
+            State::Link => self.plan_link(&found),
+        })
+    }
+
+    fn apply(&self, plan: &Plan) -> Vec<Request> {
+        let Ok(work) = plan.state::<Work>() else {
+            return Vec::new();
+        };
+        let p = quote(&self.path);
+        let script = match work {
+            Work::Remove { directory: true } => format!("set -e\nrm -rf -- {p}\n"),
+            Work::Remove { directory: false } => format!("set -e\nrm -f -- {p}\n"),
+            Work::Attrs { path, recurse } => {
+                let mut s = files::attrs_script(path, &self.attrs).script;
+                if *recurse {
+                    if let Some(mode) = self.attrs.mode {
+                        s.push_str(&format!(
+                            "find \"$p\" -mindepth 1 ! -type l -exec chmod {mode} {{}} +\n"
+                        ));
+                    }
+                    match (&self.attrs.owner, &self.attrs.group) {
+                        (Some(o), Some(g)) => {
+                            s.push_str(&format!("chown -R -- {}:{} \"$p\"\n", quote(o), quote(g)))
+                        }
+                        (Some(o), None) => {
+                            s.push_str(&format!("chown -R -- {} \"$p\"\n", quote(o)))
+                        }
+                        (None, Some(g)) => {
+                            s.push_str(&format!("chgrp -R -- {} \"$p\"\n", quote(g)))
+                        }
+                        (None, None) => {}
+                    }
+                }
+                s
+            }
+            Work::MakeDirs { path } => {
+                // like Ansible: create each missing component and give it the attributes
+                format!(
+                    "set -e\nset -f\ntarget={}\ncase \"$target\" in /*) cur=;; *) cur=.;; esac\n\
+                     IFS=/\nfor part in $target; do\n  [ -z \"$part\" ] && continue\n  \
+                     cur=\"$cur/$part\"\n  if [ ! -e \"$cur\" ]; then\n    mkdir -- \"$cur\"\n    p=$cur\n{}  fi\ndone\n",
+                    quote(path),
+                    attr_lines(&self.attrs)
+                )
+            }
+            Work::Touch { path } => {
+                let mut s = format!("set -e\np={}\n", quote(path));
+                if self.touch_times {
+                    s.push_str("touch -- \"$p\"\n");
+                } else {
+                    s.push_str("[ -e \"$p\" ] || : > \"$p\"\n");
+                }
+                s.push_str(&attr_lines(&self.attrs));
+                s
+            }
+            Work::Link { replace_dir, fresh } => {
+                let src = quote(self.src.as_deref().unwrap_or(""));
+                if *fresh {
+                    format!("set -e\nln -s -- {src} {p}\n")
+                } else {
+                    let rm = if *replace_dir {
+                        format!("rmdir -- {p}\n")
+                    } else {
+                        String::new()
+                    };
+                    format!(
+                        "set -e\nt=\"$(dirname -- {p})/.drover.$$.tmp\"\n{rm}ln -s -- {src} \"$t\"\nmv -fT -- \"$t\" {p}\n"
+                    )
+                }
+            }
+        };
+        vec![Request::new(script)]
+    }
+
+    fn finish(&self, plan: &Plan, outputs: &[Output]) -> Result<ModuleResult, ModuleError> {
+        let out = outputs
+            .first()
+            .ok_or_else(|| ModuleError::internal("file produced no apply output"))?;
+        let mut result = plan.result.clone();
+        if out.status != 0 {
+            result.failed = true;
+            result.changed = false;
+            result.msg = Some(format!(
+                "could not change `{}`: {}",
+                self.path,
+                out.stderr_text().trim()
+            ));
+        }
+        Ok(result)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::common::testkit::{action, out, prepare, run};
+    use super::*;
+    use crate::Outcome;
+    use serde_json::json;
+
+    /// Canned probe output: own state, resolved state, extra lines.
+    fn probe(own: &str, resolved: &str, extra: &str) -> Output {
+        out(&format!("{own}{SECTION}\n{resolved}{SECTION}\n{extra}"))
+    }
+
+    const DIR: &str = "state=directory\nmode=755\nowner=root\ngroup=root\nsize=4096\n";
+    const FILE: &str = "state=file\nmode=644\nowner=root\ngroup=root\nsize=3\nsha256=x\n";
+    const ABSENT: &str = "state=absent\n";
+
+    #[test]
+    fn directory_cases() {
+        let a = action(
+            "file",
+            json!({"path": "/d", "state": "directory", "mode": "0755"}),
+            true,
+        );
+        assert_eq!(
+            a.plan(Some(&probe(DIR, DIR, ""))).unwrap().outcome,
+            Outcome::Satisfied
+        );
+        let plan = a.plan(Some(&probe(ABSENT, ABSENT, ""))).unwrap();
+        assert_eq!(plan.outcome, Outcome::Change);
+        assert_eq!(
+            plan.diffs[0].unified(),
+            "--- before: /d\n+++ after: /d\n@@ -1,4 +1,4 @@\n {\n     \"path\": \"/d\",\n-    \"state\": \"absent\"\n+    \"state\": \"directory\"\n }\n"
+        );
+        let plan = a.plan(Some(&probe(FILE, FILE, ""))).unwrap();
+        assert!(plan.result.failed);
+        assert_eq!(
+            plan.result.msg.as_deref(),
+            Some("/d already exists as a file")
+        );
+        // recurse: the find count decides
+        let a = action(
+            "file",
+            json!({"path": "/d", "state": "directory", "owner": "root", "recurse": true}),
+            false,
+        );
+        assert!(a.probe().unwrap().script.contains("! -user root"));
+        assert_eq!(
+            a.plan(Some(&probe(DIR, &format!("{DIR}recurse_differs=0\n"), "")))
+                .unwrap()
+                .outcome,
+            Outcome::Satisfied
+        );
+        let plan = a
+            .plan(Some(&probe(DIR, &format!("{DIR}recurse_differs=1\n"), "")))
+            .unwrap();
+        assert_eq!(plan.outcome, Outcome::Change);
+        assert!(a.apply(&plan)[0].script.contains("chown -R -- root \"$p\""));
+    }
+
+    #[test]
+    fn file_absent_and_touch_cases() {
+        let a = action("file", json!({"path": "/x", "state": "file"}), false);
+        let plan = a.plan(Some(&probe(ABSENT, ABSENT, ""))).unwrap();
+        assert!(plan.result.failed);
+        assert_eq!(
+            plan.result.msg.as_deref(),
+            Some("file (/x) is absent, cannot continue")
+        );
+        // default state of an existing file is `file`: attributes only
+        let a = action("file", json!({"path": "/x", "mode": "0600"}), false);
+        let plan = a.plan(Some(&probe(FILE, FILE, ""))).unwrap();
+        assert_eq!(plan.outcome, Outcome::Change);
+        assert_eq!(
+            a.apply(&plan)[0].script,
+            "set -e\np=/x\nchmod 0600 -- \"$p\"\n"
+        );
+        let a = action("file", json!({"path": "/x", "state": "absent"}), false);
+        assert_eq!(
+            a.plan(Some(&probe(ABSENT, ABSENT, ""))).unwrap().outcome,
+            Outcome::Satisfied
+        );
+        let plan = a.plan(Some(&probe(DIR, DIR, ""))).unwrap();
+        assert_eq!(a.apply(&plan)[0].script, "set -e\nrm -rf -- /x\n");
+        let a = action("file", json!({"path": "/x", "state": "touch"}), false);
+        assert_eq!(
+            a.plan(Some(&probe(FILE, FILE, ""))).unwrap().outcome,
+            Outcome::Change
+        );
+        let a = action(
+            "file",
+            json!({"path": "/x", "state": "touch", "modification_time": "preserve", "access_time": "preserve"}),
+            false,
+        );
+        assert_eq!(
+            a.plan(Some(&probe(FILE, FILE, ""))).unwrap().outcome,
+            Outcome::Satisfied
+        );
+    }
+
+    #[test]
+    fn link_cases() {
+        let link = "state=link\nmode=777\nowner=root\ngroup=root\nsize=4\ntarget=/opt/a\n";
+        let a = action(
+            "file",
+            json!({"path": "/l", "src": "/opt/a", "state": "link"}),
+            false,
+        );
+        assert_eq!(
+            a.plan(Some(&probe(link, FILE, "src_parent=1\n")))
+                .unwrap()
+                .outcome,
+            Outcome::Satisfied
+        );
+        let plan = a
+            .plan(Some(&probe(ABSENT, ABSENT, "src_parent=1\n")))
+            .unwrap();
+        assert_eq!(a.apply(&plan)[0].script, "set -e\nln -s -- /opt/a /l\n");
+        let plan = a.plan(Some(&probe(ABSENT, ABSENT, ""))).unwrap();
+        assert_eq!(
+            plan.result.msg.as_deref(),
+            Some(
+                "src file does not exist, use \"force=yes\" if you really want to create the link: /opt/a"
+            )
+        );
+        let plan = a.plan(Some(&probe(FILE, FILE, "src_parent=1\n"))).unwrap();
+        assert_eq!(
+            plan.result.msg.as_deref(),
+            Some("refusing to convert from file to symlink for /l")
+        );
+        let a = action(
+            "file",
+            json!({"path": "/l", "src": "b", "state": "link", "force": true}),
+            false,
+        );
+        let plan = a.plan(Some(&probe(DIR, DIR, ""))).unwrap();
+        assert_eq!(
+            plan.result.msg.as_deref(),
+            Some("the directory /l is not empty, refusing to convert it")
+        );
+        let plan = a.plan(Some(&probe(link, FILE, ""))).unwrap();
+        assert_eq!(plan.outcome, Outcome::Change);
+        assert!(a.apply(&plan)[0].script.contains("mv -fT"));
+    }
+
+    #[test]
+    fn refusals() {
+        for (args, want) in [
+            (
+                json!({"path": "/x", "state": "hard", "src": "/y"}),
+                "`state: hard` is not implemented",
+            ),
+            (
+                json!({"path": "/x", "src": "/y"}),
+                "src option requires state to be 'link' or 'hard'",
+            ),
+            (
+                json!({"path": "/x", "state": "file", "recurse": true}),
+                "recurse option requires state to be 'directory'",
+            ),
+            (
+                json!({"path": "/x", "state": "link", "src": "/y", "mode": "0644"}),
+                "with `state: link` are not implemented",
+            ),
+            (
+                json!({"path": "/x", "state": "touch", "modification_time": "202401010000.00"}),
+                "only `now` and `preserve`",
+            ),
+            (
+                json!({"path": "/x", "selevel": "s0"}),
+                "`selevel` is not implemented",
+            ),
+        ] {
+            let e = prepare("file", args.clone(), false)
+                .err()
+                .unwrap()
+                .to_string();
+            assert!(e.contains(want), "{args}: {e}");
+        }
+    }
+
+    #[tokio::test]
+    async fn real_runs_are_idempotent_and_check_predicts() {
+        let dir = tempfile::tempdir().unwrap();
+        let base = dir.path().to_str().unwrap();
+        let cases = [
+            json!({"path": format!("{base}/a/b/c"), "state": "directory", "mode": "0750"}),
+            json!({"path": format!("{base}/a"), "state": "directory", "mode": "0700", "recurse": true}),
+            json!({"path": format!("{base}/a/b/c/f"), "state": "touch", "mode": "0600", "modification_time": "preserve", "access_time": "preserve"}),
+            json!({"path": format!("{base}/a/b/c/f"), "state": "file", "mode": "0640"}),
+            json!({"path": format!("{base}/link"), "state": "link", "src": "a/b/c/f"}),
+            json!({"path": format!("{base}/link"), "state": "link", "src": "a/b"}),
+            json!({"path": format!("{base}/a"), "state": "absent"}),
+        ];
+        for args in cases {
+            let check = run(action("file", args.clone(), true).as_ref(), true)
+                .await
+                .unwrap();
+            assert_eq!(check.outcome, Outcome::Change, "{args}");
+            let first = run(action("file", args.clone(), true).as_ref(), false)
+                .await
+                .unwrap();
+            assert!(
+                first.result.changed && !first.result.failed,
+                "{args}: {:?}",
+                first.result
+            );
+            assert_eq!(first.result, check.result, "{args}");
+            let second = run(action("file", args.clone(), true).as_ref(), false)
+                .await
+                .unwrap();
+            assert_eq!(
+                second.outcome,
+                Outcome::Satisfied,
+                "{args}: {:?}",
+                second.result
+            );
+            assert_eq!(second.round_trips, 1);
+        }
+        use std::os::unix::fs::PermissionsExt;
+        assert!(!dir.path().join("a").exists());
+        assert_eq!(
+            std::fs::read_link(dir.path().join("link"))
+                .unwrap()
+                .to_str(),
+            Some("a/b")
+        );
+        let _ = std::fs::metadata(dir.path()).unwrap().permissions().mode();
+        // touch without preserve always changes
+        let args = json!({"path": format!("{base}/t"), "state": "touch"});
+        for _ in 0..2 {
+            let r = run(action("file", args.clone(), false).as_ref(), false)
+                .await
+                .unwrap();
+            assert!(r.result.changed && !r.result.failed, "{:?}", r.result);
+        }
+    }
+}

@@ -22,6 +22,10 @@ pub enum Item {
     Task(Box<Task>),
     /// A block.
     Block(Box<Block>),
+    /// The end of one run of a role (Ansible's implicit `meta: role_complete`): from here the
+    /// role counts as run on the hosts that reached it (see [`crate::RoleRuns`]). Never listed,
+    /// never filtered out by tags.
+    RoleComplete(Arc<crate::role::RoleInstance>),
 }
 
 /// A `block:` with its `rescue:` and `always:` sections.
@@ -50,6 +54,7 @@ impl Item {
     pub fn for_each_task<'a>(&'a self, f: &mut dyn FnMut(&'a Task)) {
         match self {
             Item::Task(t) => f(t),
+            Item::RoleComplete(_) => {}
             Item::Block(b) => {
                 for i in b.block.iter().chain(&b.rescue).chain(&b.always) {
                     i.for_each_task(f);

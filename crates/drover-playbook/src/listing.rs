@@ -149,6 +149,7 @@ fn list_items(
                     );
                 }
             }
+            SelectedItem::RoleComplete(_) => {}
             SelectedItem::Block { block_items, .. } => {
                 list_items(block_items, play_tags, list_tasks, all_tags, out);
             }

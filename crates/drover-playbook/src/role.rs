@@ -390,6 +390,7 @@ impl Loader {
             }
             (None, None) => {}
         }
+        items.push(Item::RoleComplete(instance.clone()));
         if chain.is_empty() {
             // Direct `roles:` entries and `import_role` are the play's public roles.
             self.compiled_roles.push(instance.clone());

@@ -25,6 +25,8 @@ pub enum SelectedItem<'a> {
         /// Own plus inherited tags, templated.
         tags: Vec<String>,
     },
+    /// The end of a role run (kept whatever the tags, like Ansible's implicit meta task).
+    RoleComplete(&'a std::sync::Arc<crate::role::RoleInstance>),
     /// A block with its selected sections.
     Block {
         /// The block.
@@ -60,6 +62,7 @@ pub fn select_items<'a>(
     let mut out = Vec::new();
     for item in items {
         match item {
+            Item::RoleComplete(role) => out.push(SelectedItem::RoleComplete(role)),
             Item::Task(task) => {
                 let tags = effective_tags(task, templater)?;
                 if filter.should_run(&tags) {
@@ -155,6 +158,7 @@ mod tests {
         for item in items {
             match item {
                 SelectedItem::Task { task, .. } => out.push(task.display_name()),
+                SelectedItem::RoleComplete(_) => {}
                 SelectedItem::Block {
                     block_items,
                     rescue,

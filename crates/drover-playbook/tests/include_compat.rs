@@ -1,6 +1,7 @@
 //! Dynamic includes under tag selection, compared with what ansible-playbook 2.18 actually
 //! runs (`-c local` against localhost): the include task is selected by its own tags; the
 //! included tasks by the include's enclosing scope plus `apply`, never by the include's tags.
+//! Roles listed twice run once; `import_role` runs again unless `allow_duplicates: false`.
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -9,7 +10,7 @@ use std::process::Command;
 
 use drover_playbook::select::{SelectedItem, select_items, select_tasks};
 use drover_playbook::{
-    ExtraVarsTemplater, LoadOptions, Playbook, TagFilter, expand_include, load_playbook,
+    ExtraVarsTemplater, LoadOptions, Playbook, RoleRuns, TagFilter, expand_include, load_playbook,
 };
 use serde_json::Map;
 
@@ -27,6 +28,8 @@ const MATRIX: &[(&[&str], &[&str])] = &[
     (&[], &["x"]),
     (&[], &["ir2"]),
     (&["p"], &["inc"]),
+    (&["r3"], &[]),
+    (&["rt"], &["r3"]),
 ];
 
 /// Names of the `TASK [...]` headers ansible-playbook prints.
@@ -38,16 +41,22 @@ fn ansible_tasks(stdout: &str) -> Vec<String> {
         .collect()
 }
 
-/// What a linear run would start, includes expanded as the executor will.
+/// What a linear run on localhost would start: includes expanded and roles that already
+/// ran skipped, as the executor will.
 fn walk(
     playbook: &Playbook,
     items: &[SelectedItem<'_>],
     filter: &TagFilter,
+    runs: &mut RoleRuns,
     out: &mut Vec<String>,
 ) {
     for item in items {
         match item {
+            SelectedItem::RoleComplete(role) => runs.complete("localhost", role),
             SelectedItem::Task { task, .. } => {
+                if runs.already_ran("localhost", task) {
+                    continue;
+                }
                 out.push(task.display_name());
                 if task.include_context.is_some() {
                     let args: Map<String, serde_json::Value> = task
@@ -61,10 +70,12 @@ fn walk(
                     let selected =
                         select_items(&included.items, filter, (&ExtraVarsTemplater, &vars))
                             .unwrap();
-                    walk(playbook, &selected, filter, out);
+                    walk(playbook, &selected, filter, runs, out);
                 }
             }
-            SelectedItem::Block { block_items, .. } => walk(playbook, block_items, filter, out),
+            SelectedItem::Block { block_items, .. } => {
+                walk(playbook, block_items, filter, runs, out)
+            }
         }
     }
 }
@@ -108,10 +119,11 @@ fn included_tasks_are_selected_like_ansible() {
         let filter = TagFilter::new(only, skip);
         let vars = Map::new();
         let mut got = Vec::new();
+        let mut runs = RoleRuns::default();
         for (_, items) in
             select_tasks(&playbook.plays[0], &filter, (&ExtraVarsTemplater, &vars)).unwrap()
         {
-            walk(&playbook, &items, &filter, &mut got);
+            walk(&playbook, &items, &filter, &mut runs, &mut got);
         }
         if got != want {
             failures.push(format!(

@@ -330,6 +330,9 @@ impl Executor {
                     return;
                 }
                 match item {
+                    // Ansible's implicit `meta: role_complete`: bookkeeping for role
+                    // deduplication, nothing to run.
+                    SelectedItem::RoleComplete(_) => {}
                     SelectedItem::Task { task, .. } => {
                         let active = self.active(hosts);
                         self.run_task(ctx, task, &active, false).await;

@@ -318,7 +318,6 @@ impl HostTask<'_> {
 
     /// One item (or the single run of a task without loop).
     async fn run_item(&self, extra: &Map<String, Value>, vars: &Vars, no_log: bool) -> ItemRun {
-        let _ = no_log;
         let mut run = ItemRun::default();
         // when
         match self.conditions(&self.task.when, vars) {
@@ -389,6 +388,18 @@ impl HostTask<'_> {
                 );
                 return merge(run, one);
             }
+            // Ansible runs `retries + 1` attempts and announces `(retries + 1) - attempts` left.
+            let shown = if no_log {
+                censor(&one.result)
+            } else {
+                clean_copy(&one.result, self.task.module)
+            };
+            self.exec.emit(drover_events::Event::Retry {
+                host: self.host.to_string(),
+                task: self.task.display_name(),
+                retries_left: (*retries + 1).saturating_sub(attempt),
+                result: shown,
+            });
             tokio::time::sleep(*delay).await;
         }
     }

@@ -319,7 +319,7 @@ struct Probe {
 
 /// What `apply` does.
 #[derive(Debug, Clone)]
-struct Work {
+pub(crate) struct Work {
     /// Run `apt-get update` first.
     update: bool,
     /// Package arguments to install or remove (or the deb), decided by the probe.
@@ -338,7 +338,7 @@ impl Apt {
          elif [ -e /var/lib/apt/lists ]; then echo \"cache=$(stat -c %Y /var/lib/apt/lists)\"; else echo cache=0; fi\n"
     }
 
-    fn probe_script(&self) -> String {
+    pub(crate) fn probe_script(&self) -> String {
         let mut s = String::from(ENV);
         s.push_str("command -v apt-get >/dev/null 2>&1 || { echo 'error=apt-get not found on this node (not a Debian-family system?)'; exit 0; }\n");
         s.push_str(Self::cache_line());

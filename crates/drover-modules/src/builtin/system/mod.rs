@@ -4,7 +4,9 @@
 
 pub mod apt;
 pub mod command;
+pub mod dnf;
 pub mod group;
+pub mod package;
 pub mod ping;
 pub mod systemd;
 pub mod user;
@@ -18,7 +20,9 @@ use crate::{ModuleError, Prepared, TaskContext};
 pub const MODULES: &[&str] = &[
     "apt",
     "command",
+    "dnf",
     "group",
+    "package",
     "ping",
     "raw",
     "service",
@@ -26,6 +30,7 @@ pub const MODULES: &[&str] = &[
     "systemd",
     "systemd_service",
     "user",
+    "yum",
 ];
 
 /// Prepares `module` if it belongs to this group.
@@ -38,6 +43,9 @@ pub fn dispatch(
     match module {
         "apt" => Some(apt::prepare(args)),
         "command" => Some(command::prepare_command(args)),
+        "dnf" => Some(dnf::prepare("dnf", args)),
+        "yum" => Some(dnf::prepare("yum", args)),
+        "package" => Some(package::prepare(args)),
         "group" => Some(group::prepare(args)),
         "ping" => Some(ping::prepare(args)),
         "service" => Some(systemd::prepare_service(args)),

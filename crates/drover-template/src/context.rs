@@ -23,7 +23,9 @@ use serde_json::{Map, Value};
 
 use crate::error::describe;
 use crate::is_template;
-use crate::value::{count_trailing_newlines, escape_backslashes, eval_concat, to_engine};
+use crate::value::{
+    check_complexity, count_trailing_newlines, escape_backslashes, eval_concat, to_engine,
+};
 
 /// Where `hostvars` reads other hosts' variables from. The inventory implements it.
 pub trait HostVarsSource: Send + Sync {
@@ -96,6 +98,9 @@ impl Layers {
         out
     }
 }
+
+/// How many variables may be templated inside one another (a → b → c ...) before giving up.
+const MAX_NESTING: usize = 48;
 
 /// Name under which the root context hands itself to filters and lookups.
 pub const SELF_KEY: &str = "__drover_vars__";
@@ -276,6 +281,7 @@ impl LazyVars {
     /// that mark, this returns the text; everything else goes through the normal render.
     fn native_text(self: &Arc<Self>, template: &str) -> Option<String> {
         let expr = single_expression(template)?;
+        check_complexity(template).ok()?;
         let compiled = self.shared.env.compile_expression(expr).ok()?;
         let value = compiled.eval(JValue::from_dyn_object(self.clone())).ok()?;
         (value.is_safe() && value.as_str().is_some())
@@ -284,6 +290,7 @@ impl LazyVars {
 
     /// Renders `text` as a template file (no conversion, no escaping, trailing newlines kept).
     pub fn render_text(self: &Arc<Self>, name: &str, text: &str) -> Result<String, Error> {
+        check_complexity(text)?;
         let mut out =
             self.shared
                 .env
@@ -293,6 +300,7 @@ impl LazyVars {
     }
 
     fn render(self: &Arc<Self>, text: &str) -> Result<String, Error> {
+        check_complexity(text)?;
         self.shared.env.render_named_str(
             "<expression>",
             text,
@@ -302,6 +310,7 @@ impl LazyVars {
 
     /// Evaluates a bare expression (for `when:`), returning the engine value.
     pub fn eval_expression(self: &Arc<Self>, expr: &str) -> Result<JValue, Error> {
+        check_complexity(&format!("{{{{ {expr} }}}}"))?;
         let compiled = self.shared.env.compile_expression(expr)?;
         compiled.eval(JValue::from_dyn_object(self.clone()))
     }
@@ -310,6 +319,15 @@ impl LazyVars {
         let id = format!("{}\u{0}{key}", self.scope);
         {
             let mut resolving = lock(&self.shared.resolving);
+            if resolving.len() >= MAX_NESTING {
+                return Some(JValue::from(Error::new(
+                    ErrorKind::InvalidOperation,
+                    format!(
+                        "variables nest more than {MAX_NESTING} levels deep (`{key}` = `{}`)",
+                        compact(raw)
+                    ),
+                )));
+            }
             if resolving.contains(&id) {
                 return Some(JValue::from(Error::new(
                     ErrorKind::InvalidOperation,
@@ -336,9 +354,16 @@ impl LazyVars {
                     describe(&failure.error, &failure.text, &self.shared)
                 );
                 lock(&self.shared.undefined_hints).push((key.to_string(), hint));
+                // cached too: a failing variable is not templated again (a chain of them would
+                // otherwise cost exponential time through the native-text probe)
+                lock(&self.cache).insert(key.to_string(), JValue::UNDEFINED);
                 None
             }
-            Err(failure) => Some(JValue::from(nested_error(key, raw, &failure, &self.shared))),
+            Err(failure) => {
+                let value = JValue::from(nested_error(key, raw, &failure, &self.shared));
+                lock(&self.cache).insert(key.to_string(), value.clone());
+                Some(value)
+            }
         }
     }
 }

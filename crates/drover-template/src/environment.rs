@@ -5,6 +5,9 @@ use minijinja::{AutoEscape, Environment, Error, ErrorKind, UndefinedBehavior, Va
 
 use crate::{filters, lookups, tests};
 
+/// Nesting limit for macro calls, includes and nested expressions.
+pub const RECURSION_LIMIT: usize = 64;
+
 /// Builds the environment: `trim_blocks`, Jinja2's trailing-newline handling (the callers restore
 /// newlines the way Ansible does), strict undefined, no auto-escaping, Python-style rendering with
 /// `None` printed as an empty string (Ansible's `finalize`), pycompat methods, Ansible's filters,
@@ -22,6 +25,9 @@ pub fn build() -> Environment<'static> {
         Err(e) => unreachable_config(e),
     }
     env.set_undefined_behavior(UndefinedBehavior::Strict);
+    // Deep macro recursion must end in an error, not a stack overflow, even on 2 MiB worker
+    // threads in debug builds (Python's own recursion limit stops Jinja2 at a similar depth).
+    env.set_recursion_limit(RECURSION_LIMIT);
     env.set_debug(true);
     env.set_formatter(|out, state, value| {
         if value.is_none() {

@@ -179,6 +179,55 @@ pub fn escape_backslashes(data: &str) -> String {
     out
 }
 
+/// Most chain operators (`|`, `.`, `[`, `(`) one `{{ }}`/`{% %}` block may hold. minijinja nests
+/// its syntax tree one level per filter or attribute, and thousands of levels overflow a thread's
+/// stack; real templates stay far below this.
+pub const MAX_CHAIN_OPERATORS: usize = 400;
+
+/// Refuses templates whose expressions are chained deeply enough to exhaust the stack.
+pub fn check_complexity(source: &str) -> Result<(), minijinja::Error> {
+    let mut i = 0;
+    while let Some(open) = source[i..].find(['{']).map(|p| p + i) {
+        let rest = &source[open..];
+        let close = if rest.starts_with("{{") {
+            "}}"
+        } else if rest.starts_with("{%") {
+            "%}"
+        } else {
+            i = open + 1;
+            continue;
+        };
+        let mut j = open + 2;
+        let mut operators = 0usize;
+        while j < source.len() {
+            let tail = &source[j..];
+            if tail.starts_with(close) {
+                j += 2;
+                break;
+            }
+            let c = tail.chars().next().unwrap_or(' ');
+            if c == '\'' || c == '"' {
+                j = string_end(source, j).unwrap_or(source.len());
+                continue;
+            }
+            if matches!(c, '|' | '.' | '[' | '(') {
+                operators += 1;
+                if operators > MAX_CHAIN_OPERATORS {
+                    return Err(minijinja::Error::new(
+                        minijinja::ErrorKind::InvalidOperation,
+                        format!(
+                            "expression too complex: more than {MAX_CHAIN_OPERATORS} filters, attribute or index accesses in one block; split it with `{{% set %}}`"
+                        ),
+                    ));
+                }
+            }
+            j += c.len_utf8();
+        }
+        i = j.max(open + 1);
+    }
+    Ok(())
+}
+
 /// End (exclusive) of the string literal starting at `start` (a quote), Jinja's lexer rules.
 /// Always a char boundary: the closing quote is ASCII and escapes skip whole characters.
 fn string_end(data: &str, start: usize) -> Option<usize> {

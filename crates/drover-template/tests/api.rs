@@ -178,3 +178,45 @@ fn template_module_vars_match_ansibles_names() {
     );
     assert!(v.get("template_uid").is_some());
 }
+
+struct ManyHosts(usize);
+
+impl HostVarsSource for ManyHosts {
+    fn host_names(&self) -> Vec<String> {
+        (0..self.0)
+            .map(|i| format!("10.10.{}.{}", i / 250, i % 250))
+            .collect()
+    }
+    fn host_vars(&self, host: &str) -> Option<Map<String, Value>> {
+        let last: usize = host.rsplit('.').next()?.parse().ok()?;
+        let third: usize = host.split('.').nth(2)?.parse().ok()?;
+        let i = third * 250 + last;
+        Some(map(json!({
+            "pg_cluster": format!("pg-c{}", i / 3), "pg_seq": i % 3 + 1, "pg_role": if i % 3 == 0 { "primary" } else { "replica" },
+            "inventory_hostname": host, "pg_instance": "{{ pg_cluster }}-{{ pg_seq }}"
+        })))
+    }
+}
+
+#[test]
+fn rendering_a_targets_file_over_a_large_inventory_is_fast() {
+    let t = Templar::default();
+    let v =
+        Vars::new(map(json!({"target_cluster": "pg-c7"}))).with_hostvars(Arc::new(ManyHosts(1000)));
+    let tpl = "{% for m in hostvars.values() | selectattr('pg_cluster', 'equalto', target_cluster) | sort(attribute='pg_seq') %}- {{ m.pg_instance }} @ {{ m.inventory_hostname }}\n{% endfor %}";
+    let start = std::time::Instant::now();
+    let out = t.render_template_file("t.j2", tpl, &v).unwrap().value;
+    let elapsed = start.elapsed();
+    println!("1000-host hostvars scan: {elapsed:?}");
+    assert_eq!(
+        out,
+        "- pg-c7-1 @ 10.10.0.21\n- pg-c7-2 @ 10.10.0.22\n- pg-c7-3 @ 10.10.0.23\n"
+    );
+    let start = std::time::Instant::now();
+    for _ in 0..1000 {
+        t.template_value(&json!("{{ target_cluster }}-{{ 1 + 1 }}"), &v, None)
+            .unwrap();
+    }
+    println!("1000 value templatings: {:?}", start.elapsed());
+    assert!(elapsed.as_secs() < 10, "{elapsed:?}");
+}

@@ -213,3 +213,43 @@ proptest! {
         let _ = t.template_value(&json!("{{ s }}"), &v, None);
     }
 }
+
+#[test]
+fn pathological_templates_fail_cleanly() {
+    let t = Templar::default();
+    let deep_list = format!("{{{{ {}1{} }}}}", "[".repeat(5000), "]".repeat(5000));
+    let deep_parens = format!("{{{{ {}1{} }}}}", "(".repeat(5000), ")".repeat(5000));
+    let deep_blocks = "{% if true %}".repeat(3000);
+    let recursive_macro = "{% macro f() %}{{ f() }}{% endmacro %}{{ f() }}".to_string();
+    let long_chain = format!("{{{{ x{} }}}}", " | default(1)".repeat(3000));
+    let long_attrs = format!("{{{{ x{} }}}}", ".a".repeat(3000));
+    let err = t
+        .template_value(&json!(long_attrs), &vars(), None)
+        .unwrap_err();
+    assert!(err.message.starts_with("expression too complex"), "{err}");
+    // a long chain of distinct variables, each templating the next
+    let mut chain = Map::new();
+    for i in 0..400 {
+        chain.insert(format!("v{i}"), json!(format!("{{{{ v{} }}}}", i + 1)));
+    }
+    let err = t
+        .template_value(&json!("{{ v0 }}"), &Vars::new(chain), None)
+        .unwrap_err();
+    assert!(err.message.contains("nest more than"), "{err}");
+    let deep_literal = format!("{}1{}", "[".repeat(100_000), "]".repeat(100_000));
+    for src in [
+        deep_list,
+        deep_parens,
+        deep_blocks,
+        recursive_macro,
+        long_chain,
+    ] {
+        let _ = t.render_template_file("deep.j2", &src, &vars());
+        let _ = t.template_value(&Value::String(src.clone()), &vars(), None);
+        let _ = t.evaluate_when(&[Condition::Expr(src.clone())], &vars(), None);
+    }
+    // a huge Python-literal-looking result goes through literal_eval's depth limit
+    let mut m = Map::new();
+    m.insert("deep".into(), Value::String(deep_literal));
+    let _ = t.template_value(&json!("{{ deep }}x"), &Vars::new(m), None);
+}

@@ -395,8 +395,10 @@ impl Loader {
             // Direct `roles:` entries and `import_role` are the play's public roles.
             self.compiled_roles.push(instance.clone());
         }
+        // Handlers inherit the role's scope (its entry's `when`, keywords) like its tasks.
+        inner.chain.clear();
         self.role_handlers
-            .push((instance.clone(), from.handlers.clone(), inherit.clone()));
+            .push((instance.clone(), from.handlers.clone(), inner));
         Ok((instance, items))
     }
 

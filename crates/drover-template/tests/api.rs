@@ -192,7 +192,7 @@ impl HostVarsSource for ManyHosts {
         let third: usize = host.split('.').nth(2)?.parse().ok()?;
         let i = third * 250 + last;
         Some(map(json!({
-            "pg_cluster": format!("pg-c{}", i / 3), "pg_seq": i % 3 + 1, "pg_role": if i % 3 == 0 { "primary" } else { "replica" },
+            "pg_cluster": format!("pg-c{}", i / 3), "pg_seq": i % 3 + 1, "pg_role": if i.is_multiple_of(3) { "primary" } else { "replica" },
             "inventory_hostname": host, "pg_instance": "{{ pg_cluster }}-{{ pg_seq }}"
         })))
     }

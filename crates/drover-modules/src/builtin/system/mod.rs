@@ -10,6 +10,7 @@ pub mod package;
 pub mod ping;
 pub mod systemd;
 pub mod user;
+pub mod wait_for;
 mod util;
 
 use serde_json::{Map, Value};
@@ -30,6 +31,7 @@ pub const MODULES: &[&str] = &[
     "systemd",
     "systemd_service",
     "user",
+    "wait_for",
     "yum",
 ];
 
@@ -53,6 +55,7 @@ pub fn dispatch(
         "raw" => Some(command::prepare_raw(args)),
         "shell" => Some(command::prepare_shell(args)),
         "user" => Some(user::prepare(args)),
+        "wait_for" => Some(wait_for::prepare(args)),
         _ => None,
     }
 }

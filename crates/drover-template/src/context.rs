@@ -291,6 +291,7 @@ impl LazyVars {
     /// Renders `text` as a template file (no conversion, no escaping, trailing newlines kept).
     pub fn render_text(self: &Arc<Self>, name: &str, text: &str) -> Result<String, Error> {
         check_complexity(text)?;
+        refuse_override_header(text)?;
         let mut out =
             self.shared
                 .env
@@ -301,6 +302,7 @@ impl LazyVars {
 
     fn render(self: &Arc<Self>, text: &str) -> Result<String, Error> {
         check_complexity(text)?;
+        refuse_override_header(text)?;
         self.shared.env.render_named_str(
             "<expression>",
             text,
@@ -509,6 +511,18 @@ fn nested_error(key: &str, raw: &Value, failure: &Failure, shared: &Shared) -> E
         },
     };
     Error::new(failure.error.kind(), nested.message.clone()).with_source(nested)
+}
+
+/// Ansible reads a first line `#jinja2: trim_blocks: False, ...` as environment overrides;
+/// drover does not, so it refuses instead of rendering the header as text.
+fn refuse_override_header(text: &str) -> Result<(), Error> {
+    if text.starts_with("#jinja2:") {
+        return Err(Error::new(
+            ErrorKind::InvalidOperation,
+            "the `#jinja2:` override header is not supported by drover; remove it (drover always renders with trim_blocks and no lstrip_blocks)",
+        ));
+    }
+    Ok(())
 }
 
 /// Whether a value tree contains a string that would be templated.

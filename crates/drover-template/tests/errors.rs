@@ -244,6 +244,11 @@ fn unsupported_jinja_features_are_refused_by_name() {
         err.help.as_deref().unwrap().contains("{% include %}"),
         "{err}"
     );
+    // per-template environment overrides
+    let err = t
+        .render_template_file("a.j2", "#jinja2: trim_blocks: False\nx\n", &v)
+        .unwrap_err();
+    assert!(err.message.contains("#jinja2:"), "{err}");
     // globals Ansible has but drover does not implement
     let err = t
         .template_value(&json!("{{ now() }}"), &v, None)

@@ -280,7 +280,11 @@ fn loads_every_supported_keyword() {
     assert_eq!(play.keywords.literal_bool("become"), Some(true));
     assert_eq!(play.handlers.len(), 2);
     assert_eq!(play.handlers[0].display_name(), "r : rh");
-    assert_eq!(play.handlers[0].when.len(), 1, "role handlers inherit the role's `when`");
+    assert_eq!(
+        play.handlers[0].when.len(),
+        1,
+        "role handlers inherit the role's `when`"
+    );
     assert_eq!(play.handlers[1].listen, ["topic"]);
     let drover_playbook::Item::Task(t) = &play.tasks[0] else {
         panic!()

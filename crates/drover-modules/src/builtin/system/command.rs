@@ -217,7 +217,18 @@ impl Action for Run {
     }
 
     fn apply(&self, _plan: &Plan) -> Vec<Request> {
-        let mut request = Request::new(self.script.clone());
+        // The node's clock before and after, on stderr marker lines that `finish` removes: the
+        // times Ansible reports as `start`, `end` and `delta`.
+        let script = if self.kind == Kind::Raw {
+            self.script.clone()
+        } else {
+            format!(
+                "printf '{START}%s\\n' \"$(date '+%Y-%m-%d %H:%M:%S.%6N')\" >&2\n(\n{}\n)\n{RC}=$?\n\
+                 printf '{END}%s\\n' \"$(date '+%Y-%m-%d %H:%M:%S.%6N')\" >&2\nexit ${RC}\n",
+                self.script
+            )
+        };
+        let mut request = Request::new(script);
         request.stdin = self.stdin.clone();
         vec![request]
     }
@@ -226,6 +237,7 @@ impl Action for Run {
         let out = outputs
             .first()
             .ok_or_else(|| ModuleError::internal("command produced no output"))?;
+        let (stderr, times) = split_times(&out.stderr);
         let clean = |bytes: &[u8]| {
             let text = String::from_utf8_lossy(bytes).into_owned();
             if self.strip {
@@ -238,11 +250,21 @@ impl Action for Run {
             changed: true,
             rc: Some(out.status),
             stdout: Some(clean(&out.stdout)),
-            stderr: Some(clean(&out.stderr)),
+            stderr: Some(clean(&stderr)),
             ..ModuleResult::default()
         };
         if self.kind != Kind::Raw {
             r.extra.insert("cmd".into(), self.cmd.clone());
+            let (start, end, delta) = match times {
+                Some((start, end)) => {
+                    let delta = python_timedelta(&start, &end).map_or(Value::Null, Value::String);
+                    (Value::String(start), Value::String(end), delta)
+                }
+                None => (Value::Null, Value::Null, Value::Null),
+            };
+            r.extra.insert("start".into(), start);
+            r.extra.insert("end".into(), end);
+            r.extra.insert("delta".into(), delta);
         }
         if out.status != 0 {
             r.failed = true;
@@ -252,6 +274,68 @@ impl Action for Run {
         }
         Ok(r)
     }
+}
+
+const START: &str = "__drover_start=";
+const END: &str = "__drover_end=";
+const RC: &str = "__drover_rc";
+
+/// Removes the timing marker lines from stderr; returns the rest and `(start, end)`.
+fn split_times(stderr: &[u8]) -> (Vec<u8>, Option<(String, String)>) {
+    let text = String::from_utf8_lossy(stderr);
+    let mut start = None;
+    let mut end = None;
+    let mut rest = String::new();
+    for line in text.split_inclusive('\n') {
+        let bare = line.trim_end_matches('\n');
+        if let Some(t) = bare.strip_prefix(START) {
+            start = Some(t.to_string());
+        } else if let Some(t) = bare.strip_prefix(END) {
+            end = Some(t.to_string());
+        } else {
+            rest.push_str(line);
+        }
+    }
+    (rest.into_bytes(), start.zip(end))
+}
+
+/// `end - start` as Python prints a `timedelta` (`0:00:00.026831`), from
+/// `YYYY-MM-DD HH:MM:SS.ffffff` times.
+fn python_timedelta(start: &str, end: &str) -> Option<String> {
+    let micros = |t: &str| -> Option<i64> {
+        let (date, time) = t.split_once(' ')?;
+        let mut d = date.split('-').map(|p| p.parse::<i64>().ok());
+        let (y, m, day) = (d.next()??, d.next()??, d.next()??);
+        let (hms, frac) = time.split_once('.').unwrap_or((time, "0"));
+        let mut h = hms.split(':').map(|p| p.parse::<i64>().ok());
+        let (hh, mm, ss) = (h.next()??, h.next()??, h.next()??);
+        let frac: i64 = format!("{frac:0<6}").get(..6)?.parse().ok()?;
+        // days from civil (Howard Hinnant's algorithm)
+        let y = if m <= 2 { y - 1 } else { y };
+        let era = y.div_euclid(400);
+        let yoe = y - era * 400;
+        let doy = (153 * (m + if m > 2 { -3 } else { 9 }) + 2) / 5 + day - 1;
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+        let days = era * 146_097 + doe;
+        Some((((days * 24 + hh) * 60 + mm) * 60 + ss) * 1_000_000 + frac)
+    };
+    let d = micros(end)? - micros(start)?;
+    if d < 0 {
+        return None;
+    }
+    let (secs, us) = (d / 1_000_000, d % 1_000_000);
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    let body = format!("{}:{:02}:{:02}", rem / 3600, rem % 3600 / 60, rem % 60);
+    let body = if us == 0 {
+        body
+    } else {
+        format!("{body}.{us:06}")
+    };
+    Some(if days == 0 {
+        body
+    } else {
+        format!("{days} day{}, {body}", if days == 1 { "" } else { "s" })
+    })
 }
 
 /// Escapes a path for the shell while keeping glob characters (`*`, `?`, `[`, `]`) active.
@@ -364,13 +448,15 @@ mod tests {
         let plan = a.plan(None).unwrap();
         assert_eq!(plan.outcome, Outcome::Unpredictable);
         assert!(plan.result.skipped);
-        assert_eq!(
-            a.apply(&plan)[0].script,
-            "cd -- /tmp || exit 1\necho 'a b' '$HOME'"
+        let script = &a.apply(&plan)[0].script;
+        assert!(
+            script.contains("\n(\ncd -- /tmp || exit 1\necho 'a b' '$HOME'\n)\n"),
+            "{script}"
         );
         let a = action("shell", json!({"_raw_params": "echo $HOME | wc -c"}));
         let plan = a.plan(None).unwrap();
-        assert_eq!(a.apply(&plan)[0].script, "echo $HOME | wc -c");
+        let script = &a.apply(&plan)[0].script;
+        assert!(script.contains("\n(\necho $HOME | wc -c\n)\n"), "{script}");
     }
 
     #[test]
@@ -404,6 +490,50 @@ mod tests {
         assert_eq!(r.msg.as_deref(), Some("non-zero return code"));
         assert_eq!(r.stdout.as_deref(), Some("x"));
         assert_eq!(r.extra["cmd"], json!(["false"]));
+    }
+
+    #[test]
+    fn times_are_taken_on_the_node_and_removed_from_stderr() {
+        let err = b"__drover_start=2026-11-22 04:54:21.608514\noops\n__drover_end=2026-11-22 04:54:21.635345\n";
+        let (rest, times) = split_times(err);
+        assert_eq!(rest, b"oops\n");
+        let (start, end) = times.unwrap();
+        assert_eq!(
+            python_timedelta(&start, &end).as_deref(),
+            Some("0:00:00.026831")
+        );
+        assert_eq!(
+            python_timedelta("2026-12-31 23:59:59.5", "2027-01-01 00:00:00.5").as_deref(),
+            Some("0:00:01")
+        );
+        assert_eq!(
+            python_timedelta("2026-11-20 00:00:00.0", "2026-11-22 01:00:00.0").as_deref(),
+            Some("2 days, 1:00:00")
+        );
+    }
+
+    #[tokio::test]
+    async fn the_timed_script_runs_in_a_real_shell() {
+        let a = action(
+            "shell",
+            json!({"_raw_params": "echo out; echo err >&2; exit 4"}),
+        );
+        let plan = a.plan(None).unwrap();
+        let req = &a.apply(&plan)[0];
+        let out = drover_connection::LocalConnection::new("localhost")
+            .run(req)
+            .await
+            .unwrap();
+        let r = a.finish(&plan, &[out]).unwrap();
+        assert_eq!(
+            (r.rc, r.stdout.as_deref(), r.stderr.as_deref()),
+            (Some(4), Some("out"), Some("err"))
+        );
+        assert!(
+            r.extra["delta"].as_str().unwrap().starts_with("0:00:0"),
+            "{:?}",
+            r.extra
+        );
     }
 
     #[test]

@@ -4,14 +4,16 @@
 
 pub mod apt;
 pub mod command;
+mod curl;
 pub mod dnf;
+pub mod get_url;
 pub mod group;
 pub mod package;
 pub mod ping;
 pub mod systemd;
 pub mod user;
-pub mod wait_for;
 mod util;
+pub mod wait_for;
 
 use serde_json::{Map, Value};
 
@@ -22,6 +24,7 @@ pub const MODULES: &[&str] = &[
     "apt",
     "command",
     "dnf",
+    "get_url",
     "group",
     "package",
     "ping",
@@ -48,6 +51,7 @@ pub fn dispatch(
         "dnf" => Some(dnf::prepare("dnf", args)),
         "yum" => Some(dnf::prepare("yum", args)),
         "package" => Some(package::prepare(args)),
+        "get_url" => Some(get_url::prepare(args)),
         "group" => Some(group::prepare(args)),
         "ping" => Some(ping::prepare(args)),
         "service" => Some(systemd::prepare_service(args)),

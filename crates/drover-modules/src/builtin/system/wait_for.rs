@@ -55,7 +55,11 @@ struct WaitFor {
 
 /// Prepares a `wait_for` task.
 pub fn prepare(args: &Map<String, Value>) -> Result<Prepared, ModuleError> {
-    util::refuse("wait_for", args, &["exclude_hosts", "active_connection_states"])?;
+    util::refuse(
+        "wait_for",
+        args,
+        &["exclude_hosts", "active_connection_states"],
+    )?;
     let p: Params = parse("wait_for", args)?;
     let state = p.state.unwrap_or_else(|| "started".into());
     match state.as_str() {
@@ -192,7 +196,8 @@ impl Action for WaitFor {
 
     fn plan(&self, _probe: Option<&Output>) -> Result<Plan, ModuleError> {
         let mut plan = Plan::unpredictable(());
-        plan.result = ModuleResult::ok().with_msg("remote module (wait_for) does not support check mode");
+        plan.result =
+            ModuleResult::ok().with_msg("remote module (wait_for) does not support check mode");
         plan.result.skipped = true;
         Ok(plan)
     }
@@ -221,7 +226,10 @@ impl Action for WaitFor {
         Ok(ModuleResult::ok()
             .with("state", self.state.clone())
             .with("port", opt(self.port.map(Value::from)))
-            .with("search_regex", opt(self.search_regex.clone().map(Value::from)))
+            .with(
+                "search_regex",
+                opt(self.search_regex.clone().map(Value::from)),
+            )
             .with("match_groups", Value::Array(Vec::new()))
             .with("match_groupdict", Value::Object(Map::new()))
             .with("path", opt(self.path.clone().map(Value::from)))
@@ -244,23 +252,46 @@ mod tests {
         assert!(plan.result.skipped);
         let script = &a.apply(&plan)[0].script;
         assert!(script.contains("h=127.0.0.1; p=8500; ct=5\n"), "{script}");
-        assert!(script.contains("if port_open; then elapsed; exit 0; fi"), "{script}");
+        assert!(
+            script.contains("if port_open; then elapsed; exit 0; fi"),
+            "{script}"
+        );
         let r = a.finish(&plan, &[out(1, "elapsed=10\n", "")]).unwrap();
         assert!(r.failed);
-        assert_eq!(r.msg.as_deref(), Some("Timeout when waiting for 127.0.0.1:8500"));
+        assert_eq!(
+            r.msg.as_deref(),
+            Some("Timeout when waiting for 127.0.0.1:8500")
+        );
         assert_eq!(r.extra["elapsed"], 10);
-        let a = action("wait_for", json!({"port": "8500", "state": "stopped", "msg": "consul still up"}));
+        let a = action(
+            "wait_for",
+            json!({"port": "8500", "state": "stopped", "msg": "consul still up"}),
+        );
         let plan = a.plan(None).unwrap();
         assert!(a.apply(&plan)[0].script.contains("if ! port_open; then"));
-        assert_eq!(a.finish(&plan, &[out(1, "elapsed=300\n", "")]).unwrap().msg.as_deref(), Some("consul still up"));
+        assert_eq!(
+            a.finish(&plan, &[out(1, "elapsed=300\n", "")])
+                .unwrap()
+                .msg
+                .as_deref(),
+            Some("consul still up")
+        );
     }
 
     #[test]
     fn refusals() {
-        assert!(error("wait_for", json!({"port": 1, "state": "drained"})).contains("`drained` is not implemented"));
+        assert!(
+            error("wait_for", json!({"port": 1, "state": "drained"}))
+                .contains("`drained` is not implemented")
+        );
         assert!(error("wait_for", json!({"port": 1, "path": "/x"})).contains("can not both"));
-        assert!(error("wait_for", json!({"path": "/x", "state": "stopped"})).contains("state=stopped"));
-        assert!(error("wait_for", json!({"port": 1, "exclude_hosts": ["a"]})).contains("`exclude_hosts`"));
+        assert!(
+            error("wait_for", json!({"path": "/x", "state": "stopped"})).contains("state=stopped")
+        );
+        assert!(
+            error("wait_for", json!({"port": 1, "exclude_hosts": ["a"]}))
+                .contains("`exclude_hosts`")
+        );
     }
 
     /// Real loops in a local shell: a file that appears, a regex, absence, a listening port.
@@ -276,11 +307,15 @@ mod tests {
             let o = run_local(&a.apply(&plan)[0]).await;
             a.finish(&plan, &[o]).unwrap()
         };
-        let r = run(json!({"path": fs, "search_regex": "agent (started|running)", "timeout": 5})).await;
+        let r =
+            run(json!({"path": fs, "search_regex": "agent (started|running)", "timeout": 5})).await;
         assert!(!r.failed, "{:?}", r.msg);
         assert_eq!(r.to_registered()["path"], fs);
         let r = run(json!({"path": fs, "search_regex": "^never$", "timeout": 1, "sleep": 1})).await;
-        assert_eq!(r.msg.as_deref(), Some(format!("Timeout when waiting for search string ^never$ in {fs}").as_str()));
+        assert_eq!(
+            r.msg.as_deref(),
+            Some(format!("Timeout when waiting for search string ^never$ in {fs}").as_str())
+        );
         let r = run(json!({"path": fs, "state": "absent", "timeout": 1})).await;
         assert!(r.failed);
         let r = run(json!({"path": format!("{fs}.gone"), "state": "absent", "timeout": 1})).await;
@@ -295,6 +330,9 @@ mod tests {
         let r = run(json!({"port": port, "state": "stopped", "timeout": 5})).await;
         assert!(!r.failed, "{:?}", r.msg);
         let r = run(json!({"port": port, "timeout": 1, "connect_timeout": 1})).await;
-        assert_eq!(r.msg.as_deref(), Some(format!("Timeout when waiting for 127.0.0.1:{port}").as_str()));
+        assert_eq!(
+            r.msg.as_deref(),
+            Some(format!("Timeout when waiting for 127.0.0.1:{port}").as_str())
+        );
     }
 }

@@ -364,7 +364,7 @@ impl Action for GetUrl {
         }
         let content_changed = line_value(&text, "changed") == Some("1");
         let attrs_changed = plan.result.extra.get("attrs_change") == Some(&Value::Bool(true));
-        r.changed = content_changed || attrs_changed || (!work.exists && content_changed);
+        r.changed = content_changed || attrs_changed;
         r.msg = Some(match line_value(&text, "status_code") {
             Some("304") => "HTTP Error 304: Not Modified".into(),
             _ => format!("OK ({} bytes)", line_value(&text, "size").unwrap_or("0")),

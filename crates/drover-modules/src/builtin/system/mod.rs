@@ -11,6 +11,7 @@ pub mod group;
 pub mod package;
 pub mod ping;
 pub mod systemd;
+pub mod uri;
 pub mod user;
 mod util;
 pub mod wait_for;
@@ -33,6 +34,7 @@ pub const MODULES: &[&str] = &[
     "shell",
     "systemd",
     "systemd_service",
+    "uri",
     "user",
     "wait_for",
     "yum",
@@ -58,6 +60,7 @@ pub fn dispatch(
         "systemd" | "systemd_service" => Some(systemd::prepare_systemd(args)),
         "raw" => Some(command::prepare_raw(args)),
         "shell" => Some(command::prepare_shell(args)),
+        "uri" => Some(uri::prepare(args)),
         "user" => Some(user::prepare(args)),
         "wait_for" => Some(wait_for::prepare(args)),
         _ => None,

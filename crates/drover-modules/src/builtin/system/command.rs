@@ -353,7 +353,7 @@ fn glob_word(pattern: &str) -> String {
 }
 
 /// Python's `shlex.split` (POSIX mode): quotes, backslashes, no comments.
-fn shlex_split(text: &str) -> Option<Vec<String>> {
+pub(crate) fn shlex_split(text: &str) -> Option<Vec<String>> {
     let mut words = Vec::new();
     let mut word = String::new();
     let mut in_word = false;

@@ -10,6 +10,7 @@ pub mod get_url;
 pub mod group;
 pub mod package;
 pub mod ping;
+pub mod script;
 pub mod systemd;
 pub mod uri;
 pub mod user;
@@ -30,6 +31,7 @@ pub const MODULES: &[&str] = &[
     "package",
     "ping",
     "raw",
+    "script",
     "service",
     "shell",
     "systemd",
@@ -46,7 +48,6 @@ pub fn dispatch(
     args: &Map<String, Value>,
     ctx: &TaskContext<'_>,
 ) -> Option<Result<Prepared, ModuleError>> {
-    let _ = ctx;
     match module {
         "apt" => Some(apt::prepare(args)),
         "command" => Some(command::prepare_command(args)),
@@ -56,6 +57,7 @@ pub fn dispatch(
         "get_url" => Some(get_url::prepare(args)),
         "group" => Some(group::prepare(args)),
         "ping" => Some(ping::prepare(args)),
+        "script" => Some(script::prepare(args, ctx)),
         "service" => Some(systemd::prepare_service(args)),
         "systemd" | "systemd_service" => Some(systemd::prepare_systemd(args)),
         "raw" => Some(command::prepare_raw(args)),

@@ -423,7 +423,16 @@ impl Loader {
                     _ => return Err(expected(v, "a list of roles", "`dependencies`")),
                 },
                 "allow_duplicates" => allow = v.as_bool().unwrap_or(false),
-                "galaxy_info" | "argument_specs" | "collections" => {}
+                // Galaxy metadata and collection search lists do not change what runs
+                // (modules outside ansible.builtin are refused where tasks name them).
+                "galaxy_info" | "collections" => {}
+                "argument_specs" => {
+                    return Err(refused(
+                        k,
+                        "role argument validation",
+                        "drover does not validate role arguments from `argument_specs`; remove it or check the values with `assert`",
+                    ));
+                }
                 _ => {
                     return Err(crate::error::unknown_key(
                         k,

@@ -3,6 +3,8 @@
 
 pub mod blockinfile;
 pub(crate) mod common;
+#[cfg(test)]
+mod compat;
 pub mod copy;
 pub mod fetch;
 pub mod file;

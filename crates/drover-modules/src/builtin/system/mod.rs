@@ -12,6 +12,7 @@ pub mod package;
 pub mod ping;
 pub mod script;
 pub mod systemd;
+pub mod unarchive;
 pub mod uri;
 pub mod user;
 mod util;
@@ -36,6 +37,7 @@ pub const MODULES: &[&str] = &[
     "shell",
     "systemd",
     "systemd_service",
+    "unarchive",
     "uri",
     "user",
     "wait_for",
@@ -62,6 +64,7 @@ pub fn dispatch(
         "systemd" | "systemd_service" => Some(systemd::prepare_systemd(args)),
         "raw" => Some(command::prepare_raw(args)),
         "shell" => Some(command::prepare_shell(args)),
+        "unarchive" => Some(unarchive::prepare(args, ctx)),
         "uri" => Some(uri::prepare(args)),
         "user" => Some(user::prepare(args)),
         "wait_for" => Some(wait_for::prepare(args)),

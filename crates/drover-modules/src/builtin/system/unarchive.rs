@@ -235,10 +235,10 @@ impl Unarchive {
         ));
         if self.mode.is_some() || self.owner.is_some() || self.group.is_some() {
             let want_mode = self.mode.map(|m| format!("{:o}", m.0)).unwrap_or_default();
-            s.push_str(&format!(
-                "printf '%s\\n' \"$files\" | while IFS= read -r f; do\n  [ -n \"$f\" ] || continue\n  p=\"$d/${{f#/}}\"\n  [ -e \"$p\" ] || [ -L \"$p\" ] || continue\n  \
-                 cur=$(stat -c '%a:%U:%G:%u:%g' -- \"$p\")\n  m=${{cur%%:*}}\n",
-            ));
+            s.push_str(
+                "printf '%s\\n' \"$files\" | while IFS= read -r f; do\n  [ -n \"$f\" ] || continue\n  p=\"$d/${f#/}\"\n  [ -e \"$p\" ] || [ -L \"$p\" ] || continue\n  \
+                 cur=$(stat -c '%a:%U:%G:%u:%g' -- \"$p\")\n  m=${cur%%:*}\n",
+            );
             if let Some(mode) = self.mode {
                 s.push_str(&format!(
                     "  if [ \"$m\" != {want_mode} ] && [ ! -L \"$p\" ]; then chmod {mode} -- \"$p\" && echo attrs=1; fi\n"

@@ -60,7 +60,7 @@ pub(crate) fn resolved_probe_with(path: &str, want_content: bool) -> Request {
     let plain = files::probe_script(path, want_content).script;
     let first = format!("p={}\n", quote(path));
     let resolve = format!(
-        "p={}\nif [ -L \"$p\" ]; then r=$(readlink -f -- \"$p\") && [ -n \"$r\" ] && p=$r; printf 'realpath=%s\\n' \"$p\"; fi\n",
+        "printf 'umask=%s\\nwhoami=%s\\nwhogroup=%s\\n' \"$(umask)\" \"$(id -un)\" \"$(id -gn)\"\np={}\nif [ -L \"$p\" ]; then r=$(readlink -f -- \"$p\") && [ -n \"$r\" ] && p=$r; printf 'realpath=%s\\n' \"$p\"; fi\n",
         quote(path)
     );
     Request::new(plain.replacen(&first, &resolve, 1))
@@ -74,6 +74,8 @@ pub(crate) struct Current {
     pub real_path: String,
     /// The text, `None` when the file is absent.
     pub text: Option<String>,
+    /// What a newly created file would be like (`0666 & ~umask`, the remote user and group).
+    pub fresh: FileState,
 }
 
 impl Current {
@@ -83,11 +85,26 @@ impl Current {
         let probe =
             probe.ok_or_else(|| ModuleError::internal(format!("{module} needs its probe")))?;
         let state = FileState::parse(&probe.stdout)?;
-        let real_path = probe
-            .stdout_text()
-            .lines()
-            .find_map(|l| l.strip_prefix("realpath=").map(String::from))
-            .unwrap_or_else(|| path.to_string());
+        let stdout = probe.stdout_text();
+        let value = |key: &str| {
+            stdout
+                .lines()
+                .find_map(|l| l.strip_prefix(key)?.strip_prefix('=').map(String::from))
+        };
+        let real_path = value("realpath").unwrap_or_else(|| path.to_string());
+        let umask = value("umask")
+            .and_then(|u| u32::from_str_radix(u.trim(), 8).ok())
+            .unwrap_or(0o022);
+        let fresh = FileState {
+            kind: FileKind::File,
+            mode: Some(crate::params::Mode(0o666 & !umask)),
+            owner: value("whoami"),
+            group: value("whogroup"),
+            size: Some(0),
+            sha256: None,
+            link_target: None,
+            content: None,
+        };
         let text = match state.kind {
             FileKind::Absent => None,
             FileKind::Directory => {
@@ -117,6 +134,7 @@ impl Current {
             state,
             real_path,
             text,
+            fresh,
         })
     }
 }
@@ -143,6 +161,9 @@ pub(crate) enum EditWork {
         real_path: String,
         content: String,
         create_dir: bool,
+        /// A new file whose attributes will then differ from the wanted ones (Ansible reports
+        /// it in the real run's message, not in check mode's).
+        fresh_attrs_differ: bool,
     },
     /// Fix mode/owner/group only.
     Attrs { real_path: String },
@@ -188,6 +209,8 @@ impl EditTarget {
                     real_path: current.real_path.clone(),
                     content: new_text,
                     create_dir: current.text.is_none(),
+                    fresh_attrs_differ: current.text.is_none()
+                        && !self.options.attrs.differences(&current.fresh).is_empty(),
                 },
             )
         } else if !attr_changes.is_empty() {
@@ -221,6 +244,7 @@ impl EditTarget {
                 real_path,
                 content,
                 create_dir,
+                ..
             }) => {
                 let options = WriteOptions {
                     backup: self.options.backup && !create_dir,
@@ -268,6 +292,17 @@ impl EditTarget {
                 format!("failed to write `{}`: {}", self.path, stderr.trim())
             });
             return Ok(result);
+        }
+        if let Ok(EditWork::Write {
+            fresh_attrs_differ: true,
+            ..
+        }) = plan.state::<EditWork>()
+        {
+            let msg = result.msg.get_or_insert_with(String::new);
+            if !msg.is_empty() {
+                msg.push_str(" and ");
+            }
+            msg.push_str(ATTRS_MSG);
         }
         for line in out.stdout_text().lines() {
             if let Some(backup) = line.strip_prefix("backup=") {
@@ -544,6 +579,8 @@ pub(crate) mod testkit {
         pub result: ModuleResult,
         /// Unified diffs.
         pub diffs: Vec<String>,
+        /// The plan's diffs.
+        pub plan_diffs: Vec<crate::diff::FileDiff>,
         /// Round trips used (probe + apply scripts).
         pub round_trips: usize,
     }
@@ -561,11 +598,13 @@ pub(crate) mod testkit {
         };
         let plan = action.plan(probe.as_ref())?;
         let diffs = plan.diffs.iter().map(|d| d.unified()).collect();
+        let plan_diffs = plan.diffs.clone();
         if plan.outcome == Outcome::Satisfied || check {
             return Ok(Run {
                 outcome: plan.outcome,
                 result: plan.result.clone(),
                 diffs,
+                plan_diffs,
                 round_trips,
             });
         }
@@ -583,6 +622,7 @@ pub(crate) mod testkit {
             outcome: plan.outcome,
             result: action.finish(&plan, &outputs)?,
             diffs,
+            plan_diffs,
             round_trips,
         })
     }
@@ -623,7 +663,8 @@ mod tests {
     #[test]
     fn resolved_probe_follows_links() {
         let r = resolved_probe("/etc/x y");
-        assert!(r.script.starts_with("p='/etc/x y'\nif [ -L \"$p\" ]; then"));
+        assert!(r.script.contains("p='/etc/x y'\nif [ -L \"$p\" ]; then"));
+        assert!(r.script.starts_with("printf 'umask="));
         assert!(r.script.contains("--drover-content--"));
     }
 }

@@ -142,6 +142,31 @@ fn cases() -> Vec<(&'static str, Value, Option<&'static str>)> {
         ("lineinfile", json!({"line": "first", "create": true}), None),
         (
             "lineinfile",
+            json!({"line": "first", "create": true, "mode": "0600"}),
+            None,
+        ),
+        (
+            "lineinfile",
+            json!({"line": "first", "create": true, "mode": "0644"}),
+            None,
+        ),
+        (
+            "lineinfile",
+            json!({"line": "x=1", "mode": "0600"}),
+            Some(conf),
+        ),
+        (
+            "lineinfile",
+            json!({"line": "key=value", "mode": "0600"}),
+            Some(conf),
+        ),
+        (
+            "blockinfile",
+            json!({"block": "x", "create": true, "mode": "0640"}),
+            None,
+        ),
+        (
+            "lineinfile",
             json!({"regexp": "^port=", "state": "absent"}),
             Some(conf),
         ),
@@ -260,7 +285,7 @@ async fn lineinfile_and_blockinfile_match_ansible() {
     let cases = cases();
     let mut ansible_cases = Vec::new();
     for (i, (module, args, before)) in cases.iter().enumerate() {
-        for side in ["ansible", "drover"] {
+        for side in ["ansible", "drover", "ansible-check", "drover-check"] {
             let sub = dir.path().join(side);
             std::fs::create_dir_all(&sub).unwrap();
             if let Some(text) = before {
@@ -269,6 +294,13 @@ async fn lineinfile_and_blockinfile_match_ansible() {
         }
         let mut args = args.clone();
         args["path"] = json!(dir.path().join("ansible").join(i.to_string()));
+        ansible_cases.push(json!({"module": module, "args": args}));
+    }
+    for (i, (module, args, _)) in cases.iter().enumerate() {
+        let mut args = args.clone();
+        args["path"] = json!(dir.path().join("ansible-check").join(i.to_string()));
+        args["_ansible_check_mode"] = json!(true);
+        args["_ansible_diff"] = json!(true);
         ansible_cases.push(json!({"module": module, "args": args}));
     }
     let ansible = run_ansible(&python, dir.path(), &ansible_cases);
@@ -298,6 +330,42 @@ async fn lineinfile_and_blockinfile_match_ansible() {
             want_msg,
             "case {i} {module} {args}: msg"
         );
+
+        // check mode with --diff: same prediction, same diff text, nothing written
+        let want = &ansible[cases.len() + i];
+        let path = dir.path().join("drover-check").join(i.to_string());
+        args["path"] = json!(path);
+        let check = run(action(module, args.clone(), true).as_ref(), true)
+            .await
+            .unwrap();
+        assert_eq!(
+            json!(check.result.changed),
+            want["changed"],
+            "check case {i} {module} {args}: changed (ansible: {want})"
+        );
+        assert_eq!(
+            check.result.msg.as_deref().unwrap_or(""),
+            want["msg"].as_str().unwrap_or(""),
+            "check case {i} {module} {args}: msg"
+        );
+        let ansible_path = dir.path().join("ansible-check").join(i.to_string());
+        assert_eq!(
+            std::fs::read_to_string(&path).ok(),
+            std::fs::read_to_string(&ansible_path).ok(),
+            "check case {i} {module} {args}: check mode wrote"
+        );
+        let want_diff = match &want["diff"] {
+            Value::Array(list) => list[0].clone(),
+            other => other.clone(),
+        };
+        if check.result.changed && want_diff["before"] != want_diff["after"] {
+            let got = &check.plan_diffs[0];
+            assert_eq!(
+                (json!(got.before), json!(got.after)),
+                (want_diff["before"].clone(), want_diff["after"].clone()),
+                "check case {i} {module} {args}: diff"
+            );
+        }
     }
 }
 

@@ -20,7 +20,7 @@ use std::time::Duration;
 pub use error::{Error, Result};
 pub use escalate::Become;
 pub use local::LocalConnection;
-pub use ssh::{ControlDir, HostKeyPolicy, SshConnection, SshOptions};
+pub use ssh::{ControlDir, HostKeyPolicy, SshConnection, SshOptions, is_reserved_option};
 
 /// Channels opened at once on one host's master (sshd's default `MaxSessions` is 10).
 pub const MAX_CHANNELS_PER_HOST: usize = 8;

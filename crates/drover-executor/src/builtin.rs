@@ -186,6 +186,11 @@ fn assert(
     let that = args
         .get("that")
         .ok_or("module `assert`: `that` is required")?;
+    // Like `debug`, Ansible always prints assert results (`_ansible_verbose_always`).
+    let verbose = |mut r: Map<String, Value>| {
+        r.insert("_ansible_verbose_always".into(), Value::Bool(true));
+        r
+    };
     let conditions: Vec<String> = match that {
         Value::Array(items) => items.iter().map(text).collect(),
         other => vec![text(other)],
@@ -211,14 +216,14 @@ fn assert(
             r.insert("assertion".into(), Value::String(condition.clone()));
             r.insert("evaluated_to".into(), Value::Bool(false));
             r.insert("msg".into(), msg);
-            return ok(r);
+            return ok(verbose(r));
         }
     }
     let mut r = base(false, false);
     let msg = render(args.get("success_msg"))?
         .unwrap_or_else(|| Value::String("All assertions passed".into()));
     r.insert("msg".into(), msg);
-    ok(r)
+    ok(verbose(r))
 }
 
 fn meta(args: &Map<String, Value>) -> Result<EngineResult, String> {

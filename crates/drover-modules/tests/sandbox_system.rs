@@ -1,0 +1,320 @@
+//! The system modules against a real sandbox node (Debian, systemd as PID 1, sshd, no Python):
+//! every task runs probe → plan → apply over SSH with `become` (sudo), then again to show the
+//! second run is satisfied after ONE probe round trip. Needs Docker; with CI=true a missing
+//! Docker fails the test.
+#![allow(clippy::unwrap_used)]
+
+use std::path::{Path, PathBuf};
+
+use drover_connection::{Become, ControlDir, Output, Request, SshConnection, SshOptions};
+use drover_modules::{Controller, ModuleResult, Outcome, Prepared, TaskContext, prepare};
+use drover_sandbox::testing::{TestSandbox, repo_root, require_docker};
+use drover_sandbox::{ImageVariant, UpOptions};
+use serde_json::{Value, json};
+
+struct Files(PathBuf);
+
+impl Controller for Files {
+    fn find_file(&self, name: &str) -> Result<PathBuf, String> {
+        let p = self.0.join(name);
+        if p.exists() {
+            Ok(p)
+        } else {
+            Err(format!("could not find `{name}`"))
+        }
+    }
+    fn find_template(&self, name: &str) -> Result<PathBuf, String> {
+        Err(format!("no template {name}"))
+    }
+    fn render_template(&self, _: &Path) -> Result<String, String> {
+        Err("no templates".into())
+    }
+}
+
+/// What one task did.
+struct Ran {
+    outcome: Outcome,
+    result: ModuleResult,
+    /// Round trips to the node (probe + applies).
+    round_trips: usize,
+}
+
+struct Node {
+    conn: SshConnection,
+    files: Files,
+}
+
+impl Node {
+    async fn send(&self, request: Request) -> Output {
+        self.conn
+            .run(&request.with_become(Become::root()))
+            .await
+            .unwrap()
+    }
+
+    /// Runs a task like the executor does (check = probe + plan only).
+    async fn task(&self, module: &str, args: Value, check: bool) -> Ran {
+        let ctx = TaskContext {
+            host: "meta",
+            controller: &self.files,
+            diff: false,
+        };
+        let action = match prepare(module, args.as_object().unwrap(), &ctx) {
+            Ok(Prepared::Remote(a)) => a,
+            Ok(Prepared::Local(r)) => {
+                return Ran {
+                    outcome: Outcome::Satisfied,
+                    result: r,
+                    round_trips: 0,
+                };
+            }
+            Err(e) => panic!("{module}: {e}"),
+        };
+        let mut round_trips = 0;
+        let probe = match action.probe() {
+            Some(r) => {
+                round_trips += 1;
+                Some(self.send(r).await)
+            }
+            None => None,
+        };
+        let plan = action
+            .plan(probe.as_ref())
+            .unwrap_or_else(|e| panic!("{module} plan: {e}"));
+        if plan.outcome == Outcome::Satisfied || check {
+            return Ran {
+                outcome: plan.outcome,
+                result: plan.result.clone(),
+                round_trips,
+            };
+        }
+        let mut outputs = Vec::new();
+        for r in action.apply(&plan) {
+            round_trips += 1;
+            let out = self.send(r).await;
+            let failed = out.status != 0;
+            outputs.push(out);
+            if failed {
+                break;
+            }
+        }
+        let result = action.finish(&plan, &outputs).unwrap();
+        Ran {
+            outcome: plan.outcome,
+            result,
+            round_trips,
+        }
+    }
+
+    /// The error a task's plan gives.
+    async fn plan_error(&self, module: &str, args: Value) -> String {
+        let ctx = TaskContext {
+            host: "meta",
+            controller: &self.files,
+            diff: false,
+        };
+        let Ok(Prepared::Remote(action)) = prepare(module, args.as_object().unwrap(), &ctx) else {
+            panic!("{module}: remote action expected");
+        };
+        let probe = self.send(action.probe().unwrap()).await;
+        match action.plan(Some(&probe)) {
+            Err(e) => e.to_string(),
+            Ok(_) => panic!("{module}: expected a plan error"),
+        }
+    }
+
+    async fn sh(&self, script: &str) -> String {
+        let out = self.send(Request::new(script)).await;
+        assert_eq!(out.status, 0, "{script}: {}", out.stderr_text());
+        out.stdout_text()
+    }
+
+    /// Runs a task for real, expects `changed`, then again and expects a satisfied plan after
+    /// one round trip (and `check` first, which must predict the change).
+    async fn converge(&self, module: &str, args: Value) -> ModuleResult {
+        let predicted = self.task(module, args.clone(), true).await;
+        assert!(
+            !predicted.result.failed,
+            "{module} check: {:?}",
+            predicted.result.msg
+        );
+        assert!(
+            predicted.result.changed,
+            "{module}: check mode must predict a change"
+        );
+        let first = self.task(module, args.clone(), false).await;
+        assert!(
+            !first.result.failed,
+            "{module}: {:?} {:?}",
+            first.result.msg, first.result.stderr
+        );
+        assert!(first.result.changed, "{module}: first run must change");
+        let second = self.task(module, args, false).await;
+        assert_eq!(second.outcome, Outcome::Satisfied, "{module}: second run");
+        assert!(!second.result.changed);
+        assert_eq!(second.round_trips, 1, "{module}: a no-op costs one probe");
+        first.result
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn system_modules_on_a_real_node() {
+    if !require_docker("system_modules_on_a_real_node") {
+        return;
+    }
+    // The python-free node image: proves the modules need nothing but POSIX tools.
+    let mut opts = UpOptions::new(&format!("t{}-sysmod", std::process::id()), &repo_root());
+    opts.nodes = 1;
+    opts.variant = ImageVariant::NoPython;
+    let sb = TestSandbox::up_with(opts).expect("sandbox up");
+    let control = ControlDir::new().unwrap();
+    let mut options = SshOptions::new("meta");
+    options.config_file = Some(sb.paths().ssh_config());
+    let conn = SshConnection::connect("meta", &options, &control)
+        .await
+        .expect("ssh to meta");
+    let files_dir = tempfile::tempdir().unwrap();
+    let node = Node {
+        conn,
+        files: Files(files_dir.path().to_path_buf()),
+    };
+    assert_eq!(
+        node.sh("command -v python3 python || echo none").await,
+        "none\n",
+        "the node image must have no python"
+    );
+
+    // ping
+    let r = node.task("ping", json!({}), false).await;
+    assert_eq!(r.result.extra["ping"], "pong");
+    assert_eq!(r.round_trips, 1);
+
+    // group + user
+    node.converge(
+        "group",
+        json!({"name": "drovergrp", "gid": 4321, "system": true}),
+    )
+    .await;
+    let r = node
+        .converge(
+            "user",
+            json!({"name": "drovertest", "uid": 4321, "group": "drovergrp", "groups": ["adm"],
+                   "home": "/var/lib/drovertest", "shell": "/bin/sh", "comment": "drover test"}),
+        )
+        .await;
+    assert_eq!(r.extra["uid"], 4321);
+    assert_eq!(
+        node.sh("getent passwd drovertest; id -Gn drovertest").await,
+        "drovertest:x:4321:4321:drover test:/var/lib/drovertest:/bin/sh\ndrovergrp adm\n"
+    );
+    node.converge("user", json!({"name": "drovertest", "shell": "/bin/bash"}))
+        .await;
+    node.converge(
+        "user",
+        json!({"name": "drovertest", "state": "absent", "remove": true}),
+    )
+    .await;
+    node.converge("group", json!({"name": "drovergrp", "state": "absent"}))
+        .await;
+
+    // apt: a real install and removal of a locally built .deb (the node has no network)
+    node.sh(
+        "set -e; d=$(mktemp -d); mkdir -p \"$d/pkg/DEBIAN\" \"$d/pkg/usr/share/drover-test\"; \
+         printf 'Package: drover-test\\nVersion: 1.0\\nArchitecture: all\\nMaintainer: drover <drover@localhost>\\nDescription: drover test package\\n' > \"$d/pkg/DEBIAN/control\"; \
+         echo hi > \"$d/pkg/usr/share/drover-test/hi\"; dpkg-deb --build \"$d/pkg\" /tmp/drover-test_1.0_all.deb >/dev/null; rm -rf \"$d\"",
+    )
+    .await;
+    node.converge("apt", json!({"deb": "/tmp/drover-test_1.0_all.deb"}))
+        .await;
+    let r = node
+        .task("apt", json!({"name": "drover-test"}), false)
+        .await;
+    assert_eq!(r.outcome, Outcome::Satisfied);
+    assert_eq!(r.round_trips, 1);
+    let r = node
+        .task("package", json!({"name": "drover-test"}), false)
+        .await;
+    assert_eq!(r.outcome, Outcome::Satisfied);
+    node.converge(
+        "apt",
+        json!({"name": "drover-test", "state": "absent", "purge": true}),
+    )
+    .await;
+    let r = node
+        .task("apt", json!({"name": "drover-no-such-package"}), true)
+        .await;
+    assert!(r.result.failed);
+    assert_eq!(
+        r.result.msg.as_deref(),
+        Some("No package matching 'drover-no-such-package' is available")
+    );
+
+    // systemd: a unit that listens on a port, then wait_for on the node
+    node.sh(
+        "printf '[Unit]\\nDescription=drover test\\n[Service]\\nExecStart=/usr/bin/sleep infinity\\n[Install]\\nWantedBy=multi-user.target\\n' > /etc/systemd/system/drover-test.service",
+    )
+    .await;
+    let r = node
+        .task("systemd", json!({"daemon_reload": true}), false)
+        .await;
+    assert!(!r.result.changed && !r.result.failed, "{:?}", r.result.msg);
+    let r = node
+        .converge(
+            "systemd",
+            json!({"name": "drover-test", "state": "started", "enabled": true}),
+        )
+        .await;
+    assert_eq!(r.extra["status"]["ActiveState"], "active");
+    let r = node
+        .task(
+            "service",
+            json!({"name": "drover-test", "state": "restarted"}),
+            false,
+        )
+        .await;
+    assert!(r.result.changed && !r.result.failed, "{:?}", r.result.msg);
+    let r = node
+        .task(
+            "systemd",
+            json!({"name": "drover-test", "state": "reloaded"}),
+            false,
+        )
+        .await;
+    // sleep has no ExecReload: systemctl refuses, like under Ansible
+    assert!(r.result.failed);
+    assert!(
+        r.result
+            .msg
+            .as_deref()
+            .unwrap()
+            .starts_with("Unable to reload service drover-test"),
+        "{:?}",
+        r.result.msg
+    );
+    node.converge(
+        "systemd",
+        json!({"name": "drover-test", "state": "stopped", "enabled": false}),
+    )
+    .await;
+    assert_eq!(
+        node.plan_error(
+            "systemd",
+            json!({"name": "drover-nope", "state": "started"})
+        )
+        .await,
+        "Could not find the requested service drover-nope: host"
+    );
+    let r = node
+        .task("wait_for", json!({"port": 22, "timeout": 10}), false)
+        .await;
+    assert!(!r.result.failed, "{:?}", r.result.msg);
+    assert_eq!(r.round_trips, 1);
+    let r = node
+        .task(
+            "wait_for",
+            json!({"port": 1, "state": "stopped", "timeout": 5}),
+            false,
+        )
+        .await;
+    assert!(!r.result.failed, "{:?}", r.result.msg);
+}

@@ -92,7 +92,13 @@ impl Executor {
                 self.gather_facts(&ctx, &batch).await;
             }
             let sections = {
-                let vars = self.play_level_vars(&ctx);
+                // The same variables `--list-tasks` uses, so a run selects exactly what the
+                // listing shows.
+                let vars = drover_playbook::vars::play_level_vars(
+                    play,
+                    &self.options.extra_vars,
+                    self.load_templater.as_ref(),
+                )?;
                 select_tasks(
                     play,
                     &self.options.filter,

@@ -183,8 +183,10 @@ impl Action for Run {
         let Some(probe) = probe else {
             // No creates/removes: only running tells; check mode skips, like Ansible.
             let mut plan = Plan::unpredictable(());
-            plan.result =
-                ModuleResult::ok().with_msg("Command would have run if not in check mode");
+            plan.result = self
+                .base_result()
+                .with_msg("Command would have run if not in check mode");
+            plan.result.rc = Some(0);
             plan.result.skipped = true;
             return Ok(plan);
         };
@@ -193,7 +195,8 @@ impl Action for Run {
         if let Some(creates) = &self.creates
             && flag("creates")
         {
-            let mut r = ModuleResult::ok()
+            let mut r = self
+                .base_result()
                 .with_msg(format!("Did not run command since '{creates}' exists"));
             r.rc = Some(0);
             r.stdout = Some(format!("skipped, since {creates} exists"));
@@ -202,7 +205,7 @@ impl Action for Run {
         if let Some(removes) = &self.removes
             && !flag("removes")
         {
-            let mut r = ModuleResult::ok().with_msg(format!(
+            let mut r = self.base_result().with_msg(format!(
                 "Did not run command since '{removes}' does not exist"
             ));
             r.rc = Some(0);

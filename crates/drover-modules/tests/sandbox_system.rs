@@ -217,6 +217,66 @@ async fn system_modules_on_a_real_node() {
     node.converge("group", json!({"name": "drovergrp", "state": "absent"}))
         .await;
 
+    // script and unarchive: controller files uploaded over SSH stdin
+    std::fs::write(
+        files_dir.path().join("mark.sh"),
+        "#!/bin/sh\nset -e\nmkdir -p /opt/drover-test\necho \"$1\" > /opt/drover-test/marker\necho done\n",
+    )
+    .unwrap();
+    let tree = files_dir.path().join("tree");
+    std::fs::create_dir_all(tree.join("etc")).unwrap();
+    std::fs::write(tree.join("etc/app.conf"), "port = 8500\n").unwrap();
+    let st = std::process::Command::new("tar")
+        .args(["-czf", "app.tgz", "-C", "tree", "etc"])
+        .current_dir(files_dir.path())
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let args =
+        json!({"_raw_params": "mark.sh 'hello world'", "creates": "/opt/drover-test/marker"});
+    let r = node.task("script", args.clone(), false).await;
+    assert!(
+        r.result.changed && !r.result.failed,
+        "{:?}",
+        r.result.stderr
+    );
+    assert_eq!(r.result.stdout.as_deref(), Some("done\n"));
+    let r = node.task("script", args, false).await;
+    assert!(r.result.skipped && r.round_trips == 1);
+    assert_eq!(
+        node.sh("cat /opt/drover-test/marker").await,
+        "hello world\n"
+    );
+    let args =
+        json!({"src": "app.tgz", "dest": "/opt/drover-test", "owner": "root", "mode": "0640"});
+    let r = node.task("unarchive", args.clone(), false).await;
+    assert!(r.result.changed && !r.result.failed, "{:?}", r.result.msg);
+    let r = node.task("unarchive", args, false).await;
+    assert!(!r.result.changed && !r.result.failed, "{:?}", r.result.msg);
+    assert_eq!(
+        node.sh("stat -c '%a %U' /opt/drover-test/etc/app.conf")
+            .await,
+        "640 root\n"
+    );
+
+    // get_url: a download made by the node (file:// so the node needs no network)
+    let sha = node
+        .sh("sha256sum /opt/drover-test/etc/app.conf | cut -d' ' -f1")
+        .await;
+    let r = node
+        .converge(
+            "get_url",
+            json!({"url": "file:///opt/drover-test/etc/app.conf", "dest": "/opt/drover-test/copy.conf",
+                   "checksum": format!("sha256:{}", sha.trim()), "mode": "0600"}),
+        )
+        .await;
+    assert_eq!(r.extra["dest"], "/opt/drover-test/copy.conf");
+    assert_eq!(
+        node.sh("cat /opt/drover-test/copy.conf").await,
+        "port = 8500\n"
+    );
+    node.sh("rm -rf /opt/drover-test").await;
+
     // apt: a real install and removal of a locally built .deb (the node has no network)
     node.sh(
         "set -e; d=$(mktemp -d); mkdir -p \"$d/pkg/DEBIAN\" \"$d/pkg/usr/share/drover-test\"; \

@@ -446,17 +446,34 @@ async fn file_matches_ansible() {
         let base = dir.path().join(side);
         serde_json::from_str(&step.to_string().replace("{base}", base.to_str().unwrap())).unwrap()
     };
-    for side in ["ansible", "drover"] {
+    for side in ["ansible", "drover7"] {
         std::fs::create_dir_all(dir.path().join(side)).unwrap();
     }
-    let ansible_cases: Vec<Value> = steps
-        .iter()
-        .map(|s| json!({"module": "file", "args": with_base(s, "ansible")}))
-        .collect();
+    // each step first in check mode, then for real
+    let mut ansible_cases = Vec::new();
+    for step in &steps {
+        let mut check = with_base(step, "ansible");
+        check["_ansible_check_mode"] = json!(true);
+        ansible_cases.push(json!({"module": "file", "args": check}));
+        ansible_cases.push(json!({"module": "file", "args": with_base(step, "ansible")}));
+    }
     let ansible = run_ansible(&python, dir.path(), &ansible_cases);
     for (i, step) in steps.iter().enumerate() {
-        let want = &ansible[i];
-        let args = with_base(step, "drover");
+        let args = with_base(step, "drover7");
+        let want = &ansible[2 * i];
+        let check = match run(action("file", args.clone(), false).as_ref(), true).await {
+            Ok(run) => run.result,
+            Err(e) => panic!("check step {i} {step}: {e}"),
+        };
+        assert_eq!(
+            (check.changed, check.failed),
+            (
+                want["changed"].as_bool().unwrap_or(false),
+                want["failed"].as_bool().unwrap_or(false)
+            ),
+            "check step {i} {step} (ansible: {want})"
+        );
+        let want = &ansible[2 * i + 1];
         let got = match run(action("file", args.clone(), false).as_ref(), false).await {
             Ok(run) => run.result,
             Err(e) => panic!("step {i} {step}: {e}"),
@@ -471,7 +488,7 @@ async fn file_matches_ansible() {
                 .msg
                 .clone()
                 .unwrap_or_default()
-                .replace("/drover/", "/ansible/");
+                .replace("/drover7/", "/ansible/");
             assert_eq!(json!(msg), want["msg"], "step {i} {step}: msg");
         } else {
             assert_eq!(
@@ -479,13 +496,24 @@ async fn file_matches_ansible() {
                 want["changed"],
                 "step {i} {step}: changed (ansible: {want})"
             );
+            let got = got.to_registered();
+            for key in [
+                "path", "dest", "src", "uid", "gid", "owner", "group", "mode", "state", "size",
+            ] {
+                let got = json!(
+                    got.get(key)
+                        .map(|v| v.to_string().replace("drover7", "ansible"))
+                );
+                let want = json!(want.get(key).map(|v| v.to_string()));
+                assert_eq!(got, want, "step {i} {step}: `{key}`");
+            }
         }
     }
     assert_eq!(
-        tree(&dir.path().join("drover")),
+        tree(&dir.path().join("drover7")),
         tree(&dir.path().join("ansible"))
             .into_iter()
-            .map(|(p, k, m, t)| (p, k, m, t.replace("/ansible", "/drover")))
+            .map(|(p, k, m, t)| (p, k, m, t.replace("/ansible", "/drover7")))
             .collect::<Vec<_>>()
     );
 }

@@ -181,6 +181,78 @@ struct Found {
     src_exists_self: bool,
     /// The directory at the path is empty.
     dir_empty: bool,
+    /// The `i_*`/`ri_*` path-info lines of the path and of its followed target.
+    info: String,
+}
+
+/// A change plan's work, with the result before path info was added.
+struct Planned {
+    work: Work,
+    base: ModuleResult,
+}
+
+/// Marker before the path info an apply script prints.
+const INFO: &str = "--drover-info--";
+
+/// Shell lines printing Ansible's path info (`add_path_info`) of the path in `$var`, each key
+/// prefixed with `prefix` (nothing when the path does not exist — a dangling link neither, as
+/// Ansible checks with `os.path.exists`).
+fn info_lines(var: &str, prefix: &str) -> String {
+    format!(
+        "if [ -e \"${var}\" ]; then stat -c '{prefix}uid=%u\n{prefix}gid=%g\n{prefix}owner=%U\n{prefix}group=%G\n{prefix}mode=%a\n{prefix}size=%s\n{prefix}nlink=%h\n{prefix}type=%F' -- \"${var}\"; fi\n"
+    )
+}
+
+/// Adds Ansible's path info (`uid`, `gid`, `owner`, `group`, `mode`, `state`, `size`) from
+/// [`info_lines`] output to `result`.
+fn add_path_info(result: &mut ModuleResult, text: &str, prefix: &str) {
+    let get = |k: &str| {
+        text.lines().find_map(|l| {
+            l.strip_prefix(prefix)?
+                .strip_prefix(k)?
+                .strip_prefix('=')
+                .map(String::from)
+        })
+    };
+    let (Some(uid), Some(gid), Some(mode), Some(kind)) =
+        (get("uid"), get("gid"), get("mode"), get("type"))
+    else {
+        return;
+    };
+    let number = |v: &str| v.parse::<u64>().map_or(Value::Null, Value::from);
+    let name = |v: Option<String>, id: &str| match v {
+        Some(n) if n != "UNKNOWN" => n,
+        _ => id.to_string(),
+    };
+    let mode = u32::from_str_radix(&mode, 8).unwrap_or(0);
+    let state = match kind.as_str() {
+        "symbolic link" => "link",
+        "directory" => "directory",
+        _ if get("nlink")
+            .and_then(|n| n.parse::<u64>().ok())
+            .unwrap_or(1)
+            > 1 =>
+        {
+            "hard"
+        }
+        _ => "file",
+    };
+    result.extra.insert("uid".into(), number(&uid));
+    result.extra.insert("gid".into(), number(&gid));
+    result
+        .extra
+        .insert("owner".into(), name(get("owner"), &uid).into());
+    result
+        .extra
+        .insert("group".into(), name(get("group"), &gid).into());
+    result
+        .extra
+        .insert("mode".into(), format!("0{mode:03o}").into());
+    result.extra.insert("state".into(), state.into());
+    result.extra.insert(
+        "size".into(),
+        get("size").as_deref().map_or(Value::Null, number),
+    );
 }
 
 /// What `apply` does.
@@ -238,6 +310,7 @@ impl FileModule {
             src_exists_parent: value("src_parent").as_deref() == Some("1"),
             src_exists_self: value("src_self").as_deref() == Some("1"),
             dir_empty: value("dir_empty").as_deref() == Some("1"),
+            info: extra.to_string(),
         })
     }
 
@@ -268,17 +341,14 @@ impl FileModule {
         vec![d]
     }
 
-    fn result_with_attrs(&self, mut r: ModuleResult, st: &FileState) -> ModuleResult {
-        if let Some(mode) = self.attrs.mode.or(st.mode) {
-            r = r.with("mode", mode.to_string());
-        }
-        if let Some(owner) = self.attrs.owner.clone().or(st.owner.clone()) {
-            r = r.with("owner", owner);
-        }
-        if let Some(group) = self.attrs.group.clone().or(st.group.clone()) {
-            r = r.with("group", group);
-        }
-        r
+    /// The path a result is about (`path`, else `dest`), as Ansible's `add_path_info` picks it.
+    fn result_path(result: &ModuleResult) -> Option<String> {
+        result
+            .extra
+            .get("path")
+            .or_else(|| result.extra.get("dest"))
+            .and_then(Value::as_str)
+            .map(String::from)
     }
 
     fn fail(msg: String, path: &str) -> Plan {
@@ -287,8 +357,8 @@ impl FileModule {
 
     fn plan_attrs(&self, path: &str, st: &FileState, state: State, recurse_differs: bool) -> Plan {
         let changes = self.attrs.differences(st);
-        let result = self
-            .result_with_attrs(ModuleResult::ok().with("path", path.to_string()), st)
+        let result = ModuleResult::ok()
+            .with("path", path.to_string())
             .with("state", st.kind.as_str());
         if changes.is_empty() && !recurse_differs {
             return Plan::satisfied(result);
@@ -356,8 +426,7 @@ impl FileModule {
         }
         let result = ModuleResult::ok()
             .with("dest", path.clone())
-            .with("src", src.clone())
-            .with("state", "link");
+            .with("src", src.clone());
         let old = found.own.link_target.as_deref();
         if prev == FileKind::Link && old == Some(src.as_str()) {
             return Plan::satisfied(result);
@@ -408,7 +477,9 @@ impl Action for FileModule {
         let own = files::probe_script(&self.path, false).script;
         let resolved = resolved_probe_with(&self.path, false).script;
         let p = quote(&self.path);
-        let mut extra = format!("p={p}\n");
+        let mut extra = format!("p={p}\n{}", info_lines("p", "i_"));
+        extra.push_str("r=$(readlink -f -- \"$p\" 2>/dev/null) || r=$p\n");
+        extra.push_str(&info_lines("r", "ri_"));
         if let Some(src) = &self.src {
             extra.push_str(&format!(
                 "[ -e {} ] && echo src_parent=1\n[ -e {} ] && echo src_self=1\n",
@@ -428,6 +499,62 @@ impl Action for FileModule {
     fn plan(&self, probe: Option<&Output>) -> Result<Plan, ModuleError> {
         let probe = probe.ok_or_else(|| ModuleError::internal("file needs its probe"))?;
         let found = self.parse(&probe.stdout)?;
+        let mut plan = self.plan_found(&found)?;
+        let base = plan.result.clone();
+        if let Some(path) = Self::result_path(&base) {
+            let prefix = if path == self.path { "i_" } else { "ri_" };
+            add_path_info(&mut plan.result, &found.info, prefix);
+        }
+        if plan.outcome != crate::Outcome::Satisfied {
+            let work = std::mem::replace(&mut plan.state, Box::new(()))
+                .downcast::<Work>()
+                .map_err(|_| ModuleError::internal("file plan state has an unexpected type"))?;
+            plan.state = Box::new(Planned { work: *work, base });
+        }
+        Ok(plan)
+    }
+
+    fn apply(&self, plan: &Plan) -> Vec<Request> {
+        let Ok(planned) = plan.state::<Planned>() else {
+            return Vec::new();
+        };
+        let mut request = self.apply_work(&planned.work);
+        if let Some(path) = Self::result_path(&planned.base) {
+            request.script.push_str(&format!(
+                "IFS=' \t\n'\nq={}\necho {INFO}\n{}",
+                quote(&path),
+                info_lines("q", "i_")
+            ));
+        }
+        vec![request]
+    }
+
+    fn finish(&self, plan: &Plan, outputs: &[Output]) -> Result<ModuleResult, ModuleError> {
+        let out = outputs
+            .first()
+            .ok_or_else(|| ModuleError::internal("file produced no apply output"))?;
+        let planned = plan.state::<Planned>()?;
+        let mut result = planned.base.clone();
+        if out.status != 0 {
+            result.failed = true;
+            result.changed = false;
+            result.msg = Some(format!(
+                "could not change `{}`: {}",
+                self.path,
+                out.stderr_text().trim()
+            ));
+            return Ok(result);
+        }
+        let stdout = out.stdout_text();
+        if let Some((_, info)) = stdout.split_once(&format!("{INFO}\n")) {
+            add_path_info(&mut result, info, "i_");
+        }
+        Ok(result)
+    }
+}
+
+impl FileModule {
+    fn plan_found(&self, found: &Found) -> Result<Plan, ModuleError> {
         let prev = found.own.kind;
         let state = self.state.unwrap_or(match prev {
             FileKind::Absent if self.recurse => State::Directory,
@@ -485,7 +612,6 @@ impl Action for FileModule {
                             .with("state", "directory"),
                         Work::MakeDirs { path: path.clone() },
                     );
-                    plan.result = self.result_with_attrs(plan.result, st);
                     plan.diffs = self.state_diff("absent", "directory", &[]);
                     plan
                 }
@@ -500,8 +626,7 @@ impl Action for FileModule {
             State::Touch => {
                 let created = st.kind == FileKind::Absent;
                 let changes = self.attrs.differences(st);
-                let result =
-                    self.result_with_attrs(ModuleResult::ok().with("dest", self.path.clone()), st);
+                let result = ModuleResult::ok().with("dest", self.path.clone());
                 if !created && !self.touch_times && changes.is_empty() {
                     Plan::satisfied(result)
                 } else {
@@ -518,10 +643,7 @@ impl Action for FileModule {
         })
     }
 
-    fn apply(&self, plan: &Plan) -> Vec<Request> {
-        let Ok(work) = plan.state::<Work>() else {
-            return Vec::new();
-        };
+    fn apply_work(&self, work: &Work) -> Request {
         let p = quote(&self.path);
         let script = match work {
             Work::Remove { directory: true } => format!("set -e\nrm -rf -- {p}\n"),
@@ -585,24 +707,7 @@ impl Action for FileModule {
                 }
             }
         };
-        vec![Request::new(script)]
-    }
-
-    fn finish(&self, plan: &Plan, outputs: &[Output]) -> Result<ModuleResult, ModuleError> {
-        let out = outputs
-            .first()
-            .ok_or_else(|| ModuleError::internal("file produced no apply output"))?;
-        let mut result = plan.result.clone();
-        if out.status != 0 {
-            result.failed = true;
-            result.changed = false;
-            result.msg = Some(format!(
-                "could not change `{}`: {}",
-                self.path,
-                out.stderr_text().trim()
-            ));
-        }
-        Ok(result)
+        Request::new(script)
     }
 }
 
@@ -678,9 +783,10 @@ mod tests {
         let a = action("file", json!({"path": "/x", "mode": "0600"}), false);
         let plan = a.plan(Some(&probe(FILE, FILE, ""))).unwrap();
         assert_eq!(plan.outcome, Outcome::Change);
-        assert_eq!(
-            a.apply(&plan)[0].script,
-            "set -e\np=/x\nchmod 0600 -- \"$p\"\n"
+        assert!(
+            a.apply(&plan)[0]
+                .script
+                .starts_with("set -e\np=/x\nchmod 0600 -- \"$p\"\n")
         );
         let a = action("file", json!({"path": "/x", "state": "absent"}), false);
         assert_eq!(
@@ -688,7 +794,11 @@ mod tests {
             Outcome::Satisfied
         );
         let plan = a.plan(Some(&probe(DIR, DIR, ""))).unwrap();
-        assert_eq!(a.apply(&plan)[0].script, "set -e\nrm -rf -- /x\n");
+        assert!(
+            a.apply(&plan)[0]
+                .script
+                .starts_with("set -e\nrm -rf -- /x\n")
+        );
         let a = action("file", json!({"path": "/x", "state": "touch"}), false);
         assert_eq!(
             a.plan(Some(&probe(FILE, FILE, ""))).unwrap().outcome,
@@ -722,7 +832,11 @@ mod tests {
         let plan = a
             .plan(Some(&probe(ABSENT, ABSENT, "src_parent=1\n")))
             .unwrap();
-        assert_eq!(a.apply(&plan)[0].script, "set -e\nln -s -- /opt/a /l\n");
+        assert!(
+            a.apply(&plan)[0]
+                .script
+                .starts_with("set -e\nln -s -- /opt/a /l\n")
+        );
         let plan = a.plan(Some(&probe(ABSENT, ABSENT, ""))).unwrap();
         assert_eq!(
             plan.result.msg.as_deref(),
@@ -812,7 +926,7 @@ mod tests {
                 "{args}: {:?}",
                 first.result
             );
-            assert_eq!(first.result, check.result, "{args}");
+            assert_eq!(first.result.changed, check.result.changed, "{args}");
             let second = run(action("file", args.clone(), true).as_ref(), false)
                 .await
                 .unwrap();

@@ -71,3 +71,59 @@ pub fn dispatch(
         _ => None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::util::testing::{Files, out, prepare_with};
+    use super::*;
+
+    /// Every listed module dispatches, and dispatch knows no unlisted module.
+    #[test]
+    fn modules_list_matches_dispatch() {
+        let files = Files(std::path::PathBuf::from("/nonexistent"));
+        let ctx = TaskContext {
+            host: "h",
+            controller: &files,
+            diff: false,
+        };
+        for name in MODULES {
+            assert!(
+                dispatch(name, &Map::new(), &ctx).is_some(),
+                "`{name}` is listed but not dispatched"
+            );
+        }
+        assert!(dispatch("copy", &Map::new(), &ctx).is_none());
+        let mut sorted = MODULES.to_vec();
+        sorted.sort_unstable();
+        assert_eq!(sorted, MODULES, "keep MODULES alphabetised");
+    }
+
+    /// `service` says plainly that it needs systemd.
+    #[test]
+    fn service_refuses_non_systemd_nodes() {
+        let files = Files(std::path::PathBuf::from("/nonexistent"));
+        let Ok(Prepared::Remote(a)) = prepare_with(
+            "service",
+            serde_json::json!({"name": "nginx", "state": "started"}),
+            &files,
+        ) else {
+            panic!("remote expected")
+        };
+        assert!(
+            a.probe()
+                .unwrap()
+                .script
+                .contains("[ -d /run/systemd/system ]")
+        );
+        let err = a
+            .plan(Some(&out(
+                0,
+                "error=this node does not run systemd; drover's `service` module supports systemd only\n",
+                "",
+            )))
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.contains("supports systemd only"), "{err}");
+    }
+}

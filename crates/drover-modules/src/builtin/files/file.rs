@@ -639,7 +639,7 @@ impl FileModule {
                     plan
                 }
             }
-            State::Link => self.plan_link(&found),
+            State::Link => self.plan_link(found),
         })
     }
 

@@ -5,7 +5,9 @@
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::common::{Current, EditTarget, PyRegex, attrs, check_validate, refuse, resolved_probe};
+use super::common::{
+    Current, EditTarget, PyRegex, attrs, check_validate, node_path, refuse, resolved_probe,
+};
 use crate::files::WriteOptions;
 use crate::params::{Bool, Mode, parse};
 use crate::{Action, ModuleError, ModuleResult, Output, Plan, Prepared, Request, TaskContext};
@@ -58,6 +60,7 @@ pub fn prepare(args: &Map<String, Value>, ctx: &TaskContext<'_>) -> Result<Prepa
     const M: &str = "blockinfile";
     refuse(M, args, &[])?;
     let p: Params = parse(M, args)?;
+    node_path(M, "path", &p.path)?;
     if p.insertafter.is_some() && p.insertbefore.is_some() {
         return Err(ModuleError::params(format!(
             "module `{M}`: parameters are mutually exclusive: insertbefore|insertafter"

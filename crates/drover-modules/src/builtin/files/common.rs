@@ -39,6 +39,23 @@ pub(crate) fn refuse(
     }
 }
 
+/// Refuses node paths drover would not read like Ansible: Ansible expands `~` and `$VAR` in
+/// path parameters on the node; drover quotes paths literally, so such a path would name a
+/// different file (a directory literally called `~`).
+pub(crate) fn node_path(module: &str, param: &str, path: &str) -> Result<(), ModuleError> {
+    if path.starts_with('~') || path.contains('$') {
+        return Err(ModuleError::params(format!(
+            "module `{module}`: `{param}` `{path}` uses `~` or `$VAR`, which Ansible expands on the node and drover does not yet; use an absolute path"
+        )));
+    }
+    if path.is_empty() {
+        return Err(ModuleError::params(format!(
+            "module `{module}`: `{param}` is empty"
+        )));
+    }
+    Ok(())
+}
+
 /// Checks Ansible's rule that `validate` names the temp file with `%s`.
 pub(crate) fn check_validate(module: &str, validate: &Option<String>) -> Result<(), ModuleError> {
     match validate {
@@ -658,6 +675,28 @@ mod tests {
         assert!(m.expand(r"\3").is_err());
         assert!(m.expand(r"\q").is_err());
         assert_eq!(m.expand(r"a\.b").unwrap(), r"a\.b");
+    }
+
+    #[test]
+    fn tilde_and_variables_in_paths_are_refused() {
+        for (module, args) in [
+            (
+                "file",
+                serde_json::json!({"path": "~/.ssh", "state": "directory"}),
+            ),
+            (
+                "lineinfile",
+                serde_json::json!({"path": "$HOME/x", "line": "a"}),
+            ),
+            ("stat", serde_json::json!({"path": "~"})),
+            ("copy", serde_json::json!({"dest": "~/x", "content": "a"})),
+        ] {
+            let e = testkit::prepare(module, args, false)
+                .err()
+                .unwrap()
+                .to_string();
+            assert!(e.contains("uses `~` or `$VAR`"), "{module}: {e}");
+        }
     }
 
     #[test]

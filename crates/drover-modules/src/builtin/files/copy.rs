@@ -7,6 +7,8 @@
 //! `local_follow`, `follow`, `decrypt`, `unsafe_writes`, `checksum`, `seuser`/`serole`/…
 
 use serde::Deserialize;
+
+use super::common::node_path;
 use serde_json::{Map, Value};
 use sha1::{Digest, Sha1};
 
@@ -61,6 +63,7 @@ pub fn prepare(args: &Map<String, Value>, ctx: &TaskContext<'_>) -> Result<Prepa
         )));
     }
     let p: Params = parse("copy", args)?;
+    node_path("copy", "dest", &p.dest)?;
     let (content, source_name) = match (&p.content, &p.src) {
         (Some(_), Some(_)) => {
             return Err(ModuleError::params(
@@ -278,7 +281,8 @@ impl Copy {
             let after = String::from_utf8_lossy(&self.content).into_owned();
             let mut d = FileDiff::content(&self.dest, before, &after);
             if was_absent {
-                d.before_header = format!("{} (absent)", self.dest);
+                // Ansible gives a new file no before-header: `--- before`.
+                d.before_header = String::new();
             }
             plan.diffs.push(d);
         }

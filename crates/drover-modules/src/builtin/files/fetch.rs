@@ -11,6 +11,8 @@ use std::path::{Component, Path, PathBuf};
 use base64::Engine;
 use md5::Md5;
 use serde::Deserialize;
+
+use super::common::node_path;
 use serde_json::{Map, Value};
 use sha1::{Digest, Sha1};
 
@@ -48,6 +50,7 @@ enum Fetched {
 /// Prepares a `fetch` task.
 pub fn prepare(args: &Map<String, Value>, ctx: &TaskContext<'_>) -> Result<Prepared, ModuleError> {
     let p: Params = parse("fetch", args)?;
+    node_path("fetch", "src", &p.src)?;
     if !p.dest.starts_with('/') {
         return Err(ModuleError::params(format!(
             "module `fetch`: a relative `dest` (`{}`) is not implemented in drover; use an absolute path such as \"{{{{ playbook_dir }}}}/{}\"",

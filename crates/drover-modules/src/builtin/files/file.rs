@@ -12,7 +12,7 @@ use drover_connection::shell::quote;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::common::{attrs, refuse, resolved_probe_with};
+use super::common::{attrs, node_path, refuse, resolved_probe_with};
 use crate::diff::FileDiff;
 use crate::files::{self, Attrs, FileKind, FileState};
 use crate::params::{Bool, Mode, parse};
@@ -84,6 +84,7 @@ pub fn prepare(args: &Map<String, Value>, ctx: &TaskContext<'_>) -> Result<Prepa
         ],
     )?;
     let p: Params = parse(M, args)?;
+    node_path(M, "path", &p.path)?;
     let err = |msg: String| Err(ModuleError::params(format!("module `{M}`: {msg}")));
     let state = match p.state.as_deref() {
         None => None,

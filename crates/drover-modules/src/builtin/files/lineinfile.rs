@@ -7,7 +7,9 @@
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::common::{Current, EditTarget, PyRegex, attrs, check_validate, refuse, resolved_probe};
+use super::common::{
+    Current, EditTarget, PyRegex, attrs, check_validate, node_path, refuse, resolved_probe,
+};
 use crate::files::WriteOptions;
 use crate::params::{Bool, Mode, parse};
 use crate::{Action, ModuleError, ModuleResult, Output, Plan, Prepared, Request, TaskContext};
@@ -78,6 +80,7 @@ pub fn prepare(args: &Map<String, Value>, ctx: &TaskContext<'_>) -> Result<Prepa
     const M: &str = "lineinfile";
     refuse(M, args, &[])?;
     let p: Params = parse(M, args)?;
+    node_path(M, "path", &p.path)?;
     let err = |msg: &str| Err(ModuleError::params(format!("module `{M}`: {msg}")));
     for (a, b, x, y) in [
         (

@@ -4,6 +4,8 @@
 
 use drover_connection::shell::quote;
 use serde::Deserialize;
+
+use super::common::node_path;
 use serde_json::{Map, Value};
 
 use crate::params::parse;
@@ -79,6 +81,7 @@ pub(crate) struct Slurp {
 /// Prepares a `slurp` task.
 pub fn prepare(args: &Map<String, Value>, _ctx: &TaskContext<'_>) -> Result<Prepared, ModuleError> {
     let p: Params = parse("slurp", args)?;
+    node_path("slurp", "src", &p.src)?;
     Ok(Prepared::Remote(Box::new(Slurp { src: p.src })))
 }
 

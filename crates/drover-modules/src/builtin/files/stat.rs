@@ -4,6 +4,8 @@
 
 use drover_connection::shell::quote;
 use serde::Deserialize;
+
+use super::common::node_path;
 use serde_json::{Map, Value};
 
 use crate::params::{Bool, parse};
@@ -61,6 +63,7 @@ pub(crate) struct Stat {
 /// Prepares a `stat` task.
 pub fn prepare(args: &Map<String, Value>, _ctx: &TaskContext<'_>) -> Result<Prepared, ModuleError> {
     let p: Params = parse("stat", args)?;
+    node_path("stat", "path", &p.path)?;
     let algorithm = p.checksum_algorithm.unwrap_or_else(|| "sha1".into());
     if !ALGORITHMS.contains(&algorithm.as_str()) {
         return Err(ModuleError::params(format!(

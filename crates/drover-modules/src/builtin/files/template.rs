@@ -9,7 +9,7 @@
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::common::{attrs, check_validate, refuse};
+use super::common::{attrs, check_validate, node_path, refuse};
 use super::copy::Copy;
 use crate::files::WriteOptions;
 use crate::params::{Bool, Mode, parse};
@@ -43,6 +43,7 @@ struct Params {
 pub fn prepare(args: &Map<String, Value>, ctx: &TaskContext<'_>) -> Result<Prepared, ModuleError> {
     refuse("template", args, &[])?;
     let p: Params = parse("template", args)?;
+    node_path("template", "dest", &p.dest)?;
     only_default("newline_sequence", &p.newline_sequence, &["\n", "\\n"])?;
     only_default("variable_start_string", &p.variable_start_string, &["{{"])?;
     only_default("variable_end_string", &p.variable_end_string, &["}}"])?;

@@ -37,12 +37,20 @@ impl FileDiff {
         if self.before == self.after {
             return String::new();
         }
+        // Ansible's `_get_diff`: `before: <header>` when there is a header, else `before`.
+        let label = |side: &str, header: &str| {
+            if header.is_empty() {
+                side.to_string()
+            } else {
+                format!("{side}: {header}")
+            }
+        };
         similar::TextDiff::from_lines(&self.before, &self.after)
             .unified_diff()
             .context_radius(3)
             .header(
-                &format!("before: {}", self.before_header),
-                &format!("after: {}", self.after_header),
+                &label("before", &self.before_header),
+                &label("after", &self.after_header),
             )
             .to_string()
     }

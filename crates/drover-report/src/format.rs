@@ -265,11 +265,11 @@ impl Formatter {
         let label = host_label(r);
         let item = r.item.as_deref().unwrap_or_default();
         let mut result = r.result.clone();
+        // ansible-playbook 2.18 prints an item's diff right before that item's line (checked
+        // with a looped `copy` under --diff in tests/ansible_parity.rs).
         if !r.diffs.is_empty() && changed(r) {
-            self.pending_item_diffs
-                .entry(r.host.clone())
-                .or_default()
-                .extend(r.diffs.iter().cloned());
+            self.diffs(out, &r.diffs);
+            self.pending_item_diffs.entry(r.host.clone()).or_default();
         }
         match r.status {
             Status::Ok | Status::Changed => {
@@ -306,13 +306,9 @@ impl Formatter {
     /// The end of a looped task on a host: Ansible prints item diffs, then a summary line only
     /// for a skipped loop (`skipping: [h]`); a failed loop prints only `...ignoring` if ignored.
     fn loop_done(&mut self, out: &mut Vec<Line>, r: &HostResult) {
-        let item_diffs = self.pending_item_diffs.remove(&r.host).unwrap_or_default();
-        if item_diffs.is_empty() {
-            if changed(r) {
-                self.diffs(out, &r.diffs);
-            }
-        } else {
-            self.diffs(out, &item_diffs);
+        // Item diffs were printed with their items; only a loop without them prints its own.
+        if self.pending_item_diffs.remove(&r.host).is_none() && changed(r) {
+            self.diffs(out, &r.diffs);
         }
         let mut result = r.result.clone();
         if let Value::Object(map) = &mut result {

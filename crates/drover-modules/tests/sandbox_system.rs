@@ -157,6 +157,32 @@ impl Node {
     }
 }
 
+/// A shell script that builds tiny .debs (name, version, depends) into a flat `file:` repo on
+/// the node and points apt at it.
+fn local_repo(packages: &[(&str, &str, &str)]) -> String {
+    let mut s = String::from(
+        "set -e\nrm -rf /srv/drover-repo; mkdir -p /srv/drover-repo; cd /srv/drover-repo\n",
+    );
+    for (name, version, depends) in packages {
+        let depends = if depends.is_empty() {
+            String::new()
+        } else {
+            format!("Depends: {depends}\\n")
+        };
+        s.push_str(&format!(
+            "d=$(mktemp -d); mkdir -p \"$d/DEBIAN\" \"$d/usr/share/{name}\"; echo {version} > \"$d/usr/share/{name}/version\"\n\
+             printf 'Package: {name}\\nVersion: {version}\\nArchitecture: all\\nMaintainer: drover <drover@localhost>\\n{depends}Description: drover test\\n' > \"$d/DEBIAN/control\"\n\
+             dpkg-deb --build \"$d\" {name}_{version}_all.deb >/dev/null; rm -rf \"$d\"\n"
+        ));
+    }
+    s.push_str(
+        "for f in *.deb; do dpkg-deb -f \"$f\"; echo \"Filename: ./$f\"; echo \"Size: $(stat -c %s \"$f\")\"; \
+         echo \"SHA256: $(sha256sum \"$f\" | cut -d' ' -f1)\"; echo; done > Packages\n\
+         echo 'deb [trusted=yes] file:/srv/drover-repo ./' > /etc/apt/sources.list.d/drover-test.list\n",
+    );
+    s
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn system_modules_on_a_real_node() {
     if !require_docker("system_modules_on_a_real_node") {
@@ -308,6 +334,61 @@ async fn system_modules_on_a_real_node() {
         r.result.msg.as_deref(),
         Some("No package matching 'drover-no-such-package' is available")
     );
+
+    // apt from a real (local, file:) repository: update_cache, install with a dependency,
+    // latest after a new version appears, a version pin (downgrade), removal
+    node.sh(&local_repo(&[
+        ("drover-dep", "1.0", ""),
+        ("drover-app", "1.0", "drover-dep"),
+    ]))
+    .await;
+    let r = node.task("apt", json!({"update_cache": true}), false).await;
+    assert!(!r.result.failed, "{:?}", r.result.msg);
+    assert_eq!(r.result.extra["cache_updated"], true);
+    let r = node.converge("apt", json!({"name": "drover-app"})).await;
+    assert!(
+        r.stdout.as_deref().unwrap().contains("drover-dep"),
+        "{:?}",
+        r.stdout
+    );
+    node.sh(&local_repo(&[
+        ("drover-dep", "1.0", ""),
+        ("drover-app", "1.0", "drover-dep"),
+        ("drover-app", "1.1", "drover-dep"),
+    ]))
+    .await;
+    let r = node
+        .task(
+            "apt",
+            json!({"name": "drover-app", "state": "latest", "update_cache": true}),
+            false,
+        )
+        .await;
+    assert!(r.result.changed && !r.result.failed, "{:?}", r.result.msg);
+    let r = node
+        .task(
+            "apt",
+            json!({"name": "drover-app", "state": "latest"}),
+            false,
+        )
+        .await;
+    assert_eq!(r.outcome, Outcome::Satisfied, "latest after the upgrade");
+    assert_eq!(
+        node.sh("dpkg-query -W -f='${Version}' drover-app").await,
+        "1.1"
+    );
+    node.converge(
+        "apt",
+        json!({"name": "drover-app=1.0", "allow_downgrade": true}),
+    )
+    .await;
+    node.converge(
+        "apt",
+        json!({"name": ["drover-app", "drover-dep"], "state": "absent"}),
+    )
+    .await;
+    node.sh("rm -rf /srv/drover-repo /etc/apt/sources.list.d/drover-test.list")
+        .await;
 
     // systemd: a unit that listens on a port, then wait_for on the node
     node.sh(

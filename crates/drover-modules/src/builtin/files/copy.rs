@@ -6,11 +6,12 @@
 //! Not implemented (refused by name): `remote_src`, directory sources, `directory_mode`,
 //! `local_follow`, `follow`, `decrypt`, `unsafe_writes`, `checksum`, `seuser`/`serole`/…
 
+use drover_connection::shell::quote;
 use serde::Deserialize;
-
-use super::common::node_path;
 use serde_json::{Map, Value};
 use sha1::{Digest, Sha1};
+
+use super::common::node_path;
 
 use crate::diff::FileDiff;
 use crate::files::{self, Attrs, FileKind, FileState, WriteOptions};
@@ -47,8 +48,11 @@ const REFUSED: &[&str] = &[
     "attributes",
 ];
 
+#[derive(Clone)]
 pub(crate) struct Copy {
     dest: String,
+    /// The source's base name: when `dest` is an existing directory, the file goes inside it.
+    into_dir_name: Option<String>,
     content: Vec<u8>,
     options: WriteOptions,
     force: bool,
@@ -92,6 +96,10 @@ pub fn prepare(args: &Map<String, Value>, ctx: &TaskContext<'_>) -> Result<Prepa
             ));
         }
     };
+    let into_dir_name = match &source_name {
+        Some(src) if !p.dest.ends_with('/') => Some(basename(src).to_string()),
+        _ => None,
+    };
     let dest = if p.dest.ends_with('/') {
         match &source_name {
             Some(src) => format!("{}{}", p.dest, basename(src)),
@@ -106,6 +114,7 @@ pub fn prepare(args: &Map<String, Value>, ctx: &TaskContext<'_>) -> Result<Prepa
     };
     Ok(Prepared::Remote(Box::new(Copy {
         dest,
+        into_dir_name,
         content,
         options: WriteOptions {
             attrs: Attrs {
@@ -136,76 +145,54 @@ fn basename(path: &str) -> &str {
         .unwrap_or(path)
 }
 
-/// What `apply` has to do.
+/// What `apply` has to do, and to which path.
 enum Work {
-    Write,
-    Attrs,
+    Write(String),
+    Attrs(String),
 }
+
+/// Marker the probe prints when `dest` is an existing directory (the file goes inside).
+const INTO_DIR: &str = "into_dir=1";
 
 impl Action for Copy {
     fn probe(&self) -> Option<Request> {
-        Some(files::probe_script(&self.dest, self.diff))
+        let plain = files::probe_script(&self.dest, self.diff);
+        match &self.into_dir_name {
+            // Ansible's copy module: an existing directory at `dest` (links followed) receives
+            // the file under the source's name.
+            Some(name) => Some(Request::new(format!(
+                "if [ -d {d} ]; then echo {INTO_DIR}; ( {inside} ); else ( {plain} ); fi\n",
+                d = quote(&self.dest),
+                inside = files::probe_script(&self.inside(name), self.diff).script,
+                plain = plain.script
+            ))),
+            None => Some(plain),
+        }
     }
 
     fn plan(&self, probe: Option<&Output>) -> Result<Plan, ModuleError> {
         let probe = probe.ok_or_else(|| ModuleError::internal("copy needs its probe"))?;
         let state = FileState::parse(&probe.stdout)?;
-        let wanted_sha = files::sha256_hex(&self.content);
-        let result = self.result(&state);
-        match state.kind {
-            FileKind::Directory => Err(ModuleError::node(format!(
-                "`{}` is a directory; add a trailing `/` to `dest` to copy into it",
-                self.dest
-            ))),
-            FileKind::Other => Err(ModuleError::node(format!(
-                "`{}` exists and is not a regular file",
-                self.dest
-            ))),
-            FileKind::Absent => {
-                Ok(self.with_content_diff(Plan::change(result, Work::Write), "", true))
-            }
-            // `follow: no` (Ansible's default): a link at `dest` is replaced by the file.
-            FileKind::Link => {
-                let before = format!(
-                    "(symlink to {})\n",
-                    state.link_target.as_deref().unwrap_or("?")
-                );
-                Ok(self.with_content_diff(Plan::change(result, Work::Write), &before, false))
-            }
-            FileKind::File => {
-                if state.sha256.as_deref() != Some(wanted_sha.as_str()) {
-                    if !self.force {
-                        return Ok(Plan::satisfied(result));
-                    }
-                    let before = state.text().unwrap_or_default();
-                    return Ok(self.with_content_diff(
-                        Plan::change(result, Work::Write),
-                        &before,
-                        false,
-                    ));
-                }
-                let changes = self.options.attrs.differences(&state);
-                if changes.is_empty() {
-                    return Ok(Plan::satisfied(result));
-                }
-                let mut plan = Plan::change(result, Work::Attrs);
-                if self.diff {
-                    let before: String = changes.iter().map(|c| format!("{c}\n")).collect();
-                    plan.diffs.push(FileDiff::content(&self.dest, &before, ""));
-                }
-                Ok(plan)
-            }
+        if probe.stdout.starts_with(format!("{INTO_DIR}\n").as_bytes())
+            && let Some(name) = &self.into_dir_name
+        {
+            let mut inside = self.clone();
+            inside.dest = self.inside(name);
+            inside.into_dir_name = None;
+            return inside.plan_state(state);
         }
+        self.plan_state(state)
     }
 
     fn apply(&self, plan: &Plan) -> Vec<Request> {
         match plan.state::<Work>() {
-            Ok(Work::Attrs) => vec![files::attrs_script(&self.dest, &self.options.attrs)],
-            _ => vec![files::write_script(
-                &self.dest,
+            Ok(Work::Attrs(dest)) => vec![files::attrs_script(dest, &self.options.attrs)],
+            Ok(Work::Write(dest)) => vec![files::write_script(
+                dest,
                 &self.options,
                 self.content.clone(),
             )],
+            Err(_) => Vec::new(),
         }
     }
 
@@ -215,11 +202,14 @@ impl Action for Copy {
             .ok_or_else(|| ModuleError::internal("copy produced no output"))?;
         let mut result = plan.result.clone();
         if out.status != 0 {
+            let dest = match plan.state::<Work>() {
+                Ok(Work::Write(d) | Work::Attrs(d)) => d.as_str(),
+                Err(_) => self.dest.as_str(),
+            };
             result.failed = true;
             result.changed = false;
             result.msg = Some(format!(
-                "failed to write `{}`: {}",
-                self.dest,
+                "failed to write `{dest}`: {}",
                 out.stderr_text().trim()
             ));
             return Ok(result);
@@ -236,9 +226,74 @@ impl Action for Copy {
 }
 
 impl Copy {
-    /// A copy of `content` to `dest` (used by `template` for rendered text).
+    /// `dest/name`.
+    fn inside(&self, name: &str) -> String {
+        format!("{}/{name}", self.dest.trim_end_matches('/'))
+    }
+
+    /// The plan for `self.dest` in `state`.
+    fn plan_state(&self, state: FileState) -> Result<Plan, ModuleError> {
+        let wanted_sha = files::sha256_hex(&self.content);
+        let result = self.result(&state);
+        match state.kind {
+            FileKind::Directory => Err(ModuleError::node(format!(
+                "`{}` is a directory; add a trailing `/` to `dest` to copy into it",
+                self.dest
+            ))),
+            FileKind::Other => Err(ModuleError::node(format!(
+                "`{}` exists and is not a regular file",
+                self.dest
+            ))),
+            FileKind::Absent => Ok(self.with_content_diff(
+                Plan::change(result, Work::Write(self.dest.clone())),
+                "",
+                true,
+            )),
+            // `follow: no` (Ansible's default): a link at `dest` is replaced by the file.
+            FileKind::Link => {
+                let before = format!(
+                    "(symlink to {})\n",
+                    state.link_target.as_deref().unwrap_or("?")
+                );
+                Ok(self.with_content_diff(
+                    Plan::change(result, Work::Write(self.dest.clone())),
+                    &before,
+                    false,
+                ))
+            }
+            FileKind::File => {
+                if state.sha256.as_deref() != Some(wanted_sha.as_str()) {
+                    if !self.force {
+                        return Ok(Plan::satisfied(result));
+                    }
+                    let before = state.text().unwrap_or_default();
+                    return Ok(self.with_content_diff(
+                        Plan::change(result, Work::Write(self.dest.clone())),
+                        &before,
+                        false,
+                    ));
+                }
+                let changes = self.options.attrs.differences(&state);
+                if changes.is_empty() {
+                    return Ok(Plan::satisfied(result));
+                }
+                let mut plan = Plan::change(result, Work::Attrs(self.dest.clone()));
+                if self.diff {
+                    let before: String = changes.iter().map(|c| format!("{c}\n")).collect();
+                    plan.diffs.push(FileDiff::content(&self.dest, &before, ""));
+                }
+                Ok(plan)
+            }
+        }
+    }
+}
+
+impl Copy {
+    /// A copy of `content` to `dest` (used by `template` for rendered text); when `dest` is an
+    /// existing directory, the file goes inside it as `into_dir_name`.
     pub(crate) fn new(
         dest: String,
+        into_dir_name: Option<String>,
         content: Vec<u8>,
         options: WriteOptions,
         force: bool,
@@ -246,6 +301,7 @@ impl Copy {
     ) -> Copy {
         Copy {
             dest,
+            into_dir_name,
             content,
             options,
             force,

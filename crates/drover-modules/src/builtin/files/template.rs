@@ -72,20 +72,23 @@ pub fn prepare(args: &Map<String, Value>, ctx: &TaskContext<'_>) -> Result<Prepa
         .render_template(&path)
         .map_err(ModuleError::params)?;
     // Ansible writes the rendered text to a temp file named like the source and copies it, so
-    // a `dest` ending in `/` gets the source's base name (`.j2` included).
-    let dest = if p.dest.ends_with('/') {
-        let base = p
-            .src
-            .trim_end_matches('/')
-            .rsplit('/')
-            .next()
-            .unwrap_or(&p.src);
-        format!("{}{base}", p.dest)
+    // a `dest` ending in `/` (or an existing directory) gets the source's base name (`.j2`
+    // included).
+    let base = p
+        .src
+        .trim_end_matches('/')
+        .rsplit('/')
+        .next()
+        .unwrap_or(&p.src)
+        .to_string();
+    let (dest, into_dir_name) = if p.dest.ends_with('/') {
+        (format!("{}{base}", p.dest), None)
     } else {
-        p.dest
+        (p.dest, Some(base))
     };
     Ok(Prepared::Remote(Box::new(Copy::new(
         dest,
+        into_dir_name,
         rendered.into_bytes(),
         WriteOptions {
             attrs: attrs(p.owner, p.group, p.mode),
@@ -221,5 +224,30 @@ mod tests {
             .unwrap();
         assert_eq!(second.outcome, Outcome::Satisfied);
         assert_eq!(second.round_trips, 1);
+
+        // an existing directory as `dest` receives the file under the source's name
+        let into = dir.path().join("etc");
+        std::fs::create_dir(&into).unwrap();
+        let args = json!({"src": "t.j2", "dest": into.to_str().unwrap()});
+        let first = run(template(args.clone(), false, dir.path()).as_ref(), false)
+            .await
+            .unwrap();
+        assert!(
+            first.result.changed && !first.result.failed,
+            "{:?}",
+            first.result
+        );
+        assert_eq!(
+            std::fs::read_to_string(into.join("t.j2")).unwrap(),
+            "hello drover\n"
+        );
+        assert_eq!(
+            first.result.extra["dest"],
+            json!(into.join("t.j2").to_str().unwrap())
+        );
+        let second = run(template(args, false, dir.path()).as_ref(), false)
+            .await
+            .unwrap();
+        assert_eq!(second.outcome, Outcome::Satisfied);
     }
 }

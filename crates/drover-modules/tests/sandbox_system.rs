@@ -235,6 +235,24 @@ async fn system_modules_on_a_real_node() {
     );
     node.converge("user", json!({"name": "drovertest", "shell": "/bin/bash"}))
         .await;
+    // Pigsty's admin-user shape: an SSH key generated once, owned by the user
+    let r = node
+        .converge(
+            "user",
+            json!({"name": "drovertest", "generate_ssh_key": true, "ssh_key_bits": 2048, "ssh_key_type": "rsa"}),
+        )
+        .await;
+    assert!(
+        r.extra["ssh_public_key"]
+            .as_str()
+            .unwrap()
+            .starts_with("ssh-rsa ")
+    );
+    assert_eq!(
+        node.sh("stat -c '%U %a' /var/lib/drovertest/.ssh /var/lib/drovertest/.ssh/id_rsa")
+            .await,
+        "drovertest 700\ndrovertest 600\n"
+    );
     node.converge(
         "user",
         json!({"name": "drovertest", "state": "absent", "remove": true}),

@@ -7,11 +7,13 @@
 //! - modify: only what differs (`-u`, `-g`, `-G`/`-a -G` with `append`, `-c`, `-d` [+`-m` with
 //!   `move_home`], `-s`); supplementary groups are the groups listing the user as a member;
 //! - remove: `userdel [-f] [-r] name`;
-//! - a `group`/`groups` entry that does not exist fails with "Group X does not exist".
+//! - a `group`/`groups` entry that does not exist fails with "Group X does not exist";
+//! - `generate_ssh_key`: `ssh-keygen -t <type> [-b <bits>] -C <comment> -f <file> -N ''` when
+//!   the key file (default `~/.ssh/id_<type>`) does not exist (or `force`), owned by the user;
+//!   results `ssh_fingerprint`, `ssh_key_file`, `ssh_public_key`.
 //!
 //! Not implemented (refused by name): passwords (`password`, `update_password`,
-//! `password_lock`, `password_expire_*`), `expires`, SSH keys (`generate_ssh_key`,
-//! `ssh_key_*`), `skeleton`, `umask`, `seuser`, `local`, `uid_min`/`uid_max`, `inactive`,
+//! `password_lock`, `password_expire_*`), `expires`, `ssh_key_passphrase`, `skeleton`, `umask`, `seuser`, `local`, `uid_min`/`uid_max`, `inactive`,
 //! `login_class`, `hidden`, `profile`, `authorization`, `role`.
 
 use drover_connection::shell::{join, quote};
@@ -31,12 +33,7 @@ const REFUSED: &[&str] = &[
     "password_expire_warn",
     "password_expire_account_disable",
     "expires",
-    "generate_ssh_key",
-    "ssh_key_bits",
-    "ssh_key_comment",
-    "ssh_key_file",
     "ssh_key_passphrase",
-    "ssh_key_type",
     "skeleton",
     "umask",
     "seuser",
@@ -69,6 +66,11 @@ struct Params {
     move_home: Option<Bool>,
     remove: Option<Bool>,
     force: Option<Bool>,
+    generate_ssh_key: Option<Bool>,
+    ssh_key_bits: Option<Int>,
+    ssh_key_type: Option<String>,
+    ssh_key_file: Option<String>,
+    ssh_key_comment: Option<String>,
 }
 
 struct User {
@@ -213,6 +215,64 @@ impl User {
         c
     }
 
+    fn generate_key(&self) -> bool {
+        self.p.generate_ssh_key.is_some_and(|b| b.0)
+    }
+
+    fn key_type(&self) -> String {
+        self.p.ssh_key_type.clone().unwrap_or_else(|| "rsa".into())
+    }
+
+    /// Sets `kf` to the key file: absolute as given, else under the user's home (from
+    /// `getent`, else the `home` parameter, else `/home/<name>`).
+    fn key_path_script(&self) -> String {
+        let file = self
+            .p
+            .ssh_key_file
+            .clone()
+            .unwrap_or_else(|| format!(".ssh/id_{}", self.key_type()));
+        let default_home = self
+            .p
+            .home
+            .clone()
+            .unwrap_or_else(|| format!("/home/{}", self.p.name));
+        format!(
+            "kf={}
+case \"$kf\" in /*) ;; *) h=$(getent passwd -- {} | cut -d: -f6); [ -n \"$h\" ] || h={}; kf=\"$h/$kf\" ;; esac\n",
+            quote(&file),
+            quote(&self.p.name),
+            quote(&default_home)
+        )
+    }
+
+    /// Generates the SSH key (after the account exists) and prints its results.
+    fn key_script(&self) -> String {
+        let mut keygen = vec![
+            "ssh-keygen".to_string(),
+            "-q".into(),
+            "-t".into(),
+            self.key_type(),
+        ];
+        if let Some(bits) = self.p.ssh_key_bits.filter(|b| b.0 > 0) {
+            keygen.extend(["-b".into(), bits.0.to_string()]);
+        }
+        let comment = match &self.p.ssh_key_comment {
+            Some(c) => quote(c),
+            None => "\"ansible-generated on $(hostname)\"".to_string(),
+        };
+        let u = quote(&self.p.name);
+        format!(
+            "{path}dir=$(dirname -- \"$kf\")\n\
+             if [ ! -d \"$dir\" ]; then mkdir -m 0700 -- \"$dir\" && chown -- {u}: \"$dir\" || exit 1; fi\n\
+             rm -f -- \"$kf\" \"$kf.pub\"\n\
+             {keygen} -C {comment} -f \"$kf\" -N '' </dev/null || exit $?\n\
+             chown -- {u}: \"$kf\" \"$kf.pub\"\n\
+             echo \"sshkey_file=$kf\"\necho \"sshkey_fp=$(ssh-keygen -l -f \"$kf\")\"\necho \"sshkey_pub=$(cat -- \"$kf.pub\")\"\n",
+            path = self.key_path_script(),
+            keygen = join(&keygen),
+        )
+    }
+
     fn create_home(&self) -> bool {
         self.p.create_home.is_none_or(|b| b.0)
     }
@@ -339,6 +399,14 @@ impl Action for User {
                 "for g in {}; do if e=$(getent group -- \"$g\"); then printf 'grp=%s\\t%s\\n' \"$g\" \"$e\"; fi; done\n",
                 join(&asked)
             ));
+            if self.generate_key() {
+                s.push_str(&self.key_path_script());
+                s.push_str(
+                    "echo \"sshkey_file=$kf\"\n\
+                     if [ -e \"$kf\" ]; then echo sshkey=1; echo \"sshkey_fp=$(ssh-keygen -l -f \"$kf\" 2>&1)\"; echo \"sshkey_pub=$(cat -- \"$kf.pub\" 2>/dev/null)\"; \
+                     elif [ -e \"$kf.pub\" ]; then echo sshkey=pub; else echo sshkey=0; fi\n",
+                );
+            }
         }
         Some(Request::new(s))
     }
@@ -364,29 +432,55 @@ impl Action for User {
                 c.push("-r".into());
             }
             c.push(name.clone());
-            return Ok(Plan::change(r, c));
+            return Ok(Plan::change(r, (c, false)));
         }
         for g in self.p.group.iter().chain(self.wanted_groups().iter()) {
             if probe.group(g).is_none() {
                 return Err(ModuleError::node(format!("Group {g} does not exist")));
             }
         }
-        let result = self.present_result(probe.passwd.as_ref(), &probe);
+        let mut result = self.present_result(probe.passwd.as_ref(), &probe);
         let command = match &probe.passwd {
             None => self.create_command(&probe),
             Some(cur) => self.modify_command(&probe, cur),
         };
-        if command.is_empty() {
+        let text = out.stdout_text();
+        let mut key = false;
+        if self.generate_key() {
+            let state = line_value(&text, "sshkey").unwrap_or("0");
+            key = state == "0" || self.p.force.is_some_and(|b| b.0);
+            if let Some(file) = line_value(&text, "sshkey_file") {
+                result = result.with("ssh_key_file", file.to_string());
+            }
+            if !key {
+                let msg = if state == "pub" {
+                    "Public key already exists, use \"force: yes\" to overwrite"
+                } else {
+                    "Key already exists, use \"force: yes\" to overwrite"
+                };
+                result = result.with("ssh_fingerprint", msg).with(
+                    "ssh_public_key",
+                    line_value(&text, "sshkey_pub")
+                        .filter(|k| !k.is_empty())
+                        .map_or(Value::Null, |k| Value::String(k.to_string())),
+                );
+            }
+        }
+        if command.is_empty() && !key {
             return Ok(Plan::satisfied(result));
         }
-        Ok(Plan::change(result, command))
+        Ok(Plan::change(result, (command, key)))
     }
 
     fn apply(&self, plan: &Plan) -> Vec<Request> {
-        let Ok(command) = plan.state::<Vec<String>>() else {
+        let Ok((command, key)) = plan.state::<(Vec<String>, bool)>() else {
             return Vec::new();
         };
         let mut s = String::new();
+        if command.is_empty() {
+            s.push_str(&self.key_script());
+            return vec![Request::new(s)];
+        }
         if command.first().map(String::as_str) == Some("useradd")
             && self.create_home()
             && let Some(home) = &self.p.home
@@ -402,6 +496,9 @@ impl Action for User {
                 "rc=$?; [ $rc -eq 0 ] || exit $rc\necho \"passwd=$(getent passwd -- {})\"\n",
                 quote(&self.p.name)
             ));
+            if *key {
+                s.push_str(&self.key_script());
+            }
         }
         vec![Request::new(s)]
     }
@@ -417,7 +514,17 @@ impl Action for User {
             r.msg = Some(stderr);
             return Ok(r);
         }
-        if let Some(cur) = line_value(&out.stdout_text(), "passwd").and_then(Passwd::parse) {
+        let text = out.stdout_text();
+        if let Some(fp) = line_value(&text, "sshkey_fp") {
+            r = r.with("ssh_fingerprint", fp.to_string()).with(
+                "ssh_public_key",
+                line_value(&text, "sshkey_pub").unwrap_or("").to_string(),
+            );
+            if let Some(file) = line_value(&text, "sshkey_file") {
+                r = r.with("ssh_key_file", file.to_string());
+            }
+        }
+        if let Some(cur) = line_value(&text, "passwd").and_then(Passwd::parse) {
             r = r
                 .with("uid", cur.uid)
                 .with("group", cur.gid)
@@ -521,6 +628,56 @@ mod tests {
         assert!(
             error("user", json!({"name": "x", "password": "$6$x"}))
                 .contains("`password` is not implemented")
+        );
+    }
+
+    /// `generate_ssh_key` for an existing account (root), with the key file in a temp dir: the
+    /// real ssh-keygen runs once, then the key exists and the plan is satisfied.
+    #[tokio::test]
+    async fn generates_an_ssh_key_once() {
+        if std::process::Command::new("ssh-keygen")
+            .arg("-?")
+            .output()
+            .is_err()
+        {
+            return; // no ssh-keygen on this controller
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let kf = dir.path().join("keys/id_ed25519");
+        let args = json!({"name": "root", "generate_ssh_key": true, "ssh_key_type": "ed25519",
+                          "ssh_key_file": kf.to_str().unwrap(), "ssh_key_comment": "drover test"});
+        let a = action("user", args.clone());
+        let probe = run_local(&a.probe().unwrap()).await;
+        let plan = a.plan(Some(&probe)).unwrap();
+        assert_eq!(plan.outcome, Outcome::Change, "{}", probe.stdout_text());
+        let script = &a.apply(&plan)[0].script;
+        assert!(
+            script.contains("ssh-keygen -q -t ed25519 -C 'drover test' -f \"$kf\" -N ''"),
+            "{script}"
+        );
+        let o = run_local(&a.apply(&plan)[0]).await;
+        let r = a.finish(&plan, &[o]).unwrap();
+        assert!(r.changed && !r.failed, "{:?}", r.msg);
+        assert!(
+            r.extra["ssh_public_key"]
+                .as_str()
+                .unwrap()
+                .starts_with("ssh-ed25519 ")
+        );
+        assert!(
+            r.extra["ssh_fingerprint"]
+                .as_str()
+                .unwrap()
+                .contains("drover test")
+        );
+        assert!(kf.exists());
+        let a = action("user", args);
+        let probe = run_local(&a.probe().unwrap()).await;
+        let plan = a.plan(Some(&probe)).unwrap();
+        assert_eq!(plan.outcome, Outcome::Satisfied);
+        assert_eq!(
+            plan.result.extra["ssh_fingerprint"],
+            "Key already exists, use \"force: yes\" to overwrite"
         );
     }
 

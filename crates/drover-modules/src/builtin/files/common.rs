@@ -18,7 +18,6 @@ pub(crate) const COMMON_REFUSED: &[&str] = &[
     "selevel",
     "attributes",
     "attr",
-    "unsafe_writes",
 ];
 
 /// Refuses the first of `names` present in `args`, by name.
@@ -54,6 +53,30 @@ pub(crate) fn node_path(module: &str, param: &str, path: &str) -> Result<(), Mod
         )));
     }
     Ok(())
+}
+
+/// Ansible's `unsafe_writes: true`: when the atomic rename fails (a bind-mounted file such as a
+/// container's `/etc/hosts` answers `EBUSY`), write the content in place instead, then give the
+/// file the temp file's mode and owner.
+pub(crate) fn unsafe_writes(mut request: Request) -> Request {
+    request.script = request.script.replacen(
+        "mv -f -- \"$t\" \"$d\"\n",
+        "if ! mv -f -- \"$t\" \"$d\" 2>/dev/null; then cat -- \"$t\" > \"$d\"; \
+         chmod --reference=\"$t\" -- \"$d\"; chown --reference=\"$t\" -- \"$d\" 2>/dev/null || true; \
+         rm -f -- \"$t\"; fi\n",
+        1,
+    );
+    request
+}
+
+/// A hint for a failed write: a busy rename target is a bind mount (a container's
+/// `/etc/hosts`), which Ansible too only writes with `unsafe_writes: true`.
+pub(crate) fn write_hint(stderr: &str) -> &'static str {
+    if stderr.contains("busy") {
+        " (the file is a mount point, e.g. a container's /etc/hosts: set `unsafe_writes: true` to write it in place, as with Ansible)"
+    } else {
+        ""
+    }
 }
 
 /// Checks Ansible's rule that `validate` names the temp file with `%s`.
@@ -169,6 +192,8 @@ pub(crate) struct EditTarget {
     /// The result key naming the backup file (`backup` for lineinfile, `backup_file` for
     /// blockinfile).
     pub backup_key: &'static str,
+    /// Ansible's `unsafe_writes`: fall back to an in-place write when the rename fails.
+    pub unsafe_writes: bool,
 }
 
 /// What `apply` of an edit does.
@@ -269,6 +294,9 @@ impl EditTarget {
                 };
                 let mut request =
                     files::write_script(real_path, &options, content.clone().into_bytes());
+                if self.unsafe_writes {
+                    request = unsafe_writes(request);
+                }
                 if *create_dir {
                     request.script = format!(
                         "mkdir -p -- \"$(dirname -- {})\" || exit 1\n{}",
@@ -306,7 +334,12 @@ impl EditTarget {
                         .join("\n")
                 )
             } else {
-                format!("failed to write `{}`: {}", self.path, stderr.trim())
+                format!(
+                    "failed to write `{}`: {}{}",
+                    self.path,
+                    stderr.trim(),
+                    write_hint(&stderr)
+                )
             });
             return Ok(result);
         }
@@ -697,6 +730,66 @@ mod tests {
                 .to_string();
             assert!(e.contains("uses `~` or `$VAR`"), "{module}: {e}");
         }
+    }
+
+    /// A rename onto a mount point fails; `unsafe_writes` then writes in place. Simulated with a
+    /// `mv` that always fails, put first on PATH.
+    #[tokio::test]
+    async fn unsafe_writes_fall_back_to_an_in_place_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let bin = dir.path().join("bin");
+        std::fs::create_dir(&bin).unwrap();
+        std::fs::write(
+            bin.join("mv"),
+            "#!/bin/sh\necho 'mv: Device or resource busy' >&2\nexit 1\n",
+        )
+        .unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(bin.join("mv"), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let dest = dir.path().join("hosts");
+        std::fs::write(&dest, "old\n").unwrap();
+        let options = WriteOptions {
+            attrs: attrs(None, None, Some(crate::params::Mode(0o640))),
+            ..WriteOptions::default()
+        };
+        let local = drover_connection::LocalConnection::new("localhost");
+        let with_path = |r: Request| {
+            let mut r = r;
+            r.script = format!("PATH={}:$PATH\n{}", bin.display(), r.script);
+            r
+        };
+        let plain = with_path(files::write_script(
+            dest.to_str().unwrap(),
+            &options,
+            b"new\n".to_vec(),
+        ));
+        let out = local.run(&plain).await.unwrap();
+        assert_ne!(out.status, 0);
+        assert_eq!(std::fs::read_to_string(&dest).unwrap(), "old\n");
+        assert!(write_hint(&out.stderr_text()).contains("`unsafe_writes: true`"));
+        let r = with_path(unsafe_writes(files::write_script(
+            dest.to_str().unwrap(),
+            &options,
+            b"new\n".to_vec(),
+        )));
+        let out = local.run(&r).await.unwrap();
+        assert_eq!(out.status, 0, "{}", out.stderr_text());
+        assert_eq!(std::fs::read_to_string(&dest).unwrap(), "new\n");
+        assert_eq!(
+            std::fs::metadata(&dest).unwrap().permissions().mode() & 0o7777,
+            0o640
+        );
+        let leftovers = std::fs::read_dir(dir.path())
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .file_name()
+                    .to_string_lossy()
+                    .starts_with(".drover.")
+            })
+            .count();
+        assert_eq!(leftovers, 0);
     }
 
     #[test]

@@ -4,14 +4,14 @@
 //! attributes alone are fixed without an upload. Writes are atomic ([`files::write_script`]),
 //! keep the existing owner and mode unless given, support `backup`, `force: no` and `validate`.
 //! Not implemented (refused by name): `remote_src`, directory sources, `directory_mode`,
-//! `local_follow`, `follow`, `decrypt`, `unsafe_writes`, `checksum`, `seuser`/`serole`/…
+//! `local_follow`, `follow`, `decrypt`, `checksum`, `seuser`/`serole`/…
 
 use drover_connection::shell::quote;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use sha1::{Digest, Sha1};
 
-use super::common::node_path;
+use super::common::{node_path, unsafe_writes, write_hint};
 
 use crate::diff::FileDiff;
 use crate::files::{self, Attrs, FileKind, FileState, WriteOptions};
@@ -30,6 +30,7 @@ struct Params {
     backup: Option<Bool>,
     force: Option<Bool>,
     validate: Option<String>,
+    unsafe_writes: Option<Bool>,
 }
 
 /// Refused parameters with the reason shown to the user.
@@ -39,7 +40,6 @@ const REFUSED: &[&str] = &[
     "local_follow",
     "follow",
     "decrypt",
-    "unsafe_writes",
     "checksum",
     "seuser",
     "serole",
@@ -57,6 +57,7 @@ pub(crate) struct Copy {
     options: WriteOptions,
     force: bool,
     diff: bool,
+    unsafe_writes: bool,
 }
 
 /// Prepares a `copy` task.
@@ -127,6 +128,7 @@ pub fn prepare(args: &Map<String, Value>, ctx: &TaskContext<'_>) -> Result<Prepa
         },
         force: p.force.is_none_or(|b| b.0),
         diff: ctx.diff,
+        unsafe_writes: p.unsafe_writes.is_some_and(|b| b.0),
     })))
 }
 
@@ -187,11 +189,14 @@ impl Action for Copy {
     fn apply(&self, plan: &Plan) -> Vec<Request> {
         match plan.state::<Work>() {
             Ok(Work::Attrs(dest)) => vec![files::attrs_script(dest, &self.options.attrs)],
-            Ok(Work::Write(dest)) => vec![files::write_script(
-                dest,
-                &self.options,
-                self.content.clone(),
-            )],
+            Ok(Work::Write(dest)) => {
+                let request = files::write_script(dest, &self.options, self.content.clone());
+                vec![if self.unsafe_writes {
+                    unsafe_writes(request)
+                } else {
+                    request
+                }]
+            }
             Err(_) => Vec::new(),
         }
     }
@@ -208,9 +213,11 @@ impl Action for Copy {
             };
             result.failed = true;
             result.changed = false;
+            let stderr = out.stderr_text();
             result.msg = Some(format!(
-                "failed to write `{dest}`: {}",
-                out.stderr_text().trim()
+                "failed to write `{dest}`: {}{}",
+                stderr.trim(),
+                write_hint(&stderr)
             ));
             return Ok(result);
         }
@@ -298,6 +305,7 @@ impl Copy {
         options: WriteOptions,
         force: bool,
         diff: bool,
+        unsafe_writes: bool,
     ) -> Copy {
         Copy {
             dest,
@@ -306,6 +314,7 @@ impl Copy {
             options,
             force,
             diff,
+            unsafe_writes,
         }
     }
 

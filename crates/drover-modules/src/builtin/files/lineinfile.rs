@@ -32,6 +32,7 @@ struct Params {
     backup: Option<Bool>,
     firstmatch: Option<Bool>,
     validate: Option<String>,
+    unsafe_writes: Option<Bool>,
     owner: Option<String>,
     group: Option<String>,
     mode: Option<Mode>,
@@ -173,6 +174,7 @@ pub fn prepare(args: &Map<String, Value>, ctx: &TaskContext<'_>) -> Result<Prepa
             },
             diff: ctx.diff,
             backup_key: "backup",
+            unsafe_writes: p.unsafe_writes.is_some_and(|b| b.0),
         },
         edit,
         warnings,
@@ -615,8 +617,8 @@ mod tests {
                 "`\\Z`",
             ),
             (
-                json!({"path": "/f", "line": "x", "unsafe_writes": true}),
-                "`unsafe_writes` is not implemented",
+                json!({"path": "/f", "line": "x", "selevel": "s0"}),
+                "`selevel` is not implemented",
             ),
         ] {
             let e = prepare("lineinfile", args.clone(), false)

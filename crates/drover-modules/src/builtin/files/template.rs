@@ -26,6 +26,7 @@ struct Params {
     backup: Option<Bool>,
     force: Option<Bool>,
     validate: Option<String>,
+    unsafe_writes: Option<Bool>,
     follow: Option<Bool>,
     newline_sequence: Option<String>,
     trim_blocks: Option<Bool>,
@@ -97,6 +98,7 @@ pub fn prepare(args: &Map<String, Value>, ctx: &TaskContext<'_>) -> Result<Prepa
         },
         p.force.is_none_or(|b| b.0),
         ctx.diff,
+        p.unsafe_writes.is_some_and(|b| b.0),
     ))))
 }
 

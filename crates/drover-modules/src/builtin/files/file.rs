@@ -33,6 +33,10 @@ struct Params {
     mode: Option<Mode>,
     modification_time: Option<String>,
     access_time: Option<String>,
+    /// Accepted like Ansible (a common file argument); `file` writes no content, so it has no
+    /// effect.
+    #[allow(dead_code)]
+    unsafe_writes: Option<Bool>,
 }
 
 /// The requested state (`None`: Ansible's default, decided from what exists).

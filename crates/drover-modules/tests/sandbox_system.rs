@@ -235,6 +235,15 @@ async fn system_modules_on_a_real_node() {
     );
     node.converge("user", json!({"name": "drovertest", "shell": "/bin/bash"}))
         .await;
+    let hash = "$6$drover$J8yZ0yqT7gkYw6YbX1m2T0";
+    let r = node
+        .converge("user", json!({"name": "drovertest", "password": hash}))
+        .await;
+    assert_eq!(r.extra["password"], "NOT_LOGGING_PASSWORD");
+    assert_eq!(
+        node.sh("getent shadow drovertest | cut -d: -f2").await,
+        format!("{hash}\n")
+    );
     // Pigsty's admin-user shape: an SSH key generated once, owned by the user
     let r = node
         .converge(

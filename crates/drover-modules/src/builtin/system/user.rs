@@ -12,8 +12,11 @@
 //!   the key file (default `~/.ssh/id_<type>`) does not exist (or `force`), owned by the user;
 //!   results `ssh_fingerprint`, `ssh_key_file`, `ssh_public_key`.
 //!
-//! Not implemented (refused by name): passwords (`password`, `update_password`,
-//! `password_lock`, `password_expire_*`), `expires`, `ssh_key_passphrase`, `skeleton`, `umask`, `seuser`, `local`, `uid_min`/`uid_max`, `inactive`,
+//! - `password` (a crypt hash, as Ansible expects) is compared with `/etc/shadow` (needs
+//!   become) and set with `chpasswd -e` reading the hash from stdin (never on a command line);
+//!   `update_password: on_create` sets it only for a new account.
+//!
+//! Not implemented (refused by name): `password_lock`, `password_expire_*`, `expires`, `ssh_key_passphrase`, `skeleton`, `umask`, `seuser`, `local`, `uid_min`/`uid_max`, `inactive`,
 //! `login_class`, `hidden`, `profile`, `authorization`, `role`.
 
 use drover_connection::shell::{join, quote};
@@ -25,8 +28,6 @@ use crate::params::{Bool, Int, StringList, parse};
 use crate::{Action, ModuleError, ModuleResult, Output, Plan, Prepared, Request};
 
 const REFUSED: &[&str] = &[
-    "password",
-    "update_password",
     "password_lock",
     "password_expire_max",
     "password_expire_min",
@@ -66,6 +67,8 @@ struct Params {
     move_home: Option<Bool>,
     remove: Option<Bool>,
     force: Option<Bool>,
+    password: Option<String>,
+    update_password: Option<String>,
     generate_ssh_key: Option<Bool>,
     ssh_key_bits: Option<Int>,
     ssh_key_type: Option<String>,
@@ -78,6 +81,16 @@ struct User {
     present: bool,
 }
 
+/// What `apply` does.
+struct Work {
+    /// `useradd`/`usermod`/`userdel` words (empty: the account is as wanted).
+    command: Vec<String>,
+    /// Generate the SSH key.
+    key: bool,
+    /// Set the password hash.
+    set_password: bool,
+}
+
 /// Prepares a `user` task.
 pub fn prepare(args: &Map<String, Value>) -> Result<Prepared, ModuleError> {
     util::refuse("user", args, REFUSED)?;
@@ -87,6 +100,14 @@ pub fn prepare(args: &Map<String, Value>) -> Result<Prepared, ModuleError> {
         &[("user", "name"), ("createhome", "create_home")],
     )?;
     let p: Params = parse("user", &args)?;
+    if let Some(u) = p.update_password.as_deref()
+        && u != "always"
+        && u != "on_create"
+    {
+        return Err(ModuleError::params(format!(
+            "module `user`: value of update_password must be one of: always, on_create, got: {u}"
+        )));
+    }
     let present = match p.state.as_deref().unwrap_or("present") {
         "present" => true,
         "absent" => false,
@@ -213,6 +234,27 @@ impl User {
         }
         c.push(p.name.clone());
         c
+    }
+
+    /// The password and SSH-key steps after the account command.
+    fn extras_script(&self, work: &Work) -> String {
+        let mut s = String::new();
+        if work.set_password {
+            s.push_str("chpasswd -e || exit $?\n");
+        }
+        if work.key {
+            s.push_str(&self.key_script());
+        }
+        s
+    }
+
+    /// The apply request; the password hash travels on stdin.
+    fn request(&self, script: String, work: &Work) -> Request {
+        let request = Request::new(script);
+        match (&self.p.password, work.set_password) {
+            (Some(hash), true) => request.with_stdin(format!("{}:{hash}\n", self.p.name)),
+            _ => request,
+        }
     }
 
     fn generate_key(&self) -> bool {
@@ -399,6 +441,11 @@ impl Action for User {
                 "for g in {}; do if e=$(getent group -- \"$g\"); then printf 'grp=%s\\t%s\\n' \"$g\" \"$e\"; fi; done\n",
                 join(&asked)
             ));
+            if self.p.password.is_some() {
+                s.push_str(
+                    "if [ -r /etc/shadow ]; then echo \"shadow=$(getent shadow -- \"$u\" | cut -d: -f2)\"; else echo shadow_unreadable=1; fi\n",
+                );
+            }
             if self.generate_key() {
                 s.push_str(&self.key_path_script());
                 s.push_str(
@@ -432,7 +479,14 @@ impl Action for User {
                 c.push("-r".into());
             }
             c.push(name.clone());
-            return Ok(Plan::change(r, (c, false)));
+            return Ok(Plan::change(
+                r,
+                Work {
+                    command: c,
+                    key: false,
+                    set_password: false,
+                },
+            ));
         }
         for g in self.p.group.iter().chain(self.wanted_groups().iter()) {
             if probe.group(g).is_none() {
@@ -445,6 +499,24 @@ impl Action for User {
             Some(cur) => self.modify_command(&probe, cur),
         };
         let text = out.stdout_text();
+        let mut set_password = false;
+        if let Some(want) = &self.p.password {
+            result = result.with("password", "NOT_LOGGING_PASSWORD");
+            set_password = match &probe.passwd {
+                None => true,
+                Some(_) if self.p.update_password.as_deref() == Some("on_create") => false,
+                Some(_) => {
+                    if line_value(&text, "shadow_unreadable").is_some() {
+                        return Err(ModuleError::node(format!(
+                            "cannot read /etc/shadow to compare the password of `{}`: run the task with become",
+                            self.p.name
+                        )));
+                    }
+                    let current = line_value(&text, "shadow").unwrap_or("");
+                    current.trim_start_matches('!') != want.trim_start_matches('!')
+                }
+            };
+        }
         let mut key = false;
         if self.generate_key() {
             let state = line_value(&text, "sshkey").unwrap_or("0");
@@ -466,20 +538,28 @@ impl Action for User {
                 );
             }
         }
-        if command.is_empty() && !key {
+        if command.is_empty() && !key && !set_password {
             return Ok(Plan::satisfied(result));
         }
-        Ok(Plan::change(result, (command, key)))
+        Ok(Plan::change(
+            result,
+            Work {
+                command,
+                key,
+                set_password,
+            },
+        ))
     }
 
     fn apply(&self, plan: &Plan) -> Vec<Request> {
-        let Ok((command, key)) = plan.state::<(Vec<String>, bool)>() else {
+        let Ok(work) = plan.state::<Work>() else {
             return Vec::new();
         };
+        let command = &work.command;
         let mut s = String::new();
         if command.is_empty() {
-            s.push_str(&self.key_script());
-            return vec![Request::new(s)];
+            s.push_str(&self.extras_script(work));
+            return vec![self.request(s, work)];
         }
         if command.first().map(String::as_str) == Some("useradd")
             && self.create_home()
@@ -496,11 +576,9 @@ impl Action for User {
                 "rc=$?; [ $rc -eq 0 ] || exit $rc\necho \"passwd=$(getent passwd -- {})\"\n",
                 quote(&self.p.name)
             ));
-            if *key {
-                s.push_str(&self.key_script());
-            }
+            s.push_str(&self.extras_script(work));
         }
-        vec![Request::new(s)]
+        vec![self.request(s, work)]
     }
 
     fn finish(&self, plan: &Plan, outputs: &[Output]) -> Result<ModuleResult, ModuleError> {
@@ -626,8 +704,51 @@ mod tests {
             Outcome::Satisfied
         );
         assert!(
-            error("user", json!({"name": "x", "password": "$6$x"}))
-                .contains("`password` is not implemented")
+            error("user", json!({"name": "x", "password_lock": true}))
+                .contains("`password_lock` is not implemented")
+        );
+    }
+
+    #[test]
+    fn password_hash_is_compared_and_sent_on_stdin() {
+        let hash = "$6$salt$abc";
+        let a = action("user", json!({"name": "postgres", "password": hash}));
+        assert!(
+            a.probe()
+                .unwrap()
+                .script
+                .contains("getent shadow -- \"$u\"")
+        );
+        let probe = format!("{DBSU}shadow=!{hash}\n");
+        let plan = a.plan(Some(&out(0, &probe, ""))).unwrap();
+        assert_eq!(plan.outcome, Outcome::Satisfied);
+        assert_eq!(plan.result.extra["password"], "NOT_LOGGING_PASSWORD");
+        let plan = a
+            .plan(Some(&out(0, &format!("{DBSU}shadow=*\n"), "")))
+            .unwrap();
+        assert_eq!(plan.outcome, Outcome::Change);
+        let req = &a.apply(&plan)[0];
+        assert_eq!(req.script, "chpasswd -e || exit $?\n");
+        assert_eq!(
+            req.stdin.as_deref(),
+            Some(format!("postgres:{hash}\n").as_bytes())
+        );
+        assert!(!req.script.contains(hash));
+        let err = a
+            .plan(Some(&out(0, &format!("{DBSU}shadow_unreadable=1\n"), "")))
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.contains("run the task with become"), "{err}");
+        let a = action(
+            "user",
+            json!({"name": "postgres", "password": hash, "update_password": "on_create"}),
+        );
+        assert_eq!(
+            a.plan(Some(&out(0, &format!("{DBSU}shadow=*\n"), "")))
+                .unwrap()
+                .outcome,
+            Outcome::Satisfied
         );
     }
 

@@ -1,0 +1,20 @@
+//! Python-compatible value handling, shared by every crate that has to read or print values
+//! exactly as Ansible's Python does:
+//!
+//! - [`literal_eval`]: `ast.literal_eval` (INI inventory values, `ansible_eval_concat` in
+//!   templating), producing a [`Literal`] that converts to JSON data the way each caller needs
+//!   ([`JsonView`]);
+//! - [`json`]: `json.dumps` with `indent`, `sort_keys`, `separators` and `ensure_ascii`;
+//! - [`float_repr`]: Python's `repr(float)`;
+//! - [`shlex_split`]: `shlex.split` (POSIX mode, with or without comments);
+//! - [`text`]: `str.isspace`, `str.strip` and `str.splitlines`.
+
+pub mod json;
+mod literal;
+mod repr;
+mod shlex;
+pub mod text;
+
+pub use literal::{Dialect, JsonView, Literal, literal_eval, literal_eval_with};
+pub use repr::float_repr;
+pub use shlex::{ShlexError, shlex_split};

@@ -61,7 +61,7 @@ impl Connection {
             Some(v) => {
                 let n = match v {
                     Value::Number(n) => n.as_u64(),
-                    Value::String(s) => crate::pyvalue::py_strip(s).parse::<u64>().ok(),
+                    Value::String(s) => drover_python::text::strip(s).parse::<u64>().ok(),
                     _ => None,
                 };
                 match n.and_then(|n| u16::try_from(n).ok()).filter(|n| *n > 0) {

@@ -374,7 +374,7 @@ fn python_int_of(value: &Value) -> Result<Option<i64>, String> {
         Value::Bool(b) => Ok(Some(i64::from(*b))),
         Value::Number(n) => Ok(n.as_i64().or_else(|| n.as_f64().map(|f| f.trunc() as i64))),
         Value::String(s) => {
-            let t = crate::pyvalue::py_strip(s).replace('_', "");
+            let t = drover_python::text::strip(s).replace('_', "");
             t.parse::<i64>()
                 .map(Some)
                 .map_err(|_| format!("`ansible_group_priority` must be an integer, got `{s}`"))

@@ -9,8 +9,9 @@ use drover_diag::{Diagnostic, Source, Span};
 use regex::Regex;
 
 use crate::data::{Data, SourceInfo};
-use crate::pyvalue::{ini_value, py_strip, shlex_split, splitlines};
+use crate::pyvalue::{ini_value, shlex_split};
 use crate::ranges::expand_host_pattern;
+use drover_python::text::{splitlines_ranges as splitlines, strip as py_strip};
 
 #[allow(clippy::expect_used)]
 static SECTION: LazyLock<Regex> = LazyLock::new(|| {

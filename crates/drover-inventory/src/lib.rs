@@ -193,7 +193,10 @@ impl Inventory {
                         Diagnostic::error(format!("cannot read limit file `{file}`: {e}"))
                             .with_help("`-l @FILE` reads one host pattern per line from FILE")
                     })?;
-                    patterns.extend(text.split('\n').map(|l| pyvalue::py_strip(l).to_string()));
+                    patterns.extend(
+                        text.split('\n')
+                            .map(|l| drover_python::text::strip(l).to_string()),
+                    );
                 }
                 None => patterns.push(part),
             }

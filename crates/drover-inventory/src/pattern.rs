@@ -42,7 +42,7 @@ pub fn split_host_pattern(pattern: &str) -> Vec<String> {
     };
     parts
         .iter()
-        .map(|p| crate::pyvalue::py_strip(p).to_string())
+        .map(|p| drover_python::text::strip(p).to_string())
         .filter(|p| !p.is_empty())
         .collect()
 }

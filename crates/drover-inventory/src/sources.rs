@@ -81,7 +81,7 @@ fn load_host_list(data: &mut Data, list: &str) {
         dir: Value::String("None".into()),
     };
     for h in list.split(',') {
-        let h = crate::pyvalue::py_strip(h);
+        let h = drover_python::text::strip(h);
         if h.is_empty() {
             continue;
         }

@@ -122,6 +122,12 @@ const CORPUS: &[&str] = &[
     "'' \"\"",
     "# only comment",
     "a\\#b c",
+    "-(1)",
+    "-(-1)",
+    "{1: 'a', True: 'b', 1.0: 'c'}",
+    "{True, 1}",
+    "{True: 1, None: 2, 1.5: 3}",
+    "r'a\\b'",
 ];
 
 #[test]

@@ -495,7 +495,12 @@ impl Action for Apt {
         let update = self
             .update_cache
             .is_some_and(|valid| probe.cache_mtime + valid < probe.now);
-        let result = Apt::result(update, &probe);
+        // Ansible's removal path and its early failures report no cache fields.
+        let result = if self.state == PkgState::Absent {
+            ModuleResult::ok()
+        } else {
+            Apt::result(update, &probe)
+        };
         let packages = match &self.deb {
             Some(deb) => self.deb_packages(deb, &probe)?,
             None => self.packages_to_change(&probe),
@@ -506,9 +511,9 @@ impl Action for Apt {
             && !update
         {
             // apt cannot do it: fail now (also in check mode), as Ansible does.
-            let mut r = ModuleResult::failed(simulation_failure(sim));
-            r.extra = result.extra;
-            return Ok(Plan::satisfied(r));
+            return Ok(Plan::satisfied(ModuleResult::failed(simulation_failure(
+                sim,
+            ))));
         }
         let work = Work {
             update,
@@ -592,6 +597,7 @@ impl Action for Apt {
         };
         let mut r = plan.result.clone();
         if let Some(t) = head
+            .filter(|_| self.state != PkgState::Absent)
             .and_then(|h| line_value(h, "cache"))
             .and_then(|v| v.trim().parse::<i64>().ok())
         {

@@ -188,10 +188,9 @@ impl GetUrl {
         if let Some(g) = self.attrs.group.clone().or(state.group.clone()) {
             r = r.with("group", g);
         }
+        r = r.with("checksum_dest", Value::Null);
         if let Some((_, digest)) = &self.checksum {
-            r = r
-                .with("checksum_dest", Value::Null)
-                .with("checksum", digest.clone());
+            r = r.with("checksum", digest.clone());
         }
         r
     }
@@ -213,6 +212,7 @@ impl Action for GetUrl {
                 "if [ -f \"$f\" ]; then printf 'digest=%s\\n' \"$({cmd} -- \"$f\" | cut -d' ' -f1)\"; fi\n"
             ));
         }
+        s.push_str(&util::path_info_script("\"$f\""));
         s.push_str(
             "if [ -L \"$f\" ]; then t=link; elif [ -d \"$f\" ]; then t=directory; elif [ -f \"$f\" ]; then t=file; \
              elif [ -e \"$f\" ]; then t=other; else echo state=absent; exit 0; fi\necho \"state=$t\"\n\
@@ -240,7 +240,9 @@ impl Action for GetUrl {
         {
             result = result.with("checksum_dest", want.clone());
             if self.attrs.differences(&state).is_empty() {
-                return Ok(Plan::satisfied(result.with_msg("file already exists")));
+                let mut result = result.with_msg("file already exists");
+                util::add_path_info(&mut result, &text);
+                return Ok(Plan::satisfied(result));
             }
             let result = result.with_msg("file already exists but file attributes changed");
             return Ok(Plan::change(
@@ -308,7 +310,7 @@ impl Action for GetUrl {
             ));
         }
         s.push_str(
-            "echo \"checksum_src=$(sha1sum -- \"$t\" | cut -d' ' -f1)\"\n\
+            "echo \"src=$t\"\necho \"checksum_src=$(sha1sum -- \"$t\" | cut -d' ' -f1)\"\n\
              if [ -f \"$d\" ]; then echo \"checksum_dest=$(sha1sum -- \"$d\" | cut -d' ' -f1)\"; fi\n\
              if [ -f \"$d\" ] && cmp -s -- \"$t\" \"$d\"; then echo changed=0; else\n  \
              if [ -e \"$d\" ]; then chmod --reference=\"$d\" -- \"$t\"; chown --reference=\"$d\" -- \"$t\" 2>/dev/null || true; \
@@ -321,7 +323,10 @@ impl Action for GetUrl {
             s.push_str(line);
             s.push('\n');
         }
-        s.push_str("echo \"size=$(stat -c %s -- \"$d\")\"\n");
+        s.push_str(
+            "echo \"size=$(stat -c %s -- \"$d\")\"\necho \"md5sum=$(md5sum -- \"$d\" | cut -d' ' -f1)\"\n",
+        );
+        s.push_str(&util::path_info_script("\"$d\""));
         vec![Request::new(s).with_stdin(self.request.config())]
     }
 
@@ -339,13 +344,21 @@ impl Action for GetUrl {
             }
             return Ok(r);
         }
-        for key in ["checksum_src", "checksum_dest"] {
+        for key in ["checksum_src", "checksum_dest", "src", "md5sum"] {
             if let Some(v) = line_value(&text, key) {
                 r = r.with(key, v.to_string());
             }
         }
+        // curl says 000 for file:// and other non-HTTP URLs; Ansible reports no status then.
         if let Some(code) = line_value(&text, "status_code").and_then(|c| c.parse::<i64>().ok()) {
-            r = r.with("status_code", code);
+            r = r.with(
+                "status_code",
+                if code == 0 {
+                    Value::Null
+                } else {
+                    Value::from(code)
+                },
+            );
         }
         if let Some(e) = line_value(&text, "elapsed").and_then(|c| c.parse::<i64>().ok()) {
             r = r.with("elapsed", e);
@@ -362,6 +375,7 @@ impl Action for GetUrl {
         if let Some(size) = line_value(&text, "size").and_then(|c| c.parse::<u64>().ok()) {
             r = r.with("size", size);
         }
+        util::add_path_info(&mut r, &text);
         let content_changed = line_value(&text, "changed") == Some("1");
         let attrs_changed = plan.result.extra.get("attrs_change") == Some(&Value::Bool(true));
         r.changed = content_changed || attrs_changed;

@@ -258,6 +258,7 @@ impl Unarchive {
             }
             s.push_str("done\n");
         }
+        s.push_str(&util::path_info_script("\"$d\""));
         s
     }
 }
@@ -321,6 +322,7 @@ impl Action for Unarchive {
         }
         r.changed =
             line_value(&text, "changed") == Some("1") || text.lines().any(|l| l == "attrs=1");
+        util::add_path_info(&mut r, &text);
         if self.list_files {
             let files: Vec<Value> = text
                 .split_once("--drover-files--\n")
@@ -391,6 +393,7 @@ mod tests {
             "#!/bin/sh\n"
         );
         assert_eq!(r.extra["files"], json!(["bin/", "bin/consul", "README"]));
+        assert_eq!(r.extra["state"], "directory");
         use std::os::unix::fs::PermissionsExt;
         assert_eq!(
             std::fs::metadata(dest.join("README"))

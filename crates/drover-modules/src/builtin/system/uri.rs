@@ -393,9 +393,12 @@ impl Action for Uri {
             .with("url", effective.clone())
             .with("redirected", effective != self.request.url)
             .with("status", status)
-            .with("elapsed", elapsed)
-            .with("cookies", Value::Object(Map::new()))
-            .with("cookies_string", "");
+            .with("elapsed", elapsed);
+        if curl_rc == 0 {
+            r = r
+                .with("cookies", Value::Object(Map::new()))
+                .with("cookies_string", "");
+        }
         let content_type = headers
             .iter()
             .find(|(k, _)| k == "content_type")

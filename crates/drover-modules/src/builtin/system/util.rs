@@ -3,7 +3,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::{Action, ModuleError, Output, Prepared};
+use crate::{Action, ModuleError, ModuleResult, Output, Prepared};
 
 /// Fails when `args` holds one of `names` (Ansible parameters drover does not implement), naming
 /// it, so a playbook never silently loses a setting.
@@ -67,6 +67,45 @@ pub(crate) fn trimmed(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes)
         .trim_end_matches(['\r', '\n'])
         .to_string()
+}
+
+/// Shell lines printing what Ansible's `add_path_info` adds to a result whose `path`/`dest`
+/// exists (`uid`, `gid`, `owner`, `group`, `mode`, `state`, `size`), for the path in `var`
+/// (a quoted shell word such as `"$d"`).
+pub(crate) fn path_info_script(var: &str) -> String {
+    format!(
+        "if [ -e {var} ] || [ -L {var} ]; then stat -c 'pathinfo=%u:%g:%a:%h:%s:%F:%U:%G' -- {var}; fi\n"
+    )
+}
+
+/// Adds the fields printed by [`path_info_script`] to `result` (as Ansible's `add_path_info`).
+pub(crate) fn add_path_info(result: &mut ModuleResult, text: &str) {
+    let Some(line) = line_value(text, "pathinfo") else {
+        return;
+    };
+    let f: Vec<&str> = line.splitn(8, ':').collect();
+    if f.len() < 8 {
+        return;
+    }
+    let num = |s: &str| s.parse::<i64>().map(Value::from).unwrap_or(Value::Null);
+    let mode = u32::from_str_radix(f[2], 8).unwrap_or(0);
+    let state = match f[5] {
+        "symbolic link" => "link",
+        "directory" => "directory",
+        _ if f[3] != "1" => "hard",
+        _ => "file",
+    };
+    for (k, v) in [
+        ("uid", num(f[0])),
+        ("gid", num(f[1])),
+        ("owner", Value::String(f[6].to_string())),
+        ("group", Value::String(f[7].to_string())),
+        ("mode", Value::String(format!("0{mode:03o}"))),
+        ("state", Value::String(state.to_string())),
+        ("size", num(f[4])),
+    ] {
+        result.extra.insert(k.to_string(), v);
+    }
 }
 
 #[cfg(test)]

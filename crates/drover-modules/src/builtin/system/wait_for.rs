@@ -159,8 +159,14 @@ impl WaitFor {
                 self.connect_timeout
             ));
         }
+        let info = match &self.path {
+            Some(path) if !self.waits_for_absence() => {
+                util::path_info_script(&quote(path)).trim_end().to_string() + "; "
+            }
+            _ => String::new(),
+        };
         s.push_str(&format!(
-            "while :; do\n  if {condition}; then elapsed; exit 0; fi\n  \
+            "while :; do\n  if {condition}; then {info}elapsed; exit 0; fi\n  \
              if [ $(( $(date +%s) - start )) -ge {} ]; then elapsed; exit 1; fi\n  \
              sleep {}\ndone\n",
             self.timeout, self.sleep
@@ -223,7 +229,7 @@ impl Action for WaitFor {
             return Ok(ModuleResult::failed(self.timeout_message()).with("elapsed", elapsed));
         }
         let opt = |v: Option<Value>| v.unwrap_or(Value::Null);
-        Ok(ModuleResult::ok()
+        let mut r = ModuleResult::ok()
             .with("state", self.state.clone())
             .with("port", opt(self.port.map(Value::from)))
             .with(
@@ -233,7 +239,9 @@ impl Action for WaitFor {
             .with("match_groups", Value::Array(Vec::new()))
             .with("match_groupdict", Value::Object(Map::new()))
             .with("path", opt(self.path.clone().map(Value::from)))
-            .with("elapsed", elapsed))
+            .with("elapsed", elapsed);
+        util::add_path_info(&mut r, &text);
+        Ok(r)
     }
 }
 
@@ -311,6 +319,10 @@ mod tests {
             run(json!({"path": fs, "search_regex": "agent (started|running)", "timeout": 5})).await;
         assert!(!r.failed, "{:?}", r.msg);
         assert_eq!(r.to_registered()["path"], fs);
+        // Ansible's add_path_info: the found file's attributes (and `state: file`)
+        assert_eq!(r.extra["state"], "file");
+        assert_eq!(r.extra["size"], 30);
+        assert!(r.extra["mode"].as_str().unwrap().starts_with('0'));
         let r = run(json!({"path": fs, "search_regex": "^never$", "timeout": 1, "sleep": 1})).await;
         assert_eq!(
             r.msg.as_deref(),

@@ -49,7 +49,6 @@ mod environment;
 mod error;
 mod filters;
 mod lookups;
-mod pyliteral;
 mod pyyaml;
 mod tests;
 mod value;

@@ -1,11 +1,12 @@
-//! Python-compatible serialisers: `json.dumps` and PyYAML's `yaml.dump` (SafeDumper, as Ansible's
-//! `to_json`, `to_nice_json`, `to_yaml` and `to_nice_yaml` call them).
+//! PyYAML's `yaml.dump` (SafeDumper, as Ansible's `to_yaml` and `to_nice_yaml` call it);
+//! `json.dumps` for `to_json` and `to_nice_json` is drover-python's.
 //!
-//! The YAML part is a port of PyYAML's representer (sorted keys, flow style for collections of
+//! This is a port of PyYAML's representer (sorted keys, flow style for collections of
 //! scalars when `default_flow_style=None`) and emitter (scalar analysis, plain/single/double
 //! quoting, folding at 80 columns) as libyaml's CSafeDumper behaves, which Ansible uses.
 
-use serde_json::{Number, Value};
+use drover_python::float_repr;
+use serde_json::Value;
 
 /// Options of `yaml.dump` that Ansible's filters pass.
 #[derive(Clone, Debug)]
@@ -35,176 +36,6 @@ impl Default for YamlOptions {
             explicit_end: false,
         }
     }
-}
-
-/// Python's `repr(float)`.
-pub fn py_float_repr(f: f64) -> String {
-    if f.is_nan() {
-        return "nan".into();
-    }
-    if f.is_infinite() {
-        return if f > 0.0 { "inf".into() } else { "-inf".into() };
-    }
-    if f == 0.0 {
-        return if f.is_sign_negative() {
-            "-0.0".into()
-        } else {
-            "0.0".into()
-        };
-    }
-    let exp_form = format!("{f:e}"); // shortest digits, e.g. 1.2345e17
-    let (mantissa, exp) = exp_form.split_once('e').unwrap_or((exp_form.as_str(), "0"));
-    let exp: i32 = exp.parse().unwrap_or(0);
-    if (-4..16).contains(&exp) {
-        let s = format!("{f}");
-        if s.contains('.') { s } else { format!("{s}.0") }
-    } else {
-        let sign = if exp < 0 { '-' } else { '+' };
-        format!("{mantissa}e{sign}{:02}", exp.abs())
-    }
-}
-
-fn number_repr(n: &Number) -> String {
-    if n.is_f64() {
-        py_float_repr(n.as_f64().unwrap_or(0.0))
-    } else {
-        n.to_string()
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// json.dumps
-
-/// Python's `json.dumps(value, indent=.., sort_keys=.., separators=.., ensure_ascii=..)`.
-pub fn json_dumps(
-    value: &Value,
-    indent: Option<usize>,
-    sort_keys: bool,
-    separators: Option<(&str, &str)>,
-    ensure_ascii: bool,
-) -> String {
-    let (item_sep, key_sep) = separators.unwrap_or(if indent.is_some() {
-        (",", ": ")
-    } else {
-        (", ", ": ")
-    });
-    let mut out = String::new();
-    json_write(
-        &mut out,
-        value,
-        indent,
-        sort_keys,
-        item_sep,
-        key_sep,
-        ensure_ascii,
-        0,
-    );
-    out
-}
-
-#[allow(clippy::too_many_arguments)]
-fn json_write(
-    out: &mut String,
-    value: &Value,
-    indent: Option<usize>,
-    sort_keys: bool,
-    item_sep: &str,
-    key_sep: &str,
-    ascii: bool,
-    level: usize,
-) {
-    let newline = |out: &mut String, level: usize| {
-        if let Some(n) = indent {
-            out.push('\n');
-            out.push_str(&" ".repeat(n * level));
-        }
-    };
-    match value {
-        Value::Null => out.push_str("null"),
-        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Value::Number(n) => out.push_str(&number_repr(n)),
-        Value::String(s) => json_string(out, s, ascii),
-        Value::Array(items) => {
-            if items.is_empty() {
-                out.push_str("[]");
-                return;
-            }
-            out.push('[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push_str(item_sep);
-                }
-                newline(out, level + 1);
-                json_write(
-                    out,
-                    item,
-                    indent,
-                    sort_keys,
-                    item_sep,
-                    key_sep,
-                    ascii,
-                    level + 1,
-                );
-            }
-            newline(out, level);
-            out.push(']');
-        }
-        Value::Object(map) => {
-            if map.is_empty() {
-                out.push_str("{}");
-                return;
-            }
-            let mut keys: Vec<&String> = map.keys().collect();
-            if sort_keys {
-                keys.sort();
-            }
-            out.push('{');
-            for (i, key) in keys.iter().enumerate() {
-                if i > 0 {
-                    out.push_str(item_sep);
-                }
-                newline(out, level + 1);
-                json_string(out, key, ascii);
-                out.push_str(key_sep);
-                json_write(
-                    out,
-                    &map[*key],
-                    indent,
-                    sort_keys,
-                    item_sep,
-                    key_sep,
-                    ascii,
-                    level + 1,
-                );
-            }
-            newline(out, level);
-            out.push('}');
-        }
-    }
-}
-
-fn json_string(out: &mut String, s: &str, ascii: bool) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\x08' => out.push_str("\\b"),
-            '\x0c' => out.push_str("\\f"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c if ascii && !(' '..='~').contains(&c) => {
-                let mut buf = [0u16; 2];
-                for unit in c.encode_utf16(&mut buf) {
-                    out.push_str(&format!("\\u{unit:04x}"));
-                }
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -256,7 +87,7 @@ fn represent(value: &Value, options: &YamlOptions, depth: usize) -> Node {
         Value::Number(n) => {
             if n.is_f64() {
                 let f = n.as_f64().unwrap_or(0.0);
-                let mut v = py_float_repr(f).to_lowercase();
+                let mut v = float_repr(f);
                 if f.is_nan() {
                     v = ".nan".into();
                 } else if f.is_infinite() {
@@ -1068,32 +899,6 @@ mod tests {
                 ..YamlOptions::default()
             },
         )
-    }
-
-    #[test]
-    fn float_repr_is_pythons() {
-        assert_eq!(py_float_repr(1.0), "1.0");
-        assert_eq!(py_float_repr(0.1), "0.1");
-        assert_eq!(py_float_repr(1e16), "1e+16");
-        assert_eq!(py_float_repr(1.5e-5), "1.5e-05");
-        assert_eq!(py_float_repr(123456.789), "123456.789");
-    }
-
-    #[test]
-    fn json_dumps_matches_python() {
-        let v = json!({"b": [1, 2.5, "é"], "a": {"x": null, "y": true}});
-        assert_eq!(
-            json_dumps(&v, None, false, None, true),
-            r#"{"b": [1, 2.5, "\u00e9"], "a": {"x": null, "y": true}}"#
-        );
-        assert_eq!(
-            json_dumps(&v, Some(4), true, Some((",", ": ")), true),
-            "{\n    \"a\": {\n        \"x\": null,\n        \"y\": true\n    },\n    \"b\": [\n        1,\n        2.5,\n        \"\\u00e9\"\n    ]\n}"
-        );
-        assert_eq!(
-            json_dumps(&json!({"a": []}), Some(4), true, None, true),
-            "{\n    \"a\": []\n}"
-        );
     }
 
     #[test]

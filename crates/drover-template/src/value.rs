@@ -6,7 +6,7 @@ use minijinja::Value as JValue;
 use minijinja::value::Serde;
 use serde_json::Value;
 
-use crate::pyliteral::literal_eval;
+use drover_python::{Dialect, JsonView, literal_eval_with};
 
 /// Ansible's `ansible_eval_concat` applied to a rendered string: results that start with `{` or
 /// `[`, or that are exactly `True`/`False`, go through `ast.literal_eval`; if that fails, or for
@@ -16,7 +16,8 @@ pub fn eval_concat(rendered: String) -> Value {
         || rendered.starts_with('[')
         || rendered == "True"
         || rendered == "False")
-        && let Some(value) = literal_eval(&rendered)
+        && let Some(value) = literal_eval_with(&rendered, Dialect::AnsibleTemplate)
+            .and_then(|literal| literal.to_json(JsonView::Data))
     {
         return value;
     }
@@ -57,7 +58,7 @@ fn python_repr(value: &JValue, depth: usize) -> String {
     }
     match value.kind() {
         ValueKind::Number => match f64::try_from(value.clone()) {
-            Ok(f) => crate::pyyaml::py_float_repr(f),
+            Ok(f) => drover_python::float_repr(f),
             Err(_) => value.to_string(),
         },
         ValueKind::Seq => {

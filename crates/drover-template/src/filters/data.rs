@@ -7,8 +7,9 @@ use serde_json::{Map, Value as Json};
 
 use super::to_text;
 use crate::environment::{is_map, op_error};
-use crate::pyyaml::{YamlOptions, json_dumps, yaml_dump};
+use crate::pyyaml::{YamlOptions, yaml_dump};
 use crate::value::{from_engine, to_engine};
+use drover_python::json::{DumpOptions, dumps};
 
 pub fn register(env: &mut Environment<'static>) {
     // Ansible's STRING_TYPE_FILTERS: their results are "native text" that value templating keeps
@@ -57,7 +58,13 @@ fn to_json(value: &Value, kwargs: Kwargs) -> Result<String, Error> {
         Some(_) => return Err(op_error("`to_json` separators must be a pair")),
         None => None,
     };
-    Ok(json_dumps(&json, indent, sort_keys, seps, ensure_ascii))
+    let options = DumpOptions {
+        indent,
+        sort_keys,
+        separators: seps,
+        ensure_ascii,
+    };
+    Ok(dumps(&json, &options))
 }
 
 /// Jinja2's `tojson(indent=None)`: sorted keys, `<>&'` escaped for HTML. A plain string (not a
@@ -69,7 +76,12 @@ fn tojson(value: &Value, indent: Option<usize>, kwargs: Kwargs) -> Result<String
     };
     kwargs.assert_all_used()?;
     let json = data(value, "tojson")?;
-    Ok(json_dumps(&json, indent, true, None, true)
+    let options = DumpOptions {
+        indent,
+        sort_keys: true,
+        ..DumpOptions::default()
+    };
+    Ok(dumps(&json, &options)
         .replace('<', "\\u003c")
         .replace('>', "\\u003e")
         .replace('&', "\\u0026")
@@ -86,13 +98,13 @@ fn to_nice_json(value: &Value, indent: Option<usize>, kwargs: Kwargs) -> Result<
     let ensure_ascii = kwargs.get::<Option<bool>>("ensure_ascii")?.unwrap_or(true);
     kwargs.assert_all_used()?;
     let json = data(value, "to_nice_json")?;
-    Ok(json_dumps(
-        &json,
-        Some(indent),
+    let options = DumpOptions {
+        indent: Some(indent),
         sort_keys,
-        Some((",", ": ")),
+        separators: Some((",", ": ")),
         ensure_ascii,
-    ))
+    };
+    Ok(dumps(&json, &options))
 }
 
 /// `to_yaml` (flow style for collections of scalars) and `to_nice_yaml(indent=4)` (block style).

@@ -359,40 +359,6 @@ fn hash(data: &str, kind: &str) -> Result<String, Error> {
     Ok(digest.iter().map(|b| format!("{b:02x}")).collect())
 }
 
-/// Python's `str.splitlines()` (without the line ends).
-fn splitlines(s: &str) -> Vec<&str> {
-    let mut lines = Vec::new();
-    let mut start = 0;
-    let mut chars = s.char_indices().peekable();
-    while let Some((i, c)) = chars.next() {
-        let is_break = matches!(
-            c,
-            '\n' | '\r'
-                | '\x0b'
-                | '\x0c'
-                | '\x1c'
-                | '\x1d'
-                | '\x1e'
-                | '\u{85}'
-                | '\u{2028}'
-                | '\u{2029}'
-        );
-        if is_break {
-            lines.push(&s[start..i]);
-            let mut end = i + c.len_utf8();
-            if c == '\r' && chars.peek().map(|(_, n)| *n) == Some('\n') {
-                chars.next();
-                end += 1;
-            }
-            start = end;
-        }
-    }
-    if start < s.len() {
-        lines.push(&s[start..]);
-    }
-    lines
-}
-
 /// Jinja2's `indent(width=4, first=False, blank=False)`, quirks included (a trailing newline of
 /// the input survives).
 fn indent(
@@ -426,7 +392,7 @@ fn indent(
         ),
     };
     let s = format!("{}\n", to_text(value));
-    let lines = splitlines(&s);
+    let lines = drover_python::text::splitlines(&s);
     let mut rv = if blank {
         lines.join(&format!("\n{indention}"))
     } else {

@@ -3,7 +3,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::pyjson;
+use drover_python::json::{DumpOptions, dumps};
 
 /// Whether the result is printed after `=>` for an ok/changed/skipped line: `-v` or more, or
 /// the result asks for it (`_ansible_verbose_always`, as `debug` does), unless it opts out
@@ -35,7 +35,7 @@ pub fn dump_result(result: &Value, verbosity: u8) -> String {
         }
         map.shift_remove("exception");
     }
-    pyjson::dumps(&abridged, indent)
+    dumps(&abridged, &DumpOptions::ansible(indent))
 }
 
 /// Python truthiness of a JSON value.

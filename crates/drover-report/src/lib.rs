@@ -26,7 +26,6 @@ mod human;
 mod json;
 pub mod profile;
 pub mod progress;
-pub mod pyjson;
 pub mod textwrap;
 
 pub use capture::Capture;

@@ -4,9 +4,6 @@
 
 mod support;
 
-use std::io::Write;
-use std::process::{Command, Stdio};
-
 use drover_inventory::{literal_eval, shlex_split};
 use serde_json::{Value, json};
 
@@ -135,27 +132,11 @@ fn ini_values_and_shlex_equal_ansible() {
     let Some(bin) = support::require_ansible("ini_values_and_shlex_equal_ansible") else {
         return;
     };
-    let script =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/ini_values.py");
     let cwd = tempfile::tempdir().unwrap();
-    let mut child = Command::new(bin.join("python"))
-        .arg(&script)
-        .current_dir(cwd.path())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(json!(CORPUS).to_string().as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success());
-    let theirs: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let theirs = support::python_script(&bin, "ini_values.py", cwd.path(), &json!(CORPUS));
+    let theirs = theirs.as_array().unwrap();
     let mut failures = Vec::new();
-    for (input, t) in CORPUS.iter().zip(&theirs) {
+    for (input, t) in CORPUS.iter().zip(theirs) {
         let ours = literal_eval(input).unwrap_or_else(|| Value::String((*input).to_string()));
         if ours != t["value"] {
             failures.push(format!(

@@ -71,11 +71,19 @@ pub fn ansible_inventory(bin: &Path, args: &[&str]) -> String {
 pub fn oracle(bin: &Path, mut request: Value) -> Value {
     let cwd = tempfile::tempdir().unwrap();
     request["empty_dir"] = Value::String(cwd.path().display().to_string());
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/oracle.py");
+    python_script(bin, "oracle.py", cwd.path(), &request)
+}
+
+/// Runs tests/support/`script` with ansible-core's Python in `cwd`, `input` as JSON on stdin,
+/// and reads its stdout as JSON; panics with its stderr when it fails.
+pub fn python_script(bin: &Path, script: &str, cwd: &Path, input: &Value) -> Value {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/support")
+        .join(script);
     let mut child = Command::new(bin.join("python"))
-        .arg(&script)
-        .current_dir(cwd.path())
-        .env("ANSIBLE_CONFIG", cwd.path().join("none.cfg"))
+        .arg(&path)
+        .current_dir(cwd)
+        .env("ANSIBLE_CONFIG", cwd.join("none.cfg"))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -86,12 +94,12 @@ pub fn oracle(bin: &Path, mut request: Value) -> Value {
         .stdin
         .take()
         .unwrap()
-        .write_all(request.to_string().as_bytes())
+        .write_all(input.to_string().as_bytes())
         .unwrap();
     let out = child.wait_with_output().unwrap();
     assert!(
         out.status.success(),
-        "oracle failed:\n{}",
+        "{script} failed:\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
     serde_json::from_slice(&out.stdout).unwrap()

@@ -90,7 +90,37 @@ pub fn connection_inventory(
             let _ = writeln!(out, "        {}:", n.address);
         }
     }
+    let absent = absent_addresses(nodes);
+    if !absent.is_empty() {
+        // The committed inventory names four hosts; a smaller sandbox has no node for some.
+        // Point them at a closed loopback port so a run reports them unreachable at once and
+        // nothing is ever sent to their sandbox-network address.
+        out.push_str(
+            "    sandbox_absent:   # in inventory.yml, but no node in this sandbox\n      hosts:\n",
+        );
+        for address in absent {
+            let _ = writeln!(
+                out,
+                "        {address}: {{ansible_host: 127.0.0.1, ansible_port: {CLOSED_PORT}}}"
+            );
+        }
+    }
     out
+}
+
+/// A loopback port nothing listens on (the discard service is not run on controllers).
+const CLOSED_PORT: u16 = 9;
+
+/// The committed inventory's host addresses (`.10`–`.13` of the sandbox's /24) that have no
+/// node in this sandbox.
+fn absent_addresses(nodes: &[NodeEndpoint<'_>]) -> Vec<String> {
+    let Some((prefix, _)) = nodes.first().and_then(|n| n.address.rsplit_once('.')) else {
+        return Vec::new();
+    };
+    (10..14)
+        .map(|last| format!("{prefix}.{last}"))
+        .filter(|a| !nodes.iter().any(|n| &n.address == a))
+        .collect()
 }
 
 /// The committed sandbox inventory with Pigsty's 10.10.10.x addresses moved
@@ -141,6 +171,22 @@ mod tests {
         assert!(inv.contains("sandbox_extra:\n      hosts:\n        10.10.10.14:"));
         assert!(inv.contains("StrictHostKeyChecking=yes"));
         assert!(inv.contains("repo_cache: /c\n"));
+        assert!(!inv.contains("sandbox_absent"));
+    }
+
+    #[test]
+    fn a_small_sandbox_points_absent_hosts_at_closed_loopback() {
+        let two = &endpoints()[..2];
+        let inv =
+            connection_inventory("t", two, Path::new("/k"), Path::new("/kh"), Path::new("/c"));
+        assert!(
+            inv.contains(
+                "sandbox_absent:   # in inventory.yml, but no node in this sandbox\n      hosts:\n\
+             \x20       10.10.10.12: {ansible_host: 127.0.0.1, ansible_port: 9}\n\
+             \x20       10.10.10.13: {ansible_host: 127.0.0.1, ansible_port: 9}\n"
+            ),
+            "{inv}"
+        );
     }
 
     #[test]

@@ -4,9 +4,8 @@
 //! /work/ansible-venv/bin); fails when CI=true and it is missing.
 #![allow(clippy::unwrap_used)]
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use drover_python::json::{DumpOptions, dumps};
 use drover_python::{Dialect, Literal, float_repr, literal_eval_with, shlex_split};
@@ -266,25 +265,13 @@ fn drover_python_equals_python() {
         "shlex": shlex_cases,
     });
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/python_oracle.py");
-    let mut child = Command::new(&python)
+    let out = Command::new(&python)
         .arg(&script)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
+        .arg(request.to_string())
+        .output()
         .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(request.to_string().as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "oracle failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "oracle failed:\n{stderr}");
     let theirs: Value = serde_json::from_slice(&out.stdout).unwrap();
 
     let mut failures = Vec::new();

@@ -1,6 +1,6 @@
 """Python's own answers for drover-python's compatibility test (tests/python_compat.rs).
 
-stdin: {"literals": [str], "floats": [float], "dumps": [{"value": json_text, "options": {...}}],
+argv[1]: {"literals": [str], "floats": [float], "dumps": [{"value": json_text, "options": {...}}],
         "shlex": [[str, comments]]}
 stdout: {"python": [...], "template": [...], "floats": [repr], "dumps": [str],
          "shlex": [[str] | null]} where a literal is encoded as a tagged JSON value
@@ -48,7 +48,7 @@ def evaluate(f):
         return ["Error"]
 
 
-req = json.load(sys.stdin)
+req = json.loads(sys.argv[1])
 out = {
     "python": [evaluate(lambda: ast.literal_eval(s)) for s in req["literals"]],
     "template": [

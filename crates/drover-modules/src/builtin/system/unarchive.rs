@@ -149,6 +149,21 @@ impl Unarchive {
     /// tar options shared by --list, --diff and --extract (after the operation).
     fn options(&self, with_attrs: bool) -> String {
         let mut s = String::from("-C \"$d\"");
+        let o = self.option_words(with_attrs);
+        if !o.is_empty() {
+            s.push(' ');
+            s.push_str(&join(&o));
+        }
+        s.push_str(" -f \"$t\"");
+        if !self.includes.is_empty() {
+            s.push(' ');
+            s.push_str(&join(&self.includes));
+        }
+        s
+    }
+
+    /// The tar options between `-C dest` and `-f archive`.
+    fn option_words(&self, with_attrs: bool) -> Vec<String> {
         let mut o = Vec::new();
         if let Some(z) = self.compression {
             o.push(z.to_string());
@@ -169,16 +184,7 @@ impl Unarchive {
             }
         }
         o.extend(self.excludes.iter().map(|e| format!("--exclude={e}")));
-        if !o.is_empty() {
-            s.push(' ');
-            s.push_str(&join(&o));
-        }
-        s.push_str(" -f \"$t\"");
-        if !self.includes.is_empty() {
-            s.push(' ');
-            s.push_str(&join(&self.includes));
-        }
-        s
+        o
     }
 
     /// The `tar --diff` lines that mean "not unarchived" (Ansible's regexes).
@@ -201,7 +207,8 @@ impl Unarchive {
     fn script(&self) -> String {
         let mut s = format!(
             "export LC_ALL=C\nd={d}\n[ -d \"$d\" ] || {{ printf 'failed=Destination %s is not a directory\\n' {d}; exit 1; }}\n\
-             t=$(mktemp \"${{TMPDIR:-/tmp}}/drover-unarchive.XXXXXXXX\") || exit 1\ntrap 'rm -f -- \"$t\"' EXIT\ncat > \"$t\" || exit 1\n",
+             t=$(mktemp \"${{TMPDIR:-/tmp}}/drover-unarchive.XXXXXXXX\") || exit 1\ntrap 'rm -f -- \"$t\"' EXIT\ncat > \"$t\" || exit 1\n\
+             echo \"src=$t\"\necho \"tar=$(command -v tar)\"\n",
             d = quote(&self.dest)
         );
         let list = format!("tar --list {}", self.options(false));
@@ -229,7 +236,7 @@ impl Unarchive {
             "files=$({list} 2>\"$t.err\") || {{ printf 'failed=Unable to list files in the archive: %s\\n' \"$(cat \"$t.err\")\"; rm -f \"$t.err\"; exit 1; }}\nrm -f \"$t.err\"\n\
              echo --drover-files--\nprintf '%s\\n' \"$files\"\necho --drover-end--\n\
              if {diff} 2>&1 | grep -v -E ': : Warning: Cannot stat' | grep -q -E \"$pat\"; then\n  \
-             out=$({extract} 2>&1) || {{ printf 'failed=failed to unpack {src} to %s\\n%s\\n' \"$d\" \"$out\"; exit 1; }}\n  echo changed=1\n\
+             out=$({extract} 2>&1) || {{ printf 'failed=failed to unpack {src} to %s\\n%s\\n' \"$d\" \"$out\"; exit 1; }}\n  echo changed=1\n  printf 'extract_out=%s\\n' \"$(printf '%s' \"$out\" | tr '\\n' ' ')\"\n\
              else echo changed=0; fi\n",
             src = self.src.replace(['\'', '%', '\\'], "")
         ));
@@ -323,6 +330,36 @@ impl Action for Unarchive {
         r.changed =
             line_value(&text, "changed") == Some("1") || text.lines().any(|l| l == "attrs=1");
         util::add_path_info(&mut r, &text);
+        // Like Ansible: `src` is the archive's temp path on the node, and an extraction is
+        // described by `extract_results`.
+        if let Some(src) = line_value(&text, "src") {
+            r = r.with("src", src.to_string());
+            if line_value(&text, "changed") == Some("1") {
+                let mut cmd = vec![
+                    line_value(&text, "tar").unwrap_or("tar").to_string(),
+                    "--extract".into(),
+                    "-C".into(),
+                    self.dest.clone(),
+                ];
+                cmd.extend(self.option_words(true));
+                cmd.extend(["-f".to_string(), src.to_string()]);
+                cmd.extend(self.includes.iter().cloned());
+                let mut er = Map::new();
+                er.insert("cmd".into(), Value::from(cmd));
+                er.insert("rc".into(), Value::from(0));
+                er.insert(
+                    "out".into(),
+                    Value::String(
+                        line_value(&text, "extract_out")
+                            .unwrap_or("")
+                            .trim()
+                            .to_string(),
+                    ),
+                );
+                er.insert("err".into(), Value::String(String::new()));
+                r = r.with("extract_results", Value::Object(er));
+            }
+        }
         if self.list_files {
             let files: Vec<Value> = text
                 .split_once("--drover-files--\n")
@@ -394,6 +431,15 @@ mod tests {
         );
         assert_eq!(r.extra["files"], json!(["bin/", "bin/consul", "README"]));
         assert_eq!(r.extra["state"], "directory");
+        let er = &r.extra["extract_results"];
+        assert_eq!(er["cmd"][1], "--extract");
+        assert_eq!(er["cmd"][4], "-z");
+        assert!(
+            r.extra["src"]
+                .as_str()
+                .unwrap()
+                .contains("drover-unarchive.")
+        );
         use std::os::unix::fs::PermissionsExt;
         assert_eq!(
             std::fs::metadata(dest.join("README"))

@@ -525,12 +525,16 @@ impl Action for User {
                 result = result.with("ssh_key_file", file.to_string());
             }
             if !key {
-                let msg = if state == "pub" {
-                    "Public key already exists, use \"force: yes\" to overwrite"
-                } else {
-                    "Key already exists, use \"force: yes\" to overwrite"
+                // Ansible reports the existing key's fingerprint (`ssh-keygen -l`), or the
+                // error text when only the public half exists.
+                let fingerprint = match line_value(&text, "sshkey_fp") {
+                    Some(fp) => fp.trim().to_string(),
+                    None => format!(
+                        "SSH Key file {} does not exist",
+                        line_value(&text, "sshkey_file").unwrap_or("")
+                    ),
                 };
-                result = result.with("ssh_fingerprint", msg).with(
+                result = result.with("ssh_fingerprint", fingerprint).with(
                     "ssh_public_key",
                     line_value(&text, "sshkey_pub")
                         .filter(|k| !k.is_empty())
@@ -796,9 +800,13 @@ mod tests {
         let probe = run_local(&a.probe().unwrap()).await;
         let plan = a.plan(Some(&probe)).unwrap();
         assert_eq!(plan.outcome, Outcome::Satisfied);
-        assert_eq!(
-            plan.result.extra["ssh_fingerprint"],
-            "Key already exists, use \"force: yes\" to overwrite"
+        assert!(
+            plan.result.extra["ssh_fingerprint"]
+                .as_str()
+                .unwrap()
+                .contains("drover test (ED25519)"),
+            "{:?}",
+            plan.result.extra
         );
     }
 

@@ -19,8 +19,12 @@ pub struct HostState {
     pub unreachable: bool,
     /// `meta: end_host` ended the current play for this host.
     pub ended_play: bool,
-    /// Handlers notified and not yet run (names or listen topics, in notification order).
+    /// Notifications (handler names or `listen` topics) not yet resolved: Ansible resolves
+    /// them to handlers when handlers are flushed, so the last handler loaded wins.
     pub notified: IndexSet<String>,
+    /// Handlers due to run, by position in the play's handler list (the play's own handlers,
+    /// then those of included roles).
+    pub notified_handlers: IndexSet<usize>,
     /// Totals for the recap.
     pub stats: HostStats,
 }

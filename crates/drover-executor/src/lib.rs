@@ -15,6 +15,7 @@ mod connect;
 mod controller;
 mod facts;
 mod host;
+mod include;
 mod play;
 mod task;
 
@@ -25,7 +26,7 @@ use std::time::{Duration, Instant};
 use drover_diag::Diagnostic;
 use drover_events::{Event, HostStats, Sink};
 use drover_inventory::Inventory;
-use drover_playbook::{LoadTemplater, Playbook, TagFilter};
+use drover_playbook::{LoadOptions, LoadTemplater, Playbook, TagFilter};
 use drover_template::{HostVarsSource, Templar, Vars};
 use indexmap::IndexMap;
 use serde_json::{Map, Value};
@@ -78,6 +79,8 @@ pub struct Executor {
     inventory_vars: Arc<HashMap<String, Map<String, Value>>>,
     sink: Arc<dyn Sink>,
     load_templater: Arc<dyn LoadTemplater>,
+    /// How dynamic includes load their files (the loader's templating, `-e`, roles path).
+    load_options: LoadOptions,
 }
 
 impl Executor {
@@ -103,6 +106,11 @@ impl Executor {
             states.insert(host.to_string(), HostState::new(host));
         }
         let groups = Value::Object(inventory.groups_map());
+        let load_options = LoadOptions {
+            extra_vars: options.extra_vars.clone(),
+            templater: load_templater.clone(),
+            ..LoadOptions::from_env()
+        };
         Ok(Executor {
             groups,
             inventory,
@@ -113,6 +121,7 @@ impl Executor {
             inventory_vars: Arc::new(vars),
             sink,
             load_templater,
+            load_options,
         })
     }
 

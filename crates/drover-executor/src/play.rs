@@ -4,32 +4,70 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use drover_diag::Diagnostic;
 use drover_events::{Event, HostResult, Status};
-use drover_playbook::vars::{HostLayers, RunInfo, load_vars_files, magic_vars, task_vars};
-use drover_playbook::{Play, Playbook, SelectedItem, Task, select_tasks};
+use drover_playbook::validate::handler_matches;
+use drover_playbook::vars::{HostLayers, RunInfo, combine, load_vars_files, magic_vars, task_vars};
+use drover_playbook::{Play, Playbook, RoleInstance, RoleRuns, SelectedItem, Task, select_tasks};
 use futures::stream::{FuturesUnordered, StreamExt};
 use serde_json::{Map, Value, json};
 use tokio::sync::Semaphore;
 
 use crate::builtin::{Effect, Meta};
-use crate::task::{HostRun, HostTask, value_text};
+use crate::task::{HostRun, HostTask, IncludeItem, is_include, value_text};
 use crate::{Executor, facts};
 
 /// What one play needs while it runs.
-struct PlayCtx<'a> {
-    playbook: &'a Playbook,
-    play: &'a Play,
-    run: RunInfo,
-    vars_files: HashMap<String, Map<String, Value>>,
+pub(crate) struct PlayCtx<'a> {
+    pub(crate) playbook: &'a Playbook,
+    pub(crate) play: &'a Play,
+    pub(crate) run: RunInfo,
+    pub(crate) vars_files: HashMap<String, Map<String, Value>>,
     /// `meta: end_play`, `any_errors_fatal` or `max_fail_percentage` ended the play.
-    ended: AtomicBool,
+    pub(crate) ended: AtomicBool,
     /// Hosts in the current block that has a `rescue:` (their failures count as rescued).
-    rescuable: Vec<String>,
+    pub(crate) rescuable: Vec<String>,
+    /// Include params of the dynamic include(s) the current tasks come from (the include's
+    /// `vars:` and loop variables), outer includes first.
+    pub(crate) include_params: Map<String, Value>,
+    /// What the play learnt while running (shared by nested blocks and includes).
+    pub(crate) dynamic: Arc<PlayDynamic>,
+}
+
+/// Play state that grows while the play runs.
+#[derive(Default)]
+pub(crate) struct PlayDynamic {
+    /// Which role runs completed on which hosts ("a role runs once per play").
+    pub(crate) role_runs: Mutex<RoleRuns>,
+    /// Handlers of roles brought in by `include_role`, after the play's own handlers.
+    pub(crate) handlers: Mutex<Vec<Arc<Task>>>,
+    /// Roles included with `public: true`: their defaults and vars are visible play-wide.
+    pub(crate) public_roles: Mutex<Vec<Arc<RoleInstance>>>,
+}
+
+impl PlayCtx<'_> {
+    /// A copy for a nested block or include (shares the play's dynamic state).
+    pub(crate) fn nested(&self) -> PlayCtx<'_> {
+        PlayCtx {
+            playbook: self.playbook,
+            play: self.play,
+            run: self.run.clone(),
+            vars_files: self.vars_files.clone(),
+            ended: AtomicBool::new(self.ended.load(Ordering::Relaxed)),
+            rescuable: self.rescuable.clone(),
+            include_params: self.include_params.clone(),
+            dynamic: self.dynamic.clone(),
+        }
+    }
+}
+
+/// Locks a mutex, ignoring poisoning (the data stays consistent: writers never panic midway).
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl Executor {
@@ -62,10 +100,13 @@ impl Executor {
         {
             let mut states = self.lock();
             for h in &hosts {
-                states
+                let state = states
                     .entry(h.clone())
-                    .or_insert_with(|| crate::HostState::new(h))
-                    .ended_play = false;
+                    .or_insert_with(|| crate::HostState::new(h));
+                state.ended_play = false;
+                // Notifications belong to the play's handlers.
+                state.notified.clear();
+                state.notified_handlers.clear();
             }
         }
         for batch in self.batches(play, &hosts)? {
@@ -82,6 +123,8 @@ impl Executor {
                 vars_files: HashMap::new(),
                 ended: AtomicBool::new(false),
                 rescuable: Vec::new(),
+                include_params: Map::new(),
+                dynamic: Arc::new(PlayDynamic::default()),
             };
             for host in &batch {
                 let base = self.layered_vars(&ctx, None, host);
@@ -143,7 +186,7 @@ impl Executor {
             .is_none_or(|g| drover_modules::params::to_bool(&g.value).unwrap_or(true))
     }
 
-    fn play_level_vars(&self, ctx: &PlayCtx<'_>) -> Map<String, Value> {
+    pub(crate) fn play_level_vars(&self, ctx: &PlayCtx<'_>) -> Map<String, Value> {
         let mut vars = drover_playbook::vars::play_vars(ctx.play);
         for (k, v) in &self.options.extra_vars {
             vars.insert(k.clone(), v.clone());
@@ -184,7 +227,7 @@ impl Executor {
         Ok(out)
     }
 
-    fn active(&self, hosts: &[String]) -> Vec<String> {
+    pub(crate) fn active(&self, hosts: &[String]) -> Vec<String> {
         let states = self.lock();
         hosts
             .iter()
@@ -219,13 +262,35 @@ impl Executor {
         };
         let mut magic = magic_vars(ctx.play, task, &ctx.run);
         magic.insert("groups".into(), self.groups.clone());
+        let mut inventory = inventory;
+        let mut vars_files = ctx.vars_files.get(host).cloned().unwrap_or_default();
+        let public = lock(&ctx.dynamic.public_roles).clone();
+        if !public.is_empty() {
+            // `include_role` with `public: true` joins the play's roles: its defaults rank
+            // with role defaults (below the inventory), its vars with the play roles' exports
+            // (just above `vars_files`).
+            let mut defaults = Map::new();
+            for role in &public {
+                combine(&mut defaults, &role.deps_defaults);
+                combine(&mut defaults, &role.layer.defaults);
+                combine(&mut vars_files, &role.deps_vars);
+                combine(&mut vars_files, &role.layer.role_vars);
+            }
+            combine(&mut defaults, &inventory);
+            inventory = defaults;
+        }
+        let include_params = if task.is_some() {
+            &ctx.include_params
+        } else {
+            &empty
+        };
         let layers = HostLayers {
             inventory: &inventory,
             facts: &facts,
-            vars_files: ctx.vars_files.get(host).unwrap_or(&empty),
+            vars_files: &vars_files,
             include_vars: &include_vars,
             set_facts: &set_facts,
-            include_params: &empty,
+            include_params,
             extra_vars: &self.options.extra_vars,
             magic: &magic,
         };
@@ -324,7 +389,7 @@ impl Executor {
     }
 
     /// Runs selected items for `hosts` (boxed: blocks recurse).
-    fn run_items<'a>(
+    pub(crate) fn run_items<'a>(
         &'a self,
         ctx: &'a PlayCtx<'a>,
         items: &'a [SelectedItem<'a>],
@@ -336,11 +401,23 @@ impl Executor {
                     return;
                 }
                 match item {
-                    // Ansible's implicit `meta: role_complete`: bookkeeping for role
-                    // deduplication, nothing to run.
-                    SelectedItem::RoleComplete(_) => {}
+                    // Ansible's implicit `meta: role_complete`: from here the role counts as
+                    // run on the hosts that reached it.
+                    SelectedItem::RoleComplete(role) => {
+                        let mut runs = lock(&ctx.dynamic.role_runs);
+                        for host in self.active(hosts) {
+                            runs.complete(&host, role);
+                        }
+                    }
                     SelectedItem::Task { task, .. } => {
-                        let active = self.active(hosts);
+                        // A role that already ran on a host is skipped there silently.
+                        let active: Vec<String> = {
+                            let runs = lock(&ctx.dynamic.role_runs);
+                            self.active(hosts)
+                                .into_iter()
+                                .filter(|h| !runs.already_ran(h, task))
+                                .collect()
+                        };
                         self.run_task(ctx, task, &active, false).await;
                     }
                     SelectedItem::Block {
@@ -350,18 +427,10 @@ impl Executor {
                         ..
                     } => {
                         let entered = self.active(hosts);
-                        let nested = PlayCtx {
-                            playbook: ctx.playbook,
-                            play: ctx.play,
-                            run: ctx.run.clone(),
-                            vars_files: ctx.vars_files.clone(),
-                            ended: AtomicBool::new(ctx.ended.load(Ordering::Relaxed)),
-                            rescuable: if rescue.is_empty() {
-                                ctx.rescuable.clone()
-                            } else {
-                                entered.clone()
-                            },
-                        };
+                        let mut nested = ctx.nested();
+                        if !rescue.is_empty() {
+                            nested.rescuable = entered.clone();
+                        }
                         self.run_items(&nested, block_items, &entered).await;
                         let failed_in_block: Vec<String> = {
                             let states = self.lock();
@@ -464,6 +533,9 @@ impl Executor {
         if hosts.is_empty() {
             return;
         }
+        if task.module == "meta" && !handler {
+            return self.run_meta(ctx, task, hosts).await;
+        }
         let started = Instant::now();
         let run_once = task.keywords.literal_bool("run_once").unwrap_or(false);
         let targets: Vec<String> = if run_once {
@@ -516,10 +588,16 @@ impl Executor {
             .literal_bool("ignore_unreachable")
             .unwrap_or(false);
         let mut any_failed = false;
+        let include = is_include(task.module);
+        let mut includes: Vec<(String, Vec<IncludeItem>)> = Vec::new();
         while let Some((host, mut run)) = running.next().await {
             run.event.ignored = (run.event.status == Status::Failed && ignore_errors)
                 || (run.event.status == Status::Unreachable && ignore_unreachable);
-            if run.looped {
+            // An include that worked shows (and counts) only as its `included:` lines.
+            let quiet = include && matches!(run.event.status, Status::Ok | Status::Changed);
+            if quiet {
+                includes.push((host.clone(), std::mem::take(&mut run.includes)));
+            } else if run.looped {
                 self.emit(Event::LoopDone(run.event.clone()));
             } else {
                 self.emit(Event::HostResult(run.event.clone()));
@@ -532,7 +610,7 @@ impl Executor {
                 vec![host.clone()]
             };
             for h in &apply_to {
-                self.apply_result(ctx, task, h, &run, h == &host);
+                self.apply_result(ctx, task, h, &run, h == &host && !quiet, handler);
             }
             if failed && run_once {
                 self.set_failed(hosts, true);
@@ -585,10 +663,87 @@ impl Executor {
         if task.module == "meta" && meta_word(task) == "flush_handlers" {
             self.flush_handlers(ctx, hosts).await;
         }
+        if include && !ctx.ended.load(Ordering::Relaxed) {
+            includes.sort_by_key(|(h, _)| targets.iter().position(|t| t == h));
+            self.run_includes(ctx, task, includes).await;
+        }
+    }
+
+    /// A `meta` task, shown as Ansible's linear strategy does: a banner per host (one for the
+    /// actions that run once for the play), no result line unless skipped, nothing counted.
+    async fn run_meta(&self, ctx: &PlayCtx<'_>, task: &Task, hosts: &[String]) {
+        let started = Instant::now();
+        let word = meta_word(task);
+        let per_host = matches!(
+            word.as_str(),
+            "noop" | "reset_connection" | "end_host" | "flush_handlers"
+        );
+        let targets: Vec<String> = if per_host {
+            hosts.to_vec()
+        } else {
+            hosts[..1].to_vec()
+        };
+        let (file_dirs, template_dirs, vars_dirs) = self.search_dirs(ctx, task);
+        let mut acted = Vec::new();
+        for host in &targets {
+            self.emit(Event::TaskStart {
+                name: self.display_name(ctx, task),
+                action: task.module.to_string(),
+                location: task.span.location(),
+                handler: false,
+                hosts: 1,
+            });
+            let run = HostTask {
+                exec: self,
+                task,
+                host,
+                vars: self.layered_vars(ctx, Some(task), host),
+                file_dirs: file_dirs.clone(),
+                template_dirs: template_dirs.clone(),
+                vars_dirs: vars_dirs.clone(),
+            }
+            .run()
+            .await;
+            match run.event.status {
+                Status::Skipped => self.emit(Event::HostResult(run.event.clone())),
+                Status::Failed | Status::Unreachable => {
+                    self.emit(Event::HostResult(run.event.clone()));
+                    self.apply_result(ctx, task, host, &run, true, false);
+                }
+                _ => {
+                    let apply_to = if per_host {
+                        vec![host.clone()]
+                    } else {
+                        hosts.to_vec()
+                    };
+                    for h in &apply_to {
+                        self.apply_result(ctx, task, h, &run, false, false);
+                    }
+                    acted.extend(apply_to);
+                }
+            }
+        }
+        self.emit(Event::TaskDone {
+            duration: started.elapsed(),
+        });
+        if word == "end_play" && !acted.is_empty() {
+            ctx.ended.store(true, Ordering::Relaxed);
+        }
+        if word == "flush_handlers" && !acted.is_empty() {
+            self.flush_handlers(ctx, &acted).await;
+        }
     }
 
     /// Applies one host's result: stats, register, facts, notifications, meta.
-    fn apply_result(&self, ctx: &PlayCtx<'_>, task: &Task, host: &str, run: &HostRun, own: bool) {
+    fn apply_result(
+        &self,
+        ctx: &PlayCtx<'_>,
+        task: &Task,
+        host: &str,
+        run: &HostRun,
+        own: bool,
+        in_handlers: bool,
+    ) {
         let mut states = self.lock();
         let Some(state) = states.get_mut(host) else {
             return;
@@ -632,7 +787,20 @@ impl Executor {
             Status::Unreachable if !run.event.ignored => state.unreachable = true,
             Status::Changed => {
                 for notify in &task.notify {
-                    state.notified.insert(notify.value.clone());
+                    let found = self.resolve_notification(ctx, &notify.value);
+                    if found.is_empty() {
+                        self.emit(Event::Warning {
+                            message: format!(
+                                "The requested handler '{}' was not found in either the main handlers list nor in the listening handlers list",
+                                notify.value
+                            ),
+                        });
+                    } else if in_handlers {
+                        // While handlers run, a notification reaches its handlers at once.
+                        state.notified_handlers.extend(found);
+                    } else {
+                        state.notified.insert(notify.value.clone());
+                    }
                 }
             }
             _ => {}
@@ -649,16 +817,31 @@ impl Executor {
     }
 
     async fn flush_handlers_inner(&self, ctx: &PlayCtx<'_>, hosts: &[String]) {
-        for handler in &ctx.play.handlers {
-            let name = self.display_name(ctx, handler);
-            let plain = handler
-                .name
-                .as_ref()
-                .map(|n| n.value.clone())
-                .unwrap_or_default();
-            let matches = |topic: &str| {
-                topic == plain || topic == name || handler.listen.iter().any(|l| l == topic)
-            };
+        // Notifications so far reach the handlers loaded by now.
+        let pending: Vec<(String, Vec<String>)> = {
+            let mut states = self.lock();
+            hosts
+                .iter()
+                .filter_map(|h| {
+                    let s = states.get_mut(h)?;
+                    Some((
+                        h.clone(),
+                        std::mem::take(&mut s.notified).into_iter().collect(),
+                    ))
+                })
+                .collect()
+        };
+        for (host, topics) in pending {
+            let found: Vec<usize> = topics
+                .iter()
+                .flat_map(|t| self.resolve_notification(ctx, t))
+                .collect();
+            if let Some(s) = self.lock().get_mut(&host) {
+                s.notified_handlers.extend(found);
+            }
+        }
+        let mut index = 0;
+        while let Some(handler) = self.handler_at(ctx, index) {
             let targets: Vec<String> = {
                 let mut states = self.lock();
                 hosts
@@ -667,20 +850,63 @@ impl Executor {
                         states.get_mut(*h).is_some_and(|s| {
                             let eligible =
                                 !s.unreachable && (self.options.force_handlers || !s.failed);
-                            let hit = s.notified.iter().any(|t| matches(t));
-                            if hit {
-                                s.notified.retain(|t| !matches(t));
-                            }
-                            hit && eligible
+                            s.notified_handlers.shift_remove(&index) && eligible
                         })
                     })
                     .cloned()
                     .collect()
             };
             if !targets.is_empty() {
-                self.run_task(ctx, handler, &targets, true).await;
+                self.run_task(ctx, &handler, &targets, true).await;
+            }
+            index += 1;
+        }
+    }
+
+    /// The play's handler at `index`: its own handlers, then those of included roles.
+    fn handler_at(&self, ctx: &PlayCtx<'_>, index: usize) -> Option<Arc<Task>> {
+        let own = ctx.play.handlers.len();
+        if index < own {
+            return Some(Arc::new(ctx.play.handlers[index].clone()));
+        }
+        lock(&ctx.dynamic.handlers).get(index - own).cloned()
+    }
+
+    /// The handlers a `notify:` entry reaches, as Ansible's `search_handlers_by_notification`:
+    /// the last handler loaded with that name (`name`, `role : name`), plus every handler
+    /// listening to the topic (one per handler name).
+    fn resolve_notification(&self, ctx: &PlayCtx<'_>, topic: &str) -> Vec<usize> {
+        let dynamic = lock(&ctx.dynamic.handlers).clone();
+        let all: Vec<&Task> = ctx
+            .play
+            .handlers
+            .iter()
+            .chain(dynamic.iter().map(AsRef::as_ref))
+            .collect();
+        let listens = |h: &Task| h.listen.iter().any(|l| l == topic);
+        let mut found = Vec::new();
+        if let Some(i) = all
+            .iter()
+            .rposition(|h| handler_matches(h, topic) && !listens(h))
+        {
+            found.push(i);
+        }
+        let mut seen: Vec<&str> = Vec::new();
+        for (i, h) in all.iter().enumerate().rev() {
+            if !listens(h) {
+                continue;
+            }
+            if let Some(name) = &h.name {
+                if seen.contains(&name.value.as_str()) {
+                    continue;
+                }
+                seen.push(&name.value);
+            }
+            if !found.contains(&i) {
+                found.push(i);
             }
         }
+        found
     }
 }
 

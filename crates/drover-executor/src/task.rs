@@ -32,6 +32,25 @@ pub struct HostRun {
     pub facts: Option<Map<String, Value>>,
     /// The value to store under `register`.
     pub registered: Value,
+    /// For `include_tasks`/`include_role`: what each (non-skipped, non-failed) item includes.
+    pub includes: Vec<IncludeItem>,
+}
+
+/// One thing a dynamic include brings in on one host (one per loop item).
+#[derive(Clone, Debug, PartialEq)]
+pub struct IncludeItem {
+    /// The include's arguments, templated for the host (`file`, `name`, `apply`, ...).
+    pub args: Map<String, Value>,
+    /// Loop variables of the item (`item`/`loop_var`, `ansible_loop_var`, `index_var`):
+    /// include params of the included tasks, and part of the include's identity.
+    pub loop_vars: Map<String, Value>,
+    /// The item's label, for `included: ... => (item=label)`.
+    pub label: Option<String>,
+}
+
+/// True for the dynamic include actions.
+pub fn is_include(module: &str) -> bool {
+    matches!(module, "include_tasks" | "include_role")
 }
 
 /// Everything a task needs on one host.
@@ -141,13 +160,18 @@ impl HostTask<'_> {
                 return self.finish_single(one, started, no_log);
             }
         };
+        let include = is_include(self.task.module);
         let Some(items) = items else {
             let one = self.run_item(&Map::new(), &base_vars, no_log).await;
-            return self.finish_single(one, started, no_log);
+            let included = include_item(&one, Map::new(), None);
+            let mut run = self.finish_single(one, started, no_log);
+            run.includes.extend(included);
+            return run;
         };
         // A loop: one event per item, then a summary.
         let (loop_var, label_expr, index_var) = self.loop_control(&base_vars);
         let mut results = Vec::new();
+        let mut includes = Vec::new();
         let mut effects = Vec::new();
         let mut trips = 0;
         let (mut any_changed, mut any_failed, mut all_skipped) = (false, false, true);
@@ -168,6 +192,16 @@ impl HostTask<'_> {
                     .unwrap_or_else(|e| e),
                 None => value_text(item),
             };
+            if include {
+                let mut loop_vars = Map::new();
+                loop_vars.insert(loop_var.clone(), item.clone());
+                loop_vars.insert("ansible_loop_var".into(), Value::String(loop_var.clone()));
+                if let Some(iv) = &index_var {
+                    loop_vars.insert(iv.clone(), json!(index));
+                    loop_vars.insert("ansible_index_var".into(), Value::String(iv.clone()));
+                }
+                includes.extend(include_item(&one, loop_vars, Some(label.clone())));
+            }
             let mut result = one.result;
             result.insert(loop_var.clone(), item.clone());
             result.insert("ansible_loop_var".into(), Value::String(loop_var.clone()));
@@ -194,7 +228,10 @@ impl HostTask<'_> {
                 duration: item_started.elapsed(),
                 round_trips: one.round_trips,
             };
-            self.exec.emit(drover_events::Event::HostResult(event));
+            // Ansible's default callback prints nothing for an include's ok items.
+            if !(include && matches!(event.status, Status::Ok | Status::Changed)) {
+                self.exec.emit(drover_events::Event::HostResult(event));
+            }
             effects.extend(one.effects);
             results.push(strip_internal(&result));
         }
@@ -231,6 +268,7 @@ impl HostTask<'_> {
         };
         let mut run = self.finish_single(summary, started, no_log);
         run.looped = true;
+        run.includes = includes;
         run
     }
 
@@ -258,6 +296,7 @@ impl HostTask<'_> {
             effects: one.effects,
             facts: one.facts,
             registered,
+            includes: Vec::new(),
         }
     }
 
@@ -494,13 +533,12 @@ impl HostTask<'_> {
         match module {
             "setup" | "gather_facts" => return self.gather(vars).await,
             "include_tasks" | "include_role" => {
-                task_error(
-                    &mut run.result,
-                    format!(
-                        "`{module}` (dynamic include) is not supported by drover's executor yet; use `import_tasks`/`import_role`"
-                    ),
-                );
-                run.status = Status::Failed;
+                // Controller-side: the executor loads what it includes once every host has
+                // answered (grouping hosts that include the same thing, as Ansible does).
+                run.result.insert("changed".into(), Value::Bool(false));
+                run.result
+                    .insert("include_args".into(), Value::Object(args));
+                run.status = Status::Ok;
                 return run;
             }
             _ => {}
@@ -777,6 +815,23 @@ impl HostTask<'_> {
         run.diffs = diffs;
         run
     }
+}
+
+/// What an include item brings in, unless it was skipped or failed.
+fn include_item(
+    one: &ItemRun,
+    loop_vars: Map<String, Value>,
+    label: Option<String>,
+) -> Option<IncludeItem> {
+    if one.status != Status::Ok {
+        return None;
+    }
+    let args = one.result.get("include_args")?.as_object()?.clone();
+    Some(IncludeItem {
+        args,
+        loop_vars,
+        label,
+    })
 }
 
 /// One item's (or a task's) result before events are made.

@@ -116,11 +116,18 @@ impl Action for Group {
                 }
             }
         };
-        Ok(Plan::change(result, command))
+        // Creating or removing: check mode reports only `changed`, as Ansible's module exits
+        // early; the full result comes after the run.
+        let reported = if current.is_none() || !self.present {
+            ModuleResult::ok()
+        } else {
+            result.clone()
+        };
+        Ok(Plan::change(reported, (command, result)))
     }
 
     fn apply(&self, plan: &Plan) -> Vec<Request> {
-        let Ok(command) = plan.state::<Vec<String>>() else {
+        let Ok((command, _)) = plan.state::<(Vec<String>, ModuleResult)>() else {
             return Vec::new();
         };
         let mut s = join(command);
@@ -135,7 +142,8 @@ impl Action for Group {
 
     fn finish(&self, plan: &Plan, outputs: &[Output]) -> Result<ModuleResult, ModuleError> {
         let out = util::first_output("group", outputs)?;
-        let mut r = plan.result.clone();
+        let mut r = plan.state::<(Vec<String>, ModuleResult)>()?.1.clone();
+        r.changed = true;
         let stderr = trimmed(&out.stderr);
         if out.status != 0 {
             r.failed = true;
@@ -171,6 +179,11 @@ mod tests {
         );
         let plan = a.plan(Some(&out(2, "group=\n", ""))).unwrap();
         assert_eq!(plan.outcome, Outcome::Change);
+        // check mode: only `changed`, like Ansible's early exit
+        assert_eq!(
+            plan.result.to_registered(),
+            json!({"changed": true, "failed": false})
+        );
         assert_eq!(
             a.apply(&plan)[0].script,
             "groupadd -g 990 -r consul || exit $?\necho \"group=$(getent group -- consul)\""

@@ -296,8 +296,9 @@ impl Action for Unarchive {
             return Ok(Plan::satisfied(r));
         }
         if line_value(&text, "dest") != Some("dir") {
+            // The message of Ansible's unarchive action, which checks before the module runs.
             return Err(ModuleError::node(format!(
-                "Destination '{}' is not a directory",
+                "dest '{}' must be an existing dir",
                 self.dest
             )));
         }
@@ -493,6 +494,6 @@ mod tests {
             .err()
             .unwrap()
             .to_string();
-        assert_eq!(e, "Destination '/nope' is not a directory");
+        assert_eq!(e, "dest '/nope' must be an existing dir");
     }
 }

@@ -315,8 +315,7 @@ impl Action for Uri {
 
     fn plan(&self, _probe: Option<&Output>) -> Result<Plan, ModuleError> {
         let mut plan = Plan::unpredictable(());
-        plan.result =
-            ModuleResult::ok().with_msg("remote module (uri) does not support check mode");
+        plan.result = ModuleResult::ok().with_msg("This action (uri) does not support check mode.");
         plan.result.skipped = true;
         Ok(plan)
     }

@@ -89,6 +89,8 @@ struct Work {
     key: bool,
     /// Set the password hash.
     set_password: bool,
+    /// The result to report after applying.
+    full: ModuleResult,
 }
 
 /// Prepares a `user` task.
@@ -465,12 +467,13 @@ impl Action for User {
         if !self.present {
             let r = ModuleResult::ok()
                 .with("name", name.clone())
-                .with("state", "absent")
-                .with("force", self.p.force.is_some_and(|b| b.0))
-                .with("remove", self.p.remove.is_some_and(|b| b.0));
+                .with("state", "absent");
             if probe.passwd.is_none() {
                 return Ok(Plan::satisfied(r));
             }
+            let full = r
+                .with("force", self.p.force.is_some_and(|b| b.0))
+                .with("remove", self.p.remove.is_some_and(|b| b.0));
             let mut c = vec!["userdel".to_string()];
             if self.p.force.is_some_and(|b| b.0) {
                 c.push("-f".into());
@@ -479,18 +482,24 @@ impl Action for User {
                 c.push("-r".into());
             }
             c.push(name.clone());
+            // Check mode reports only `changed`, as Ansible's module exits early.
             return Ok(Plan::change(
-                r,
+                ModuleResult::ok(),
                 Work {
                     command: c,
                     key: false,
                     set_password: false,
+                    full,
                 },
             ));
         }
-        for g in self.p.group.iter().chain(self.wanted_groups().iter()) {
-            if probe.group(g).is_none() {
-                return Err(ModuleError::node(format!("Group {g} does not exist")));
+        if probe.passwd.is_some() {
+            // For a new account Ansible checks groups only when creating it (check mode
+            // reports `changed`); the apply script does the same check.
+            for g in self.p.group.iter().chain(self.wanted_groups().iter()) {
+                if probe.group(g).is_none() {
+                    return Err(ModuleError::node(format!("Group {g} does not exist")));
+                }
             }
         }
         let mut result = self.present_result(probe.passwd.as_ref(), &probe);
@@ -545,12 +554,18 @@ impl Action for User {
         if command.is_empty() && !key && !set_password {
             return Ok(Plan::satisfied(result));
         }
+        let reported = if probe.passwd.is_none() {
+            ModuleResult::ok()
+        } else {
+            result.clone()
+        };
         Ok(Plan::change(
-            result,
+            reported,
             Work {
                 command,
                 key,
                 set_password,
+                full: result,
             },
         ))
     }
@@ -564,6 +579,15 @@ impl Action for User {
         if command.is_empty() {
             s.push_str(&self.extras_script(work));
             return vec![self.request(s, work)];
+        }
+        if command.first().map(String::as_str) == Some("useradd") {
+            for g in self.p.group.iter().chain(self.wanted_groups().iter()) {
+                s.push_str(&format!(
+                    "getent group -- {q} >/dev/null || {{ echo {msg} >&2; exit 1; }}\n",
+                    q = quote(g),
+                    msg = quote(&format!("Group {g} does not exist"))
+                ));
+            }
         }
         if command.first().map(String::as_str) == Some("useradd")
             && self.create_home()
@@ -587,7 +611,8 @@ impl Action for User {
 
     fn finish(&self, plan: &Plan, outputs: &[Output]) -> Result<ModuleResult, ModuleError> {
         let out = util::first_output("user", outputs)?;
-        let mut r = plan.result.clone();
+        let mut r = plan.state::<Work>()?.full.clone();
+        r.changed = true;
         let stderr = trimmed(&out.stderr);
         if out.status != 0 {
             r.failed = true;
@@ -643,7 +668,9 @@ mod tests {
         assert_eq!(plan.outcome, Outcome::Change);
         assert_eq!(
             a.apply(&plan)[0].script,
-            "mkdir -p -- /var/lib\nuseradd -u 26 -N -G wheel,admin -c 'pg dbsu' -d /var/lib/pgsql -s /bin/bash -m -r postgres\nrc=$?; [ $rc -eq 0 ] || exit $rc\necho \"passwd=$(getent passwd -- postgres)\"\n"
+            "getent group -- wheel >/dev/null || { echo 'Group wheel does not exist' >&2; exit 1; }\n\
+             getent group -- admin >/dev/null || { echo 'Group admin does not exist' >&2; exit 1; }\n\
+             mkdir -p -- /var/lib\nuseradd -u 26 -N -G wheel,admin -c 'pg dbsu' -d /var/lib/pgsql -s /bin/bash -m -r postgres\nrc=$?; [ $rc -eq 0 ] || exit $rc\necho \"passwd=$(getent passwd -- postgres)\"\n"
         );
         let r = a
             .finish(
@@ -688,12 +715,24 @@ mod tests {
 
     #[test]
     fn missing_group_and_removal() {
+        // a new account: check mode says changed (Ansible exits early), the run fails
         let a = action("user", json!({"name": "x", "group": "nosuch"}));
-        let err = a
-            .plan(Some(&out(0, "passwd=\nmember=\n", "")))
-            .err()
-            .unwrap()
-            .to_string();
+        let plan = a.plan(Some(&out(0, "passwd=\nmember=\n", ""))).unwrap();
+        assert_eq!(
+            plan.result.to_registered(),
+            json!({"changed": true, "failed": false})
+        );
+        assert!(a.apply(&plan)[0].script.starts_with(
+            "getent group -- nosuch >/dev/null || { echo 'Group nosuch does not exist' >&2; exit 1; }\n"
+        ));
+        let r = a
+            .finish(&plan, &[out(1, "", "Group nosuch does not exist\n")])
+            .unwrap();
+        assert!(r.failed);
+        assert_eq!(r.msg.as_deref(), Some("Group nosuch does not exist"));
+        // an existing account: the plan fails, in check mode too
+        let a = action("user", json!({"name": "postgres", "group": "nosuch"}));
+        let err = a.plan(Some(&out(0, DBSU, ""))).err().unwrap().to_string();
         assert_eq!(err, "Group nosuch does not exist");
         let a = action(
             "user",

@@ -81,7 +81,12 @@ pub struct Executor {
     load_templater: Arc<dyn LoadTemplater>,
     /// How dynamic includes load their files (the loader's templating, `-e`, roles path).
     load_options: LoadOptions,
+    /// Set on Ctrl-C: nothing new starts, running commands may finish.
+    stop: tokio::sync::watch::Sender<bool>,
 }
+
+/// How long commands already running on nodes may take to finish after Ctrl-C.
+const STOP_GRACE: Duration = Duration::from_secs(10);
 
 impl Executor {
     /// An executor for an inventory. `load_templater` renders templated tags and `vars_files`
@@ -122,42 +127,82 @@ impl Executor {
             sink,
             load_templater,
             load_options,
+            stop: tokio::sync::watch::channel(false).0,
         })
     }
 
     /// Runs the playbooks in order and returns the recap (also emitted as an event).
+    ///
+    /// On Ctrl-C (SIGINT) no new task starts; commands already running on nodes get
+    /// [`STOP_GRACE`] to finish, SSH masters are closed, and the recap says `interrupted`
+    /// (ansible-playbook's exit code 99).
     pub async fn run(&self, playbooks: &[Playbook]) -> Summary {
         let started = Instant::now();
-        let mut error = None;
-        'playbooks: for playbook in playbooks {
-            self.emit(Event::PlaybookStart {
-                path: playbook.path.display().to_string(),
-                check: self.options.check,
-            });
-            for play in &playbook.plays {
-                match self.run_play(playbook, play).await {
-                    Ok(true) => {}
-                    Ok(false) => break,
-                    Err(diag) => {
-                        error = Some(diag);
-                        break 'playbooks;
-                    }
-                }
+        let work = self.run_playbooks(playbooks);
+        tokio::pin!(work);
+        let mut interrupted = false;
+        let error = tokio::select! {
+            error = &mut work => error,
+            () = interrupt_signal() => {
+                interrupted = true;
+                self.request_stop();
+                tokio::time::timeout(STOP_GRACE, &mut work).await.ok().flatten()
             }
-        }
+        };
         self.pool.close().await;
         let summary = Summary {
             stats: self.stats(),
             duration: started.elapsed(),
-            interrupted: false,
+            interrupted,
             error,
         };
-        self.emit(Event::Recap {
+        self.sink.emit(&Event::Recap {
             hosts: summary.stats.clone(),
             duration: summary.duration,
             interrupted: summary.interrupted,
         });
         summary
+    }
+
+    async fn run_playbooks(&self, playbooks: &[Playbook]) -> Option<Diagnostic> {
+        for playbook in playbooks {
+            if self.stop_requested() {
+                return None;
+            }
+            self.emit(Event::PlaybookStart {
+                path: playbook.path.display().to_string(),
+                check: self.options.check,
+            });
+            for play in &playbook.plays {
+                if self.stop_requested() {
+                    return None;
+                }
+                match self.run_play(playbook, play).await {
+                    Ok(true) => {}
+                    Ok(false) => break,
+                    Err(diag) => return Some(diag),
+                }
+            }
+        }
+        None
+    }
+
+    /// Stops the run as Ctrl-C does: nothing new starts.
+    pub fn request_stop(&self) {
+        self.stop.send_replace(true);
+    }
+
+    /// Ctrl-C was pressed (or [`Executor::request_stop`] called).
+    pub fn stop_requested(&self) -> bool {
+        *self.stop.borrow()
+    }
+
+    /// Resolves once a stop is requested.
+    pub(crate) async fn until_stopped(&self) {
+        let mut rx = self.stop.subscribe();
+        if rx.wait_for(|stopped| *stopped).await.is_err() {
+            std::future::pending::<()>().await;
+        }
     }
 
     /// Recap lines for hosts that took part in the run, in inventory order.
@@ -180,7 +225,10 @@ impl Executor {
     }
 
     pub(crate) fn emit(&self, event: Event) {
-        self.sink.emit(&event);
+        // After Ctrl-C ansible-playbook shows nothing more but the interruption itself.
+        if !self.stop_requested() {
+            self.sink.emit(&event);
+        }
     }
 
     pub(crate) fn warn(&self, warnings: &[Diagnostic]) {
@@ -258,6 +306,13 @@ impl Executor {
             .filter_map(|k| conn.get(*k).and_then(Value::as_str).map(String::from))
             .collect();
         target_from_vars(&settings, &args)
+    }
+}
+
+/// Resolves on SIGINT (never, when the handler cannot be installed).
+async fn interrupt_signal() {
+    if tokio::signal::ctrl_c().await.is_err() {
+        std::future::pending::<()>().await;
     }
 }
 

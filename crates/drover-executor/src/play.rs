@@ -110,6 +110,9 @@ impl Executor {
             }
         }
         for batch in self.batches(play, &hosts)? {
+            if self.stop_requested() {
+                return Ok(false);
+            }
             let mut ctx = PlayCtx {
                 playbook,
                 play,
@@ -149,7 +152,7 @@ impl Executor {
                 )?
             };
             for (name, items) in &sections {
-                if ctx.ended.load(Ordering::Relaxed) {
+                if ctx.ended.load(Ordering::Relaxed) || self.stop_requested() {
                     break;
                 }
                 self.run_items(&ctx, items, &batch).await;
@@ -397,7 +400,10 @@ impl Executor {
     ) -> futures::future::BoxFuture<'a, ()> {
         Box::pin(async move {
             for item in items {
-                if ctx.ended.load(Ordering::Relaxed) || self.active(hosts).is_empty() {
+                if ctx.ended.load(Ordering::Relaxed)
+                    || self.stop_requested()
+                    || self.active(hosts).is_empty()
+                {
                     return;
                 }
                 match item {
@@ -817,6 +823,9 @@ impl Executor {
     }
 
     async fn flush_handlers_inner(&self, ctx: &PlayCtx<'_>, hosts: &[String]) {
+        if self.stop_requested() {
+            return;
+        }
         // Notifications so far reach the handlers loaded by now.
         let pending: Vec<(String, Vec<String>)> = {
             let mut states = self.lock();
@@ -842,6 +851,9 @@ impl Executor {
         }
         let mut index = 0;
         while let Some(handler) = self.handler_at(ctx, index) {
+            if self.stop_requested() {
+                return;
+            }
             let targets: Vec<String> = {
                 let mut states = self.lock();
                 hosts

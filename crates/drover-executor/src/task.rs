@@ -176,6 +176,9 @@ impl HostTask<'_> {
         let mut trips = 0;
         let (mut any_changed, mut any_failed, mut all_skipped) = (false, false, true);
         for (index, item) in items.iter().enumerate() {
+            if self.exec.stop_requested() {
+                break;
+            }
             let mut extra = Map::new();
             extra.insert(loop_var.clone(), item.clone());
             if let Some(iv) = &index_var {
@@ -439,7 +442,10 @@ impl HostTask<'_> {
                 retries_left: (*retries + 1).saturating_sub(attempt),
                 result: shown,
             });
-            tokio::time::sleep(*delay).await;
+            tokio::select! {
+                () = tokio::time::sleep(*delay) => {}
+                () = self.exec.until_stopped() => return merge(run, one),
+            }
         }
     }
 
@@ -544,16 +550,19 @@ impl HostTask<'_> {
             _ => {}
         }
         if drover_modules::ENGINE_MODULES.contains(&module) {
-            match builtin::run(
-                module,
-                &args,
-                &self.exec.templar,
-                vars,
-                self.exec.options.verbosity,
-                &self.vars_dirs,
-            )
-            .await
-            {
+            let outcome = tokio::select! {
+                outcome = builtin::run(
+                    module,
+                    &args,
+                    &self.exec.templar,
+                    vars,
+                    self.exec.options.verbosity,
+                    &self.vars_dirs,
+                ) => outcome,
+                // Controller-side waits (`pause`) end at once on Ctrl-C.
+                () = self.exec.until_stopped() => Err("interrupted".to_string()),
+            };
+            match outcome {
                 Ok(r) => {
                     run.status = status_of(&r.result);
                     run.result = r.result;

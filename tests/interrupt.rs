@@ -1,0 +1,99 @@
+#![allow(clippy::unwrap_used)]
+//! Ctrl-C during `drover play`: no new task starts, the run ends with ansible-playbook's
+//! " [ERROR]: User interrupted execution" and exit code 99, promptly.
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+#[test]
+fn sigint_stops_the_run_with_exit_code_99() {
+    let dir = tempfile::tempdir().unwrap();
+    let playbook = dir.path().join("site.yml");
+    std::fs::write(
+        &playbook,
+        "- hosts: all\n  gather_facts: false\n  tasks:\n    - name: before\n      debug: msg=before\n    - name: wait\n      pause:\n        seconds: 30\n    - name: never reached\n      debug: msg=after\n",
+    )
+    .unwrap();
+    let inventory = dir.path().join("hosts");
+    std::fs::write(&inventory, "localhost ansible_connection=local\n").unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_drover"))
+        .arg("play")
+        .arg(&playbook)
+        .arg("-i")
+        .arg(&inventory)
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(1));
+    let sent = Instant::now();
+    let kill = Command::new("kill")
+        .arg("-INT")
+        .arg(child.id().to_string())
+        .status()
+        .unwrap();
+    assert!(kill.success(), "kill -INT failed");
+    let out = child.wait_with_output().unwrap();
+    let took = sent.elapsed();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(99),
+        "stdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    assert!(
+        took < Duration::from_secs(5),
+        "took {took:?} to stop after SIGINT"
+    );
+    assert!(stdout.contains("TASK [wait]"), "stdout:\n{stdout}");
+    assert!(
+        !stdout.contains("never reached"),
+        "a task started after Ctrl-C:\n{stdout}"
+    );
+    assert!(!stdout.contains("PLAY RECAP"), "stdout:\n{stdout}");
+    assert!(
+        stderr.contains(" [ERROR]: User interrupted execution"),
+        "stderr:\n{stderr}"
+    );
+}
+
+#[test]
+fn sigint_lets_a_running_command_finish_then_stops() {
+    let dir = tempfile::tempdir().unwrap();
+    let marker = dir.path().join("finished");
+    let playbook = dir.path().join("site.yml");
+    std::fs::write(
+        &playbook,
+        format!(
+            "- hosts: all\n  gather_facts: false\n  tasks:\n    - name: slow\n      shell: sleep 2 && touch {}\n    - name: never reached\n      debug: msg=after\n",
+            marker.display()
+        ),
+    )
+    .unwrap();
+    let inventory = dir.path().join("hosts");
+    std::fs::write(&inventory, "localhost ansible_connection=local\n").unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_drover"))
+        .arg("play")
+        .arg(&playbook)
+        .arg("-i")
+        .arg(&inventory)
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(700));
+    let kill = Command::new("kill")
+        .arg("-INT")
+        .arg(child.id().to_string())
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(99), "stdout:\n{stdout}");
+    assert!(marker.exists(), "the running command was cut short");
+    assert!(!stdout.contains("never reached"), "stdout:\n{stdout}");
+}

@@ -167,6 +167,8 @@ struct Work {
     exists: bool,
     /// Only attributes change (checksum matched).
     attrs_only: bool,
+    /// The existing file's attributes differ from the wanted ones.
+    attrs_change: bool,
 }
 
 impl GetUrl {
@@ -177,8 +179,7 @@ impl GetUrl {
     fn result(&self, path: &str, state: &FileState) -> ModuleResult {
         let mut r = ModuleResult::ok()
             .with("url", self.request.url.clone())
-            .with("dest", path.to_string())
-            .with("state", "file");
+            .with("dest", path.to_string());
         if let Some(mode) = self.attrs.mode.or(state.mode) {
             r = r.with("mode", mode.to_string());
         }
@@ -251,22 +252,20 @@ impl Action for GetUrl {
                     path,
                     exists,
                     attrs_only: true,
+                    attrs_change: true,
                 },
             ));
         }
         let attrs_change = exists && !self.attrs.differences(&state).is_empty();
-        let mut plan = Plan::change(
+        Ok(Plan::change(
             result,
             Work {
                 path,
                 exists,
                 attrs_only: false,
+                attrs_change,
             },
-        );
-        plan.result
-            .extra
-            .insert("attrs_change".into(), Value::Bool(attrs_change));
-        Ok(plan)
+        ))
     }
 
     fn apply(&self, plan: &Plan) -> Vec<Request> {
@@ -335,7 +334,6 @@ impl Action for GetUrl {
         let text = out.stdout_text();
         let work = plan.state::<Work>()?;
         let mut r = plan.result.clone();
-        r.extra.remove("attrs_change");
         if work.attrs_only {
             if out.status != 0 {
                 r.failed = true;
@@ -377,8 +375,7 @@ impl Action for GetUrl {
         }
         util::add_path_info(&mut r, &text);
         let content_changed = line_value(&text, "changed") == Some("1");
-        let attrs_changed = plan.result.extra.get("attrs_change") == Some(&Value::Bool(true));
-        r.changed = content_changed || attrs_changed;
+        r.changed = content_changed || work.attrs_change;
         r.msg = Some(match line_value(&text, "status_code") {
             Some("304") => "HTTP Error 304: Not Modified".into(),
             _ => format!("OK ({} bytes)", line_value(&text, "size").unwrap_or("0")),

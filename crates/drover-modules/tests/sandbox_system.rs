@@ -486,3 +486,282 @@ async fn system_modules_on_a_real_node() {
         .await;
     assert!(!r.result.failed, "{:?}", r.result.msg);
 }
+
+fn ansible_playbook() -> Option<PathBuf> {
+    if let Some(dir) = std::env::var_os("DROVER_ANSIBLE_BIN_DIR") {
+        let p = PathBuf::from(dir).join("ansible-playbook");
+        if p.is_file() {
+            return Some(p);
+        }
+    }
+    let venv = PathBuf::from("/work/ansible-venv/bin/ansible-playbook");
+    if venv.is_file() {
+        return Some(venv);
+    }
+    std::process::Command::new("ansible-playbook")
+        .arg("--version")
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|_| PathBuf::from("ansible-playbook"))
+}
+
+impl Node {
+    /// What check mode registers for a task: the plan's result (or the plan's error).
+    async fn planned(&self, module: &str, args: Value) -> Value {
+        let ctx = TaskContext {
+            host: "meta",
+            controller: &self.files,
+            diff: false,
+        };
+        let action = match prepare(module, args.as_object().unwrap(), &ctx) {
+            Ok(Prepared::Remote(a)) => a,
+            Ok(Prepared::Local(r)) => return r.to_registered(),
+            Err(e) => return json!({"changed": false, "failed": true, "msg": e.to_string()}),
+        };
+        let probe = match action.probe() {
+            Some(r) => Some(self.send(r).await),
+            None => None,
+        };
+        match action.plan(probe.as_ref()) {
+            Ok(p) => p.result.to_registered(),
+            Err(e) => json!({"changed": false, "failed": true, "msg": e.to_string()}),
+        }
+    }
+
+    /// The registered value of a task, as the executor builds it (a plan error is a failed
+    /// result with its message).
+    async fn registered(&self, module: &str, args: Value) -> Value {
+        let ctx = TaskContext {
+            host: "meta",
+            controller: &self.files,
+            diff: false,
+        };
+        let action = match prepare(module, args.as_object().unwrap(), &ctx) {
+            Ok(Prepared::Remote(a)) => a,
+            Ok(Prepared::Local(r)) => return r.to_registered(),
+            Err(e) => return json!({"changed": false, "failed": true, "msg": e.to_string()}),
+        };
+        let probe = match action.probe() {
+            Some(r) => Some(self.send(r).await),
+            None => None,
+        };
+        let plan = match action.plan(probe.as_ref()) {
+            Ok(p) => p,
+            Err(e) => return json!({"changed": false, "failed": true, "msg": e.to_string()}),
+        };
+        if plan.outcome == Outcome::Satisfied {
+            return plan.result.to_registered();
+        }
+        let mut outputs = Vec::new();
+        for r in action.apply(&plan) {
+            let out = self.send(r).await;
+            let failed = out.status != 0;
+            outputs.push(out);
+            if failed {
+                break;
+            }
+        }
+        action.finish(&plan, &outputs).unwrap().to_registered()
+    }
+}
+
+/// The same task sequence through ansible-core 2.18 and through drover's modules, on the same
+/// node (with python, so Ansible can run): every registered result must match, field by field
+/// (minus fields that name temp files or timings).
+#[tokio::test(flavor = "multi_thread")]
+async fn system_results_match_ansible() {
+    if !require_docker("system_results_match_ansible") {
+        return;
+    }
+    let Some(playbook_bin) = ansible_playbook() else {
+        assert!(
+            !drover_sandbox::testing::in_ci(),
+            "CI=true but ansible-playbook is missing (set DROVER_ANSIBLE_BIN_DIR)"
+        );
+        eprintln!("SKIPPED system_results_match_ansible: no ansible-playbook");
+        return;
+    };
+    let sb = TestSandbox::up("sysmodcmp", 1).expect("sandbox up");
+    let tasks: Vec<(&str, Value)> = vec![
+        ("ping", json!({})),
+        (
+            "group",
+            json!({"name": "cmpgrp", "gid": 4444, "system": true}),
+        ),
+        (
+            "group",
+            json!({"name": "cmpgrp", "gid": 4444, "system": true}),
+        ),
+        (
+            "user",
+            json!({"name": "cmpuser", "uid": 4444, "group": "cmpgrp", "groups": "adm", "shell": "/bin/sh", "comment": "cmp", "home": "/var/lib/cmpuser"}),
+        ),
+        (
+            "user",
+            json!({"name": "cmpuser", "uid": 4444, "group": "cmpgrp", "groups": "adm", "shell": "/bin/sh", "comment": "cmp", "home": "/var/lib/cmpuser"}),
+        ),
+        (
+            "user",
+            json!({"name": "cmpuser", "groups": ["adm", "nosuchgroup"]}),
+        ),
+        (
+            "user",
+            json!({"name": "cmpuser", "state": "absent", "remove": true}),
+        ),
+        ("user", json!({"name": "cmpuser", "state": "absent"})),
+        ("group", json!({"name": "cmpgrp", "state": "absent"})),
+        ("apt", json!({"name": "openssh-server"})),
+        ("apt", json!({"name": "nosuchpkg-xyz"})),
+        ("apt", json!({"name": "nosuchpkg-xyz", "state": "absent"})),
+        ("systemd", json!({"name": "nosuch-xyz", "state": "started"})),
+        ("wait_for", json!({"port": 22, "timeout": 5})),
+        ("wait_for", json!({"path": "/etc/hostname", "timeout": 5})),
+        (
+            "wait_for",
+            json!({"path": "/nonexistent", "state": "absent", "timeout": 5}),
+        ),
+        (
+            "get_url",
+            json!({"url": "file:///etc/hostname", "dest": "/tmp/cmp-hostname", "mode": "0640"}),
+        ),
+        (
+            "get_url",
+            json!({"url": "file:///etc/hostname", "dest": "/tmp/cmp-hostname", "mode": "0640"}),
+        ),
+        ("uri", json!({"url": "http://127.0.0.1:1/", "timeout": 2})),
+    ];
+    // Ansible first: one playbook registering every result, dumped on the controller.
+    let work = tempfile::tempdir().unwrap();
+    let out_file = work.path().join("ansible.json");
+    let mut play_tasks: Vec<Value> = Vec::new();
+    let mut dump = Vec::new();
+    for (i, (module, args)) in tasks.iter().enumerate() {
+        play_tasks.push(
+            json!({module.to_string(): args, "register": format!("r{i}"), "ignore_errors": true}),
+        );
+        dump.push(format!("r{i}"));
+    }
+    play_tasks.push(json!({"copy": {"dest": out_file.to_str().unwrap(),
+        "content": format!("{{{{ [{}] | to_json }}}}", dump.join(", "))},
+        "delegate_to": "localhost", "become": false, "check_mode": false}));
+    play_tasks.push(json!({"file": {"path": "/tmp/cmp-hostname", "state": "absent"}}));
+    let playbook = work.path().join("cmp.yml");
+    std::fs::write(
+        &playbook,
+        serde_json::to_string(
+            &json!([{"hosts": "meta", "gather_facts": false, "become": true, "tasks": play_tasks}]),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let run_ansible = |check: bool| -> Vec<Value> {
+        let _ = std::fs::remove_file(&out_file);
+        let out = std::process::Command::new(&playbook_bin)
+            .args(if check { &["--check"][..] } else { &[][..] })
+            .arg("-i")
+            .arg(sb.paths().inventory())
+            .arg("-i")
+            .arg(sb.paths().connection_inventory())
+            .arg("-e")
+            .arg("ansible_python_interpreter=/usr/bin/python3")
+            .arg(&playbook)
+            .env("ANSIBLE_HOST_KEY_CHECKING", "True")
+            .env("ANSIBLE_NOCOLOR", "1")
+            .env("ANSIBLE_LOCAL_TEMP", work.path().join("tmp"))
+            .output()
+            .expect("run ansible-playbook");
+        assert!(
+            out.status.success(),
+            "ansible-playbook failed:\n{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        serde_json::from_str(&std::fs::read_to_string(&out_file).unwrap()).unwrap()
+    };
+    let ansible = run_ansible(false);
+
+    // Then drover's modules, over SSH with sudo, on the same (now clean) node.
+    let control = ControlDir::new().unwrap();
+    let mut options = SshOptions::new("meta");
+    options.config_file = Some(sb.paths().ssh_config());
+    let conn = SshConnection::connect("meta", &options, &control)
+        .await
+        .expect("ssh to meta");
+    let node = Node {
+        conn,
+        files: Files(work.path().to_path_buf()),
+    };
+    let ignored = [
+        "invocation",
+        "start",
+        "end",
+        "delta",
+        "stdout",
+        "stdout_lines",
+        "stderr",
+        "stderr_lines",
+        "diff",
+        "src",
+        "ansible_facts",
+        "warnings",
+        "deprecations",
+        "elapsed",
+        "_ansible_no_log",
+    ];
+    let mut mismatches = Vec::new();
+    for (i, (module, args)) in tasks.iter().enumerate() {
+        let mut a = ansible[i].clone();
+        let mut d = node.registered(module, args.clone()).await;
+        for v in [&mut a, &mut d] {
+            if let Some(m) = v.as_object_mut() {
+                for k in ignored {
+                    m.remove(k);
+                }
+            }
+        }
+        // Messages from Python's urllib and from curl cannot match word for word.
+        if *module == "uri" {
+            for v in [&mut a, &mut d] {
+                v["msg"] = v["msg"]
+                    .as_str()
+                    .map(|m| m.split(": Request failed").next().unwrap_or(m).into())
+                    .unwrap_or_default();
+            }
+        }
+        if a != d {
+            mismatches.push(format!(
+                "task {i} {module} {args}:\n  ansible: {a}\n  drover:  {d}"
+            ));
+        }
+    }
+    node.sh("rm -f /tmp/cmp-hostname").await;
+
+    // Check mode: Ansible's --check against drover's probe + plan (what the executor reports).
+    // get_url is left out: Ansible's check mode sends a HEAD request and reports its checksum,
+    // drover predicts without contacting the URL.
+    let ansible = run_ansible(true);
+    for (i, (module, args)) in tasks.iter().enumerate() {
+        if *module == "get_url" {
+            continue;
+        }
+        let mut a = ansible[i].clone();
+        let mut d = node.planned(module, args.clone()).await;
+        for v in [&mut a, &mut d] {
+            if let Some(m) = v.as_object_mut() {
+                for k in ignored {
+                    m.remove(k);
+                }
+                // a skipped task's `failed` is added by the executor's reporting, not the module
+                if m.get("skipped") == Some(&Value::Bool(true)) {
+                    m.remove("failed");
+                }
+            }
+        }
+        if a != d {
+            mismatches.push(format!(
+                "--check task {i} {module} {args}:\n  ansible: {a}\n  drover:  {d}"
+            ));
+        }
+    }
+    assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
+}

@@ -137,7 +137,11 @@ fn a_playbook_runs_through_its_shebang_and_finds_the_inventory() {
     // and finds `inventory/` beside the playbooks directory, like Pigsty's `./infra.yml`.
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let bin_dir = Path::new(env!("CARGO_BIN_EXE_drover")).parent().unwrap();
-    let path = format!("{}:{}", bin_dir.display(), std::env::var("PATH").unwrap_or_default());
+    let path = format!(
+        "{}:{}",
+        bin_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
     let out = Command::new("./playbooks/infra.yml")
         .arg("--list-tags")
         .current_dir(root)
@@ -147,6 +151,12 @@ fn a_playbook_runs_through_its_shebang_and_finds_the_inventory() {
         .unwrap();
     assert!(out.status.success(), "{}", text(&out.stderr));
     let listing = text(&out.stdout);
-    assert!(listing.contains("playbook: ./playbooks/infra.yml"), "{listing}");
-    assert!(listing.contains("TASK TAGS: [infra, node_repo, repo]"), "{listing}");
+    assert!(
+        listing.contains("playbook: ./playbooks/infra.yml"),
+        "{listing}"
+    );
+    assert!(
+        listing.contains("TASK TAGS: [infra, node_repo, repo]"),
+        "{listing}"
+    );
 }

@@ -228,3 +228,10 @@ fn includes_check_mode() {
 fn roles_dedup_and_handlers_first_run_and_rerun() {
     check_tree("roles_handlers", &[], 2);
 }
+
+#[test]
+fn include_tags_loops_and_missing_files() {
+    check_tree("include_tags", &[], 1);
+    check_tree("include_tags", &["-t", "foo"], 1);
+    check_tree("include_tags", &["-t", "bar"], 1);
+}

@@ -36,27 +36,33 @@ impl Executor {
         task: &Task,
         per_host: Vec<(String, Vec<IncludeItem>)>,
     ) {
-        let mut groups: Vec<IncludeGroup> = Vec::new();
-        for (host, items) in per_host {
-            for item in items {
-                let file = self.include_display_name(ctx, task, &item.args);
-                // The first equal include that does not have the host yet (a host including
-                // the same thing twice, e.g. from a loop, starts a new one).
-                match groups
-                    .iter_mut()
-                    .find(|g| g.file == file && g.item == item && !g.hosts.contains(&host))
-                {
-                    Some(group) => group.hosts.push(host.clone()),
-                    None => groups.push(IncludeGroup {
-                        file,
-                        item,
-                        hosts: vec![host.clone()],
-                    }),
-                }
-            }
-        }
+        let groups = group_includes(per_host, |item| {
+            self.include_display_name(ctx, task, &item.args)
+        });
         let mut loaded: Vec<(IncludeGroup, Included)> = Vec::new();
         for group in groups {
+            if task.module == "include_tasks" && !Path::new(&group.file).is_file() {
+                // Ansible's wording, with the include as written.
+                let include = group
+                    .item
+                    .args
+                    .get("file")
+                    .or_else(|| group.item.args.get("_raw_params"))
+                    .cloned()
+                    .unwrap_or(Value::Null);
+                let mut result = Map::new();
+                result.insert("changed".into(), Value::Bool(false));
+                result.insert("include".into(), include);
+                result.insert(
+                    "reason".into(),
+                    Value::String(format!(
+                        "Could not find or access '{}' on the Ansible Controller.",
+                        group.file
+                    )),
+                );
+                self.include_failed(&group.hosts, result);
+                continue;
+            }
             match expand_include(
                 ctx.playbook,
                 task,
@@ -79,7 +85,7 @@ impl Executor {
                     });
                     loaded.push((group, included));
                 }
-                Err(diag) => self.include_failed(&group.hosts, &diag.to_string()),
+                Err(diag) => self.include_failed(&group.hosts, reason(&diag.to_string())),
             }
         }
         for (group, included) in &loaded {
@@ -97,7 +103,7 @@ impl Executor {
             ) {
                 Ok(selected) => selected,
                 Err(diag) => {
-                    self.include_failed(&group.hosts, &diag.to_string());
+                    self.include_failed(&group.hosts, reason(&diag.to_string()));
                     continue;
                 }
             };
@@ -171,22 +177,24 @@ impl Executor {
             }
         }
         dirs.push(ctx.playbook.dir.clone());
-        let path = find_file(&file, &dirs).unwrap_or_else(|| ctx.playbook.dir.join(&file));
+        // Not found: where Ansible looked last (the role's `tasks/`, else the playbook's dir).
+        let fallback = match &task.role {
+            Some(role) => role.layer.path.join("tasks").join(&file),
+            None => ctx.playbook.dir.join(&file),
+        };
+        let path = find_file(&file, &dirs).unwrap_or(fallback);
         absolute(&path).display().to_string()
     }
 
-    /// An include that cannot be loaded fails on its hosts (`reason` as Ansible reports it).
-    fn include_failed(&self, hosts: &[String], reason: &str) {
+    /// An include that cannot be loaded fails on its hosts.
+    fn include_failed(&self, hosts: &[String], result: Map<String, Value>) {
         for host in hosts {
-            let mut result = Map::new();
-            result.insert("failed".into(), Value::Bool(true));
-            result.insert("reason".into(), Value::String(reason.to_string()));
             self.emit(Event::HostResult(HostResult {
                 host: host.clone(),
                 delegated_to: None,
                 status: Status::Failed,
                 item: None,
-                result: Value::Object(result),
+                result: Value::Object(result.clone()),
                 ignored: false,
                 diffs: Vec::new(),
                 duration: Duration::ZERO,
@@ -201,6 +209,41 @@ impl Executor {
     }
 }
 
+/// Groups what each host includes as Ansible's `IncludedFile.process_include_results`: an
+/// include joins the first equal group (same file, arguments and loop variables) that does
+/// not have the host yet; groups keep the order they were first seen in.
+fn group_includes(
+    per_host: Vec<(String, Vec<IncludeItem>)>,
+    display_name: impl Fn(&IncludeItem) -> String,
+) -> Vec<IncludeGroup> {
+    let mut groups: Vec<IncludeGroup> = Vec::new();
+    for (host, items) in per_host {
+        for item in items {
+            let file = display_name(&item);
+            match groups
+                .iter_mut()
+                .find(|g| g.file == file && g.item == item && !g.hosts.contains(&host))
+            {
+                Some(group) => group.hosts.push(host.clone()),
+                None => groups.push(IncludeGroup {
+                    file,
+                    item,
+                    hosts: vec![host.clone()],
+                }),
+            }
+        }
+    }
+    groups
+}
+
+/// The result of an include whose file could not be loaded.
+fn reason(text: &str) -> Map<String, Value> {
+    let mut result = Map::new();
+    result.insert("changed".into(), Value::Bool(false));
+    result.insert("reason".into(), Value::String(text.trim_end().to_string()));
+    result
+}
+
 /// The same handler of the same role (a role included twice brings its handlers once).
 fn same_handler(a: &Task, b: &Task) -> bool {
     let role_path = |t: &Task| t.role.as_ref().map(|r| r.layer.path.clone());
@@ -211,4 +254,86 @@ fn same_handler(a: &Task, b: &Task) -> bool {
 
 fn absolute(path: &Path) -> PathBuf {
     std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn item(file: &str, loop_item: Option<&str>) -> IncludeItem {
+        let mut args = Map::new();
+        args.insert("file".into(), json!(file));
+        let mut loop_vars = Map::new();
+        if let Some(i) = loop_item {
+            loop_vars.insert("item".into(), json!(i));
+        }
+        IncludeItem {
+            args,
+            loop_vars,
+            label: loop_item.map(String::from),
+        }
+    }
+
+    fn summary(groups: &[IncludeGroup]) -> Vec<String> {
+        groups
+            .iter()
+            .map(|g| {
+                format!(
+                    "{}{} for {}",
+                    g.file,
+                    g.item
+                        .label
+                        .as_deref()
+                        .map(|l| format!("/{l}"))
+                        .unwrap_or_default(),
+                    g.hosts.join(",")
+                )
+            })
+            .collect()
+    }
+
+    fn name(i: &IncludeItem) -> String {
+        value_text(&i.args["file"])
+    }
+
+    #[test]
+    fn hosts_including_the_same_file_share_a_group() {
+        let groups = group_includes(
+            vec![
+                ("h1".into(), vec![item("a.yml", None)]),
+                ("h2".into(), vec![item("b.yml", None)]),
+                ("h3".into(), vec![item("a.yml", None)]),
+            ],
+            name,
+        );
+        assert_eq!(summary(&groups), ["a.yml for h1,h3", "b.yml for h2"]);
+    }
+
+    #[test]
+    fn loop_items_are_separate_includes_in_item_order() {
+        let per_host = ["h1", "h2"]
+            .iter()
+            .map(|h| {
+                (
+                    h.to_string(),
+                    vec![item("t.yml", Some("x")), item("t.yml", Some("y"))],
+                )
+            })
+            .collect();
+        let groups = group_includes(per_host, name);
+        assert_eq!(summary(&groups), ["t.yml/x for h1,h2", "t.yml/y for h1,h2"]);
+    }
+
+    #[test]
+    fn a_host_including_the_same_thing_twice_starts_a_new_group() {
+        let groups = group_includes(
+            vec![
+                ("h1".into(), vec![item("t.yml", None), item("t.yml", None)]),
+                ("h2".into(), vec![item("t.yml", None)]),
+            ],
+            name,
+        );
+        assert_eq!(summary(&groups), ["t.yml for h1,h2", "t.yml for h1"]);
+    }
 }

@@ -895,31 +895,38 @@ impl Executor {
             .iter()
             .chain(dynamic.iter().map(AsRef::as_ref))
             .collect();
-        let listens = |h: &Task| h.listen.iter().any(|l| l == topic);
-        let mut found = Vec::new();
-        if let Some(i) = all
-            .iter()
-            .rposition(|h| handler_matches(h, topic) && !listens(h))
-        {
-            found.push(i);
+        resolve_handlers(&all, topic)
+    }
+}
+
+/// Ansible's `search_handlers_by_notification` over the play's handlers in load order: the
+/// last handler whose name (`name` or `role : name`) is `topic`, plus every handler listening
+/// to `topic` (the last loaded one per handler name).
+fn resolve_handlers(handlers: &[&Task], topic: &str) -> Vec<usize> {
+    let listens = |h: &Task| h.listen.iter().any(|l| l == topic);
+    let mut found = Vec::new();
+    if let Some(i) = handlers
+        .iter()
+        .rposition(|h| handler_matches(h, topic) && !listens(h))
+    {
+        found.push(i);
+    }
+    let mut seen: Vec<&str> = Vec::new();
+    for (i, h) in handlers.iter().enumerate().rev() {
+        if !listens(h) {
+            continue;
         }
-        let mut seen: Vec<&str> = Vec::new();
-        for (i, h) in all.iter().enumerate().rev() {
-            if !listens(h) {
+        if let Some(name) = &h.name {
+            if seen.contains(&name.value.as_str()) {
                 continue;
             }
-            if let Some(name) = &h.name {
-                if seen.contains(&name.value.as_str()) {
-                    continue;
-                }
-                seen.push(&name.value);
-            }
-            if !found.contains(&i) {
-                found.push(i);
-            }
+            seen.push(&name.value);
         }
-        found
+        if !found.contains(&i) {
+            found.push(i);
+        }
     }
+    found
 }
 
 fn meta_word(task: &Task) -> String {
@@ -984,5 +991,41 @@ fn count(state: &mut crate::HostState, event: &HostResult, rescued: bool, _loope
             s.ignored += 1;
         }
         Status::Unreachable => s.unreachable += 1,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn handlers(yaml: &str) -> Vec<Task> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("site.yml");
+        std::fs::write(
+            &path,
+            format!("- hosts: all\n  tasks: []\n  handlers:\n{yaml}"),
+        )
+        .unwrap();
+        let pb = drover_playbook::load_playbook(&path, Default::default()).unwrap();
+        pb.plays[0].handlers.clone()
+    }
+
+    #[test]
+    fn the_last_handler_with_a_name_wins_and_listeners_all_run() {
+        let list = handlers(
+            "    - {name: restart, debug: {msg: first}}
+    - {name: restart, debug: {msg: second}}
+    - {name: a, debug: {msg: a}, listen: topic}
+    - {name: b, debug: {msg: b}, listen: [topic, other]}
+    - {name: a, debug: {msg: a again}, listen: topic}
+",
+        );
+        let refs: Vec<&Task> = list.iter().collect();
+        assert_eq!(resolve_handlers(&refs, "restart"), [1]);
+        let mut topic = resolve_handlers(&refs, "topic");
+        topic.sort_unstable();
+        assert_eq!(topic, [3, 4]);
+        assert_eq!(resolve_handlers(&refs, "other"), [3]);
+        assert!(resolve_handlers(&refs, "nothing").is_empty());
     }
 }

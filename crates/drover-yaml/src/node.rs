@@ -179,26 +179,9 @@ fn float_to_json(f: f64) -> Value {
     }
 }
 
-/// Python's `repr(float)`: `1.0`, `0.5`, `1e+20`, `inf`, `nan`.
-pub fn python_float_repr(f: f64) -> String {
-    if f.is_nan() {
-        return "nan".into();
-    }
-    if f.is_infinite() {
-        return if f > 0.0 { "inf".into() } else { "-inf".into() };
-    }
-    let abs = f.abs();
-    if abs != 0.0 && !(1e-4..1e16).contains(&abs) {
-        // Python switches to exponent notation: 1e+20, 1.5e-05.
-        let s = format!("{f:e}");
-        let (mant, exp) = s.split_once('e').unwrap_or((&s, "0"));
-        let exp: i32 = exp.parse().unwrap_or(0);
-        let sign = if exp < 0 { '-' } else { '+' };
-        return format!("{mant}e{sign}{:02}", exp.abs());
-    }
-    let s = format!("{f}");
-    if s.contains('.') { s } else { format!("{s}.0") }
-}
+/// Python's `repr(float)`: `1.0`, `0.5`, `1e+20`, `inf`, `nan` (the one implementation lives in
+/// drover-python).
+pub use drover_python::float_repr as python_float_repr;
 
 #[cfg(test)]
 mod tests {

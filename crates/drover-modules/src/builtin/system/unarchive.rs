@@ -303,8 +303,9 @@ impl Action for Unarchive {
             )));
         }
         let mut plan = Plan::unpredictable(());
-        plan.result = ModuleResult::ok()
-            .with_msg("remote module (unarchive) does not support check mode when using gtar");
+        plan.result = ModuleResult::ok().with_msg(
+            "remote module (ansible.legacy.unarchive) does not support check mode when using gtar",
+        );
         plan.result.skipped = true;
         Ok(plan)
     }

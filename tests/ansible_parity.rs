@@ -235,3 +235,8 @@ fn include_tags_loops_and_missing_files() {
     check_tree("include_tags", &["-t", "foo"], 1);
     check_tree("include_tags", &["-t", "bar"], 1);
 }
+
+#[test]
+fn include_role_options_and_includes_in_handlers() {
+    check_tree("include_handlers", &[], 1);
+}

@@ -35,6 +35,7 @@ impl Executor {
         ctx: &PlayCtx<'_>,
         task: &Task,
         per_host: Vec<(String, Vec<IncludeItem>)>,
+        handler: bool,
     ) {
         let groups = group_includes(per_host, |item| {
             self.include_display_name(ctx, task, &item.args)
@@ -108,6 +109,7 @@ impl Executor {
                 }
             };
             let mut nested = ctx.nested();
+            nested.in_handler = handler;
             // The include's `vars:` and loop variables are include params of what it brought in.
             if let Some(vars) = &task.vars {
                 combine(&mut nested.include_params, &vars.vars);

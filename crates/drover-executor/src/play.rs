@@ -36,6 +36,8 @@ pub(crate) struct PlayCtx<'a> {
     pub(crate) include_params: Map<String, Value>,
     /// What the play learnt while running (shared by nested blocks and includes).
     pub(crate) dynamic: Arc<PlayDynamic>,
+    /// The tasks run as handlers (brought in by an include in a handler).
+    pub(crate) in_handler: bool,
 }
 
 /// Play state that grows while the play runs.
@@ -61,6 +63,7 @@ impl PlayCtx<'_> {
             rescuable: self.rescuable.clone(),
             include_params: self.include_params.clone(),
             dynamic: self.dynamic.clone(),
+            in_handler: self.in_handler,
         }
     }
 }
@@ -128,6 +131,7 @@ impl Executor {
                 rescuable: Vec::new(),
                 include_params: Map::new(),
                 dynamic: Arc::new(PlayDynamic::default()),
+                in_handler: false,
             };
             for host in &batch {
                 let base = self.layered_vars(&ctx, None, host);
@@ -424,7 +428,7 @@ impl Executor {
                                 .filter(|h| !runs.already_ran(h, task))
                                 .collect()
                         };
-                        self.run_task(ctx, task, &active, false).await;
+                        self.run_task(ctx, task, &active, ctx.in_handler).await;
                     }
                     SelectedItem::Block {
                         block_items,
@@ -671,7 +675,7 @@ impl Executor {
         }
         if include && !ctx.ended.load(Ordering::Relaxed) {
             includes.sort_by_key(|(h, _)| targets.iter().position(|t| t == h));
-            self.run_includes(ctx, task, includes).await;
+            self.run_includes(ctx, task, includes, handler).await;
         }
     }
 

@@ -270,9 +270,10 @@ impl Executor {
         let mut magic = magic_vars(ctx.play, task, &ctx.run);
         magic.insert("groups".into(), self.groups.clone());
         let mut inventory = inventory;
-        let mut vars_files = ctx.vars_files.get(host).cloned().unwrap_or_default();
+        let mut vars_files = std::borrow::Cow::Borrowed(ctx.vars_files.get(host).unwrap_or(&empty));
         let public = lock(&ctx.dynamic.public_roles).clone();
         if !public.is_empty() {
+            let vars_files = vars_files.to_mut();
             // `include_role` with `public: true` joins the play's roles: its defaults rank
             // with role defaults (below the inventory), its vars with the play roles' exports
             // (just above `vars_files`).
@@ -280,8 +281,8 @@ impl Executor {
             for role in &public {
                 combine(&mut defaults, &role.deps_defaults);
                 combine(&mut defaults, &role.layer.defaults);
-                combine(&mut vars_files, &role.deps_vars);
-                combine(&mut vars_files, &role.layer.role_vars);
+                combine(vars_files, &role.deps_vars);
+                combine(vars_files, &role.layer.role_vars);
             }
             combine(&mut defaults, &inventory);
             inventory = defaults;

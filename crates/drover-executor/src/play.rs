@@ -49,6 +49,8 @@ pub(crate) struct PlayDynamic {
     pub(crate) handlers: Mutex<Vec<Arc<Task>>>,
     /// Roles included with `public: true`: their defaults and vars are visible play-wide.
     pub(crate) public_roles: Mutex<Vec<Arc<RoleInstance>>>,
+    /// An error that ends the run (a notification no handler answers, as in Ansible).
+    pub(crate) fatal: Mutex<Option<Diagnostic>>,
 }
 
 impl PlayCtx<'_> {
@@ -164,6 +166,9 @@ impl Executor {
                 if *name != "roles" {
                     self.flush_handlers(&ctx, &batch).await;
                 }
+            }
+            if let Some(diag) = lock(&ctx.dynamic.fatal).take() {
+                return Err(diag);
             }
             let broken = ctx.ended.load(Ordering::Relaxed) && self.play_broken(&batch);
             let all_failed = {
@@ -407,6 +412,7 @@ impl Executor {
             for item in items {
                 if ctx.ended.load(Ordering::Relaxed)
                     || self.stop_requested()
+                    || lock(&ctx.dynamic.fatal).is_some()
                     || self.active(hosts).is_empty()
                 {
                     return;
@@ -602,6 +608,12 @@ impl Executor {
         let include = is_include(task.module);
         let mut includes: Vec<(String, Vec<IncludeItem>)> = Vec::new();
         while let Some((host, mut run)) = running.next().await {
+            if let Some(diag) = self.missing_handler(ctx, task, &run) {
+                // Ansible stops the whole run here, before showing the result.
+                *lock(&ctx.dynamic.fatal) = Some(diag);
+                ctx.ended.store(true, Ordering::Relaxed);
+                break;
+            }
             run.event.ignored = (run.event.status == Status::Failed && ignore_errors)
                 || (run.event.status == Status::Unreachable && ignore_unreachable);
             // An include that worked shows (and counts) only as its `included:` lines.
@@ -797,25 +809,43 @@ impl Executor {
             }
             Status::Unreachable if !run.event.ignored => state.unreachable = true,
             Status::Changed => {
-                for notify in &task.notify {
-                    let found = self.resolve_notification(ctx, &notify.value);
-                    if found.is_empty() {
-                        self.emit(Event::Warning {
-                            message: format!(
-                                "The requested handler '{}' was not found in either the main handlers list nor in the listening handlers list",
-                                notify.value
-                            ),
-                        });
-                    } else if in_handlers {
+                for notify in &run.notify {
+                    if in_handlers {
                         // While handlers run, a notification reaches its handlers at once.
+                        let found = self.resolve_notification(ctx, notify);
                         state.notified_handlers.extend(found);
                     } else {
-                        state.notified.insert(notify.value.clone());
+                        state.notified.insert(notify.clone());
                     }
                 }
             }
             _ => {}
         }
+    }
+
+    /// The error for a notification that no handler answers (Ansible's
+    /// `ERROR_ON_MISSING_HANDLER`, on by default).
+    fn missing_handler(&self, ctx: &PlayCtx<'_>, task: &Task, run: &HostRun) -> Option<Diagnostic> {
+        if run.event.status != Status::Changed {
+            return None;
+        }
+        let missing = run
+            .notify
+            .iter()
+            .find(|n| self.resolve_notification(ctx, n).is_empty())?;
+        let span = task
+            .notify
+            .iter()
+            .find(|n| &n.value == missing)
+            .or(task.notify.first())
+            .map_or_else(|| task.span.clone(), |n| n.span.clone());
+        Some(
+            Diagnostic::error(format!(
+                "The requested handler '{missing}' was not found in either the main handlers list nor in the listening handlers list"
+            ))
+            .with_span(span)
+            .with_help("add a handler with this name (or `listen:` topic) to the play or its roles"),
+        )
     }
 
     /// Runs notified handlers in definition order on the hosts that notified them.
@@ -828,7 +858,7 @@ impl Executor {
     }
 
     async fn flush_handlers_inner(&self, ctx: &PlayCtx<'_>, hosts: &[String]) {
-        if self.stop_requested() {
+        if self.stop_requested() || lock(&ctx.dynamic.fatal).is_some() {
             return;
         }
         // Notifications so far reach the handlers loaded by now.
@@ -856,7 +886,7 @@ impl Executor {
         }
         let mut index = 0;
         while let Some(handler) = self.handler_at(ctx, index) {
-            if self.stop_requested() {
+            if self.stop_requested() || lock(&ctx.dynamic.fatal).is_some() {
                 return;
             }
             let targets: Vec<String> = {

@@ -34,6 +34,8 @@ pub struct HostRun {
     pub registered: Value,
     /// For `include_tasks`/`include_role`: what each (non-skipped, non-failed) item includes.
     pub includes: Vec<IncludeItem>,
+    /// The handlers (names or `listen` topics) a changed task notifies, templated.
+    pub notify: Vec<String>,
 }
 
 /// One thing a dynamic include brings in on one host (one per loop item).
@@ -142,6 +144,23 @@ impl HostTask<'_> {
 
     /// Runs the task on the host.
     pub async fn run(self) -> HostRun {
+        let mut run = self.run_inner().await;
+        if run.event.status == Status::Changed && !self.task.notify.is_empty() {
+            let vars = self.exec.vars(self.vars.clone());
+            run.notify = self
+                .task
+                .notify
+                .iter()
+                .map(|n| {
+                    self.template(&Value::String(n.value.clone()), &vars, Some(&n.span))
+                        .map_or_else(|_| n.value.clone(), |v| value_text(&v))
+                })
+                .collect();
+        }
+        run
+    }
+
+    async fn run_inner(&self) -> HostRun {
         let started = Instant::now();
         let base_vars = self.exec.vars(self.vars.clone());
         let no_log = self
@@ -300,6 +319,7 @@ impl HostTask<'_> {
             facts: one.facts,
             registered,
             includes: Vec::new(),
+            notify: Vec::new(),
         }
     }
 

@@ -355,63 +355,10 @@ fn glob_word(pattern: &str) -> String {
     if out.is_empty() { "''".into() } else { out }
 }
 
-/// Python's `shlex.split` (POSIX mode): quotes, backslashes, no comments.
+/// Python's `shlex.split` (POSIX mode, no comments), as Ansible's command module splits its
+/// free-form string; `None` for unbalanced quotes.
 pub(crate) fn shlex_split(text: &str) -> Option<Vec<String>> {
-    let mut words = Vec::new();
-    let mut word = String::new();
-    let mut in_word = false;
-    let mut chars = text.chars();
-    while let Some(c) = chars.next() {
-        match c {
-            '\'' => {
-                in_word = true;
-                loop {
-                    match chars.next()? {
-                        '\'' => break,
-                        ch => word.push(ch),
-                    }
-                }
-            }
-            '"' => {
-                in_word = true;
-                loop {
-                    match chars.next()? {
-                        '"' => break,
-                        '\\' => match chars.next()? {
-                            ch @ ('"' | '\\' | '$' | '`') => word.push(ch),
-                            '\n' => {}
-                            ch => {
-                                word.push('\\');
-                                word.push(ch);
-                            }
-                        },
-                        ch => word.push(ch),
-                    }
-                }
-            }
-            '\\' => {
-                in_word = true;
-                match chars.next()? {
-                    '\n' => {}
-                    ch => word.push(ch),
-                }
-            }
-            c if c.is_whitespace() => {
-                if in_word {
-                    words.push(std::mem::take(&mut word));
-                    in_word = false;
-                }
-            }
-            c => {
-                in_word = true;
-                word.push(c);
-            }
-        }
-    }
-    if in_word {
-        words.push(word);
-    }
-    Some(words)
+    drover_python::shlex_split(text, false).ok()
 }
 
 #[cfg(test)]

@@ -240,3 +240,8 @@ fn include_tags_loops_and_missing_files() {
 fn include_role_options_and_includes_in_handlers() {
     check_tree("include_handlers", &[], 1);
 }
+
+#[test]
+fn includes_with_serial_run_once_loop_labels_and_failures() {
+    check_tree("include_serial", &[], 1);
+}

@@ -94,11 +94,11 @@ impl Executor {
                 .filter(|h| states.get(h).is_none_or(|s| !s.failed && !s.unreachable))
                 .collect()
         };
-        self.emit(Event::PlayStart {
-            name: play.name.clone(),
-            hosts: hosts.clone(),
-        });
         if hosts.is_empty() {
+            self.emit(Event::PlayStart {
+                name: play.name.clone(),
+                hosts: hosts.clone(),
+            });
             self.emit(Event::NoHostsMatched);
             return Ok(true);
         }
@@ -118,6 +118,11 @@ impl Executor {
             if self.stop_requested() {
                 return Ok(false);
             }
+            // ansible-playbook announces the play for every `serial` batch.
+            self.emit(Event::PlayStart {
+                name: play.name.clone(),
+                hosts: batch.clone(),
+            });
             let mut ctx = PlayCtx {
                 playbook,
                 play,

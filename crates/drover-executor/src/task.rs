@@ -98,7 +98,7 @@ impl HostTask<'_> {
         &self,
         conds: &[drover_playbook::Spanned<Value>],
         vars: &Vars,
-    ) -> Result<(bool, Option<String>), String> {
+    ) -> Result<(bool, Option<Value>), String> {
         for cond in conds {
             let parsed = Condition::from_json(&cond.value)
                 .map_err(|e| Self::diag_text(&Diagnostic::error(e).with_span(cond.span.clone())))?;
@@ -109,11 +109,8 @@ impl HostTask<'_> {
                 .map_err(|d| Self::diag_text(&d))?;
             self.exec.warn(&outcome.warnings);
             if !outcome.value {
-                let text = match &cond.value {
-                    Value::String(s) => s.clone(),
-                    other => other.to_string(),
-                };
-                return Ok((false, Some(text)));
+                // As written: `false_condition` keeps a literal boolean a boolean.
+                return Ok((false, Some(cond.value.clone())));
             }
         }
         Ok((true, None))
@@ -388,8 +385,7 @@ impl HostTask<'_> {
                 run.status = Status::Skipped;
                 run.result.insert("changed".into(), Value::Bool(false));
                 if let Some(cond) = cond {
-                    run.result
-                        .insert("false_condition".into(), Value::String(cond));
+                    run.result.insert("false_condition".into(), cond);
                 }
                 run.result.insert(
                     "skip_reason".into(),

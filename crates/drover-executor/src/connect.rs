@@ -50,7 +50,8 @@ pub fn target_from_vars(vars: &ConnVars, ssh_args: &[String]) -> Result<Target, 
 
 /// Applies the supported options of an `ansible_ssh_common_args`-style string.
 fn apply_ssh_args(options: &mut SshOptions, args: &str) -> Result<(), String> {
-    let words = drover_inventory::shlex_split(args)
+    // Ansible's ssh plugin splits these with shlex, comments off.
+    let words = drover_python::shlex_split(args, false)
         .map_err(|e| format!("cannot read ssh arguments `{args}`: {e}"))?;
     let mut words = words.into_iter();
     while let Some(word) = words.next() {

@@ -156,11 +156,15 @@ impl Executor {
             interrupted,
             error,
         };
-        self.sink.emit(&Event::Recap {
-            hosts: summary.stats.clone(),
-            duration: summary.duration,
-            interrupted: summary.interrupted,
-        });
+        // ansible-playbook prints `ERROR! …` and no recap when a play cannot run at all; the
+        // caller prints `summary.error`.
+        if summary.error.is_none() {
+            self.sink.emit(&Event::Recap {
+                hosts: summary.stats.clone(),
+                duration: summary.duration,
+                interrupted: summary.interrupted,
+            });
+        }
         summary
     }
 

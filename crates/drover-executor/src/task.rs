@@ -234,7 +234,7 @@ impl HostTask<'_> {
             };
             let event = HostResult {
                 host: self.host.to_string(),
-                delegated_to: None,
+                delegated_to: self.delegated_to(),
                 status: one.status,
                 item: Some(if no_log {
                     "(censored due to no_log)".into()
@@ -302,7 +302,7 @@ impl HostTask<'_> {
         HostRun {
             event: HostResult {
                 host: self.host.to_string(),
-                delegated_to: None,
+                delegated_to: self.delegated_to(),
                 status: one.status,
                 item: None,
                 result: shown,
@@ -638,6 +638,16 @@ impl HostTask<'_> {
         Ok(self
             .keyword_bool("check_mode", vars)?
             .unwrap_or(self.exec.options.check))
+    }
+
+    /// Where the task runs when delegated (`delegate_to`, templated with the host's vars), for
+    /// the `[host -> delegate]` label.
+    fn delegated_to(&self) -> Option<String> {
+        let vars = self.exec.vars(self.vars.clone());
+        self.keyword("delegate_to", &vars)
+            .ok()
+            .flatten()
+            .map(|v| value_text(&v))
     }
 
     async fn target(&self, vars: &Vars) -> Result<(String, Target), String> {

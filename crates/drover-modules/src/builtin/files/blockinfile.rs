@@ -282,17 +282,10 @@ impl Action for BlockInFile {
 
 #[cfg(test)]
 mod tests {
-    use super::super::common::testkit::{action, out, prepare, run};
+    use super::super::common::testkit::{action, out, prepare, probe_of, run};
     use super::*;
     use crate::Outcome;
     use serde_json::json;
-
-    fn probe_of(text: &str) -> Output {
-        out(&format!(
-            "state=file\nmode=644\nowner=root\ngroup=root\nsize={}\nsha256=x\n--drover-content--\n{text}",
-            text.len()
-        ))
-    }
 
     fn case(args: Value, before: &str, after: Option<&str>, msg: &str) {
         let a = action("blockinfile", args.clone(), false);

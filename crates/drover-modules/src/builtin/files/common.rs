@@ -621,6 +621,14 @@ pub(crate) mod testkit {
         }
     }
 
+    /// A probe answer for an existing regular file holding `text` (content fetched).
+    pub fn probe_of(text: &str) -> Output {
+        out(&format!(
+            "state=file\nmode=644\nowner=root\ngroup=root\nsize={}\nsha256=x\n--drover-content--\n{text}",
+            text.len()
+        ))
+    }
+
     /// What a run did.
     pub struct Run {
         /// The plan's outcome.

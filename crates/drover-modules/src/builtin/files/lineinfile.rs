@@ -408,17 +408,10 @@ impl Action for LineInFile {
 
 #[cfg(test)]
 mod tests {
-    use super::super::common::testkit::{action, out, prepare, run};
+    use super::super::common::testkit::{action, out, prepare, probe_of, run};
     use super::*;
     use crate::Outcome;
     use serde_json::json;
-
-    fn probe_of(text: &str) -> Output {
-        out(&format!(
-            "state=file\nmode=644\nowner=root\ngroup=root\nsize={}\nsha256=x\n--drover-content--\n{text}",
-            text.len()
-        ))
-    }
 
     /// (args, file before, expected file after or None for unchanged, expected msg)
     fn case(args: Value, before: &str, after: Option<&str>, msg: &str) {

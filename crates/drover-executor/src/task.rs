@@ -405,7 +405,7 @@ impl HostTask<'_> {
             attempt += 1;
             let mut one = self.run_module(vars).await;
             run.round_trips += one.round_trips;
-            if let Err(msg) = self.post_process(&mut one, extra, vars) {
+            if let Err(msg) = self.post_process(&mut one, extra) {
                 task_error(&mut one.result, msg);
                 one.status = Status::Failed;
             }
@@ -489,12 +489,7 @@ impl HostTask<'_> {
     }
 
     /// `changed_when` / `failed_when`, evaluated with the result bound to the register name.
-    fn post_process(
-        &self,
-        one: &mut ItemRun,
-        extra: &Map<String, Value>,
-        _vars: &Vars,
-    ) -> Result<(), String> {
+    fn post_process(&self, one: &mut ItemRun, extra: &Map<String, Value>) -> Result<(), String> {
         if one.status == Status::Unreachable || one.status == Status::Skipped {
             return Ok(());
         }

@@ -98,6 +98,20 @@ fn run_playbooks(
     extra: Map<String, Value>,
     templar: Arc<Templar>,
 ) -> ExitCode {
+    // Pigsty identity (pg_cluster, pg_seq, pg_role, dcs_servers) before any node is touched.
+    let identity = inventory.check_identity();
+    exit::warn_all(&identity.warnings);
+    if !identity.errors.is_empty() {
+        for diag in &identity.errors {
+            eprint!("{diag}");
+        }
+        eprintln!(
+            "error: the inventory's Pigsty identity is invalid ({} problem{}); no node was touched",
+            identity.errors.len(),
+            if identity.errors.len() == 1 { "" } else { "s" }
+        );
+        return ExitCode::from(exit::ERROR);
+    }
     let sink: Arc<dyn drover_events::Sink> = match args.output {
         OutputFormat::Human => {
             let options =

@@ -49,6 +49,9 @@ pub struct Host {
     pub direct_groups: Vec<GroupId>,
     /// Where the host first appears in an inventory file.
     pub span: Option<Span>,
+    /// Every place the host is listed in a group of an inventory file (group, span of the
+    /// host's key), in load order: errors about group-level facts point at the right one.
+    pub occurrences: Vec<(GroupId, Span)>,
 }
 
 /// Groups and hosts.
@@ -138,7 +141,8 @@ impl Data {
                     name: name.to_string(),
                     vars,
                     direct_groups: Vec::new(),
-                    span,
+                    span: span.clone(),
+                    occurrences: Vec::new(),
                 });
                 self.host_index.insert(name.to_string(), id);
                 id
@@ -146,6 +150,9 @@ impl Data {
         };
         if let Some(g) = group {
             self.add_host_to_group(g, id);
+            if let Some(span) = span {
+                self.hosts[id].occurrences.push((g, span));
+            }
         }
         id
     }

@@ -36,6 +36,7 @@
 
 mod connection;
 mod data;
+pub mod identity;
 mod ini_source;
 mod output;
 mod pattern;

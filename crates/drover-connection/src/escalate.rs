@@ -4,7 +4,7 @@
 use crate::shell::quote;
 
 /// Who a command runs as.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Become {
     /// Whether to escalate at all (`become: true`).
     pub enabled: bool,
@@ -33,6 +33,18 @@ impl Become {
             quote(user),
             quote(script)
         )
+    }
+}
+
+impl Become {
+    /// A command line (words already quoted) that runs `command` as the target user, without
+    /// an intermediate shell (or unchanged when become is off).
+    pub(crate) fn wrap_command(&self, command: &str) -> String {
+        if !self.enabled {
+            return command.to_string();
+        }
+        let user = self.user.as_deref().unwrap_or("root");
+        format!("sudo -n -H -u {} -- {command}", quote(user))
     }
 }
 

@@ -4,13 +4,16 @@
 //!   multiplexing: one ControlMaster per host for the whole run, so every later command is one
 //!   round trip on an existing connection. The user's `~/.ssh/config`, agent, ProxyJump and
 //!   certificates work unchanged. Strict host-key checking unless the caller opts in to accepting
-//!   new keys. Channels per host are capped below sshd's `MaxSessions` (10).
+//!   new keys. Channels per host are capped below sshd's `MaxSessions` (10). Commands without
+//!   stdin data run on a long-lived shell per host and escalation on that master (framed
+//!   requests, see `framed.rs`), so a command costs the node no session or `sudo` setup.
 //! - [`LocalConnection`]: `/bin/sh -c` on the controller (`connection: local`).
 //!
 //! Commands are POSIX shell text built with [`shell::quote`]; [`Become`] wraps them in `sudo -n`.
 
 mod error;
 mod escalate;
+mod framed;
 mod local;
 pub mod shell;
 mod ssh;

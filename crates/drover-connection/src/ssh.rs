@@ -1,16 +1,46 @@
-//! SSH connections: one OpenSSH ControlMaster per host (native mux protocol), commands as
-//! channels on it.
+//! SSH connections: one OpenSSH ControlMaster per host (native mux protocol). Commands without
+//! stdin data go to a long-lived shell per escalation ([`crate::framed`]) on that master, so a
+//! command costs the node no session setup; uploads, commands that find that shell busy, and
+//! hosts where it cannot start use a fresh channel each.
 
+use std::collections::HashMap;
 use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use openssh::{ControlPersist, KnownHosts, Session, SessionBuilder, Stdio};
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+use crate::framed::{FrameError, FramedShell};
 use crate::shell::quote;
-use crate::{Error, MAX_CHANNELS_PER_HOST, Output, Request, Result, feed_stdin, finish};
+use crate::{Become, Error, MAX_CHANNELS_PER_HOST, Output, Request, Result, feed_stdin, finish};
+
+/// Long-lived shells per host: at most this many escalations (users) keep one, so fresh
+/// channels always have `MAX_CHANNELS_PER_HOST - MAX_SHELLS_PER_HOST` slots.
+const MAX_SHELLS_PER_HOST: usize = 3;
+
+/// Environment variable that turns the long-lived shells off (`DROVER_SSH_SHELL=channel`:
+/// every command opens its own channel, as before; for comparisons and as an escape hatch).
+pub const SHELL_MODE_ENV: &str = "DROVER_SSH_SHELL";
+
+/// One escalation's long-lived shell and the channel slot it occupies.
+#[derive(Default)]
+struct ShellSlot {
+    shell: Option<(FramedShell, OwnedSemaphorePermit)>,
+    /// The shell could not start on this host (e.g. sudo wants a password): use channels.
+    disabled: bool,
+}
+
+type Shells = std::sync::Mutex<HashMap<Become, Arc<tokio::sync::Mutex<ShellSlot>>>>;
+
+/// What the long-lived shell path did with a request.
+enum Framed {
+    /// Answered (or failed in a way that is the request's answer).
+    Done(Result<Output>),
+    /// Not run: use a fresh channel.
+    UseChannel,
+}
 
 /// How unknown or changed host keys are treated.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -94,6 +124,7 @@ pub struct SshConnection {
     host: String,
     session: Arc<Session>,
     channels: Arc<Semaphore>,
+    shells: Option<Arc<Shells>>,
 }
 
 impl SshConnection {
@@ -148,15 +179,151 @@ impl SshConnection {
             .connect_mux(&options.address)
             .await
             .map_err(|e| unreachable(host, &e))?;
+        let shells = std::env::var(SHELL_MODE_ENV).as_deref() != Ok("channel");
         Ok(SshConnection {
             host: host.to_string(),
             session: Arc::new(session),
             channels: Arc::new(Semaphore::new(MAX_CHANNELS_PER_HOST)),
+            shells: shells.then(Arc::default),
         })
     }
 
-    /// Runs a request as one channel on the master.
+    /// Runs a request: on the escalation's long-lived shell when the request has no stdin data
+    /// and that shell is free, else as one channel on the master. Either way one round trip.
     pub async fn run(&self, request: &Request) -> Result<Output> {
+        if request.stdin.is_none()
+            && !request.script.contains('\0')
+            && let Some(slot) = self.shell_slot(&request.escalation)
+            && let Ok(mut slot) = slot.try_lock()
+            && !slot.disabled
+        {
+            match self.run_framed(&mut slot, request).await {
+                Framed::Done(result) => return result,
+                Framed::UseChannel => {}
+            }
+        }
+        self.run_channel(request).await
+    }
+
+    /// The escalation's shell slot (created on first use), or `None` when shells are off or
+    /// this host already has its maximum.
+    fn shell_slot(&self, escalation: &Become) -> Option<Arc<tokio::sync::Mutex<ShellSlot>>> {
+        let shells = self.shells.as_ref()?;
+        // One shell per effective user.
+        let key = Become {
+            enabled: escalation.enabled,
+            user: escalation
+                .enabled
+                .then(|| escalation.user.clone().unwrap_or_else(|| "root".into())),
+        };
+        let mut map = shells.lock().ok()?;
+        if let Some(slot) = map.get(&key) {
+            return Some(slot.clone());
+        }
+        if map.len() >= MAX_SHELLS_PER_HOST {
+            return None;
+        }
+        Some(map.entry(key).or_default().clone())
+    }
+
+    /// Runs a request on the slot's shell, starting the shell if needed. The shell is taken out
+    /// of the slot while it works and put back only after a complete answer, so a request that
+    /// times out, fails or is cancelled (Ctrl-C) drops its shell instead of leaving a half-read
+    /// stream for the next request.
+    async fn run_framed(&self, slot: &mut ShellSlot, request: &Request) -> Framed {
+        let mut reuse = slot.shell.take();
+        if let Some((shell, _)) = &mut reuse
+            && shell.is_closed().await
+        {
+            reuse = None;
+        }
+        let (mut shell, permit) = match reuse {
+            Some(reused) => reused,
+            None => {
+                let Ok(permit) = self.channels.clone().try_acquire_owned() else {
+                    return Framed::UseChannel;
+                };
+                match self.start_shell(&request.escalation).await {
+                    Ok(shell) => (shell, permit),
+                    Err(e) => return Framed::Done(Err(e)),
+                }
+            }
+        };
+        let work = shell.exchange(&request.script);
+        let answer = match request.timeout {
+            Some(limit) => match tokio::time::timeout(limit, work).await {
+                Ok(answer) => answer,
+                Err(_) => {
+                    return Framed::Done(Err(Error::Timeout {
+                        host: self.host.clone(),
+                        seconds: limit.as_secs(),
+                    }));
+                }
+            },
+            None => work.await,
+        };
+        match answer {
+            Ok((status, stdout, stderr)) => {
+                slot.shell = Some((shell, permit));
+                Framed::Done(Ok(Output {
+                    status,
+                    stdout,
+                    stderr,
+                }))
+            }
+            Err(FrameError::NotStarted) => {
+                // Nothing ran. A fresh channel reports why exactly as before (sudo password,
+                // missing sudo, …) and is what this host uses from now on.
+                slot.disabled = true;
+                Framed::UseChannel
+            }
+            Err(FrameError::Lost(reason)) => {
+                drop(shell);
+                Framed::Done(Err(match self.session.check().await {
+                    Err(e) => unreachable(&self.host, &e),
+                    Ok(()) => Error::Failed {
+                        host: self.host.clone(),
+                        reason: format!("the remote shell ended during the command ({reason})"),
+                    },
+                }))
+            }
+        }
+    }
+
+    /// Opens a channel running the escalation's shell.
+    async fn start_shell(&self, escalation: &Become) -> Result<FramedShell> {
+        let command = escalation.wrap_command(FramedShell::COMMAND);
+        let line = format!("/bin/sh -c {}", quote(&format!("exec {command}")));
+        let mut child = self
+            .session
+            .clone()
+            .arc_raw_command(&line)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .await
+            .map_err(|e| self.classify(&e))?;
+        let (Some(stdin), Some(stdout), Some(stderr)) = (
+            child.stdin().take(),
+            child.stdout().take(),
+            child.stderr().take(),
+        ) else {
+            return Err(Error::Failed {
+                host: self.host.clone(),
+                reason: "the shell's channel has no pipes".into(),
+            });
+        };
+        Ok(FramedShell::new(
+            Box::pin(stdin),
+            Box::pin(stdout),
+            Box::pin(stderr),
+            Box::new(child),
+        ))
+    }
+
+    /// Runs a request as one channel on the master.
+    async fn run_channel(&self, request: &Request) -> Result<Output> {
         let _permit = self.channels.acquire().await.map_err(|_| Error::Failed {
             host: self.host.clone(),
             reason: "connection is closing".into(),
@@ -199,6 +366,12 @@ impl SshConnection {
     /// Stops the master connection (when this is the last clone; otherwise the master stays for
     /// the others and stops when the run's [`ControlDir`] is removed or after 60 s idle).
     pub async fn close(self) {
+        // The long-lived shells hold the master too: end them first (when no clone shares them).
+        if let Some(shells) = self.shells.and_then(|s| Arc::try_unwrap(s).ok())
+            && let Ok(map) = shells.into_inner()
+        {
+            drop(map);
+        }
         if let Ok(session) = Arc::try_unwrap(self.session) {
             let _ = session.close().await;
         }

@@ -171,6 +171,109 @@ async fn runs_commands_over_one_master_with_stdin_and_status() {
     conn.close().await;
 }
 
+/// The outer long-lived shell's process id, asked without writing `$$` literally (a script
+/// with `$$` gets its own process).
+const OUTER_PID: &str = "d='$'; eval \"echo $d$d\"";
+
+#[tokio::test]
+async fn commands_share_one_long_lived_shell_without_leaking_state() {
+    let Some(sshd) = start_sshd("commands_share_one_long_lived_shell") else {
+        return;
+    };
+    let control = ControlDir::new().unwrap();
+    let conn = SshConnection::connect("node", &sshd.options(), &control)
+        .await
+        .unwrap();
+    let pid = |out: drover_connection::Output| out.stdout_text().trim().to_string();
+
+    let first = pid(conn.run(&Request::new(OUTER_PID)).await.unwrap());
+    let out = conn
+        .run(&Request::new("cd /; export LEAK=1; exit 4"))
+        .await
+        .unwrap();
+    assert_eq!(out.status, 4);
+    let out = conn
+        .run(&Request::new("pwd; echo \"[${LEAK-}]\"; cat; echo end"))
+        .await
+        .unwrap();
+    assert_ne!(out.stdout_text(), "/\n[1]\nend\n");
+    assert!(
+        out.stdout_text().ends_with("[]\nend\n"),
+        "{:?}",
+        out.stdout_text()
+    );
+    assert_eq!(
+        pid(conn.run(&Request::new(OUTER_PID)).await.unwrap()),
+        first,
+        "same shell"
+    );
+
+    // binary output larger than the channel window, stderr kept apart
+    let out = conn
+        .run(&Request::new("head -c 3000000 /dev/urandom | od -An -v -tx1 | head -c 5000000; printf '\\000\\377'; echo e >&2"))
+        .await
+        .unwrap();
+    assert_eq!(out.stdout.len(), 5_000_002);
+    assert_eq!(&out.stdout[5_000_000..], b"\x00\xff");
+    assert_eq!(out.stderr_text(), "e\n");
+
+    // uploads (stdin data) still use their own channel
+    let out = conn
+        .run(&Request::new("cat").with_stdin(b"up".to_vec()))
+        .await
+        .unwrap();
+    assert_eq!(out.stdout, b"up");
+
+    // a command that times out drops its shell; the next command gets a new one
+    let err = conn
+        .run(&Request::new("sleep 3").with_timeout(Duration::from_millis(300)))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Timeout { .. }), "{err}");
+    let second = pid(conn.run(&Request::new(OUTER_PID)).await.unwrap());
+    assert_ne!(second, first);
+
+    // a shell that died between commands (node side) is replaced before the next command
+    conn.run(&Request::new(format!("kill -9 {second}")).with_stdin(Vec::new()))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let third = pid(conn.run(&Request::new(OUTER_PID)).await.unwrap());
+    assert!(!third.is_empty() && third != second, "{third} vs {second}");
+
+    // a shell killed during a command: that command fails (it may have run), the next works
+    let err = conn
+        .run(&Request::new("d='$'; eval \"kill -9 $d$d\"; sleep 1"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Failed { .. }), "{err}");
+    assert_eq!(
+        conn.run(&Request::new("echo ok"))
+            .await
+            .unwrap()
+            .stdout_text(),
+        "ok\n"
+    );
+    // closing ends the shells first, so the master itself stops (its socket goes away)
+    conn.close().await;
+    let left: Vec<_> = walk(control.path());
+    assert!(left.is_empty(), "after close: {left:?}");
+}
+
+/// Every file under `dir` (sockets included).
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
+
 #[tokio::test]
 async fn strict_host_key_checking_refuses_unknown_hosts() {
     let Some(sshd) = start_sshd("strict_host_key_checking") else {

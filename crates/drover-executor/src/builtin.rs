@@ -186,9 +186,17 @@ fn assert(
     let that = args
         .get("that")
         .ok_or("module `assert`: `that` is required")?;
-    // Like `debug`, Ansible always prints assert results (`_ansible_verbose_always`).
+    // Like `debug`, Ansible always prints assert results (`_ansible_verbose_always`), unless
+    // `quiet` (read with Ansible's non-strict `boolean`: anything unknown is false).
+    let quiet = match args.get("quiet") {
+        None => false,
+        Some(Value::Bool(b)) => *b,
+        Some(v) => drover_playbook::task::parse_bool_text(text(v).trim()).unwrap_or(false),
+    };
     let verbose = |mut r: Map<String, Value>| {
-        r.insert("_ansible_verbose_always".into(), Value::Bool(true));
+        if !quiet {
+            r.insert("_ansible_verbose_always".into(), Value::Bool(true));
+        }
         r
     };
     let conditions: Vec<String> = match that {

@@ -560,11 +560,7 @@ impl Executor {
         }
         let started = Instant::now();
         let run_once = task.keywords.literal_bool("run_once").unwrap_or(false);
-        let targets: Vec<String> = if run_once {
-            hosts[..1].to_vec()
-        } else {
-            hosts.to_vec()
-        };
+        let targets: Vec<String> = task_targets(task, hosts).to_vec();
         self.emit(Event::TaskStart {
             name: self.display_name(ctx, task),
             action: task.module.to_string(),
@@ -640,7 +636,8 @@ impl Executor {
             for h in &apply_to {
                 self.apply_result(ctx, task, h, &run, h == &host && !quiet, handler);
             }
-            if failed && run_once {
+            if failed && targets.len() < hosts.len() {
+                // Ansible treats a failing run-once task as fatal for every host.
                 self.set_failed(hosts, true);
             }
         }
@@ -1034,9 +1031,52 @@ fn count(state: &mut crate::HostState, event: &HostResult, rescued: bool, _loope
     }
 }
 
+/// The hosts a task runs on: the first one for `run_once` and for the actions Ansible runs with
+/// `BYPASS_HOST_LOOP` (`pause`: once, on the first host, and only that host gets the result —
+/// shown, counted in the recap, registered — whereas `run_once` gives it to every host).
+fn task_targets<'h>(task: &Task, hosts: &'h [String]) -> &'h [String] {
+    let run_once = task.keywords.literal_bool("run_once").unwrap_or(false);
+    if (run_once || task.module == "pause") && !hosts.is_empty() {
+        &hosts[..1]
+    } else {
+        hosts
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pause_and_run_once_run_on_the_first_host_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("site.yml");
+        std::fs::write(
+            &path,
+            "- hosts: all\n  tasks:\n\
+             \x20   - {pause: {seconds: 1}}\n\
+             \x20   - {ansible.builtin.pause: {seconds: 1}}\n\
+             \x20   - {debug: {msg: once}, run_once: true}\n\
+             \x20   - {debug: {msg: every host}}\n",
+        )
+        .unwrap();
+        let pb = drover_playbook::load_playbook(&path, Default::default()).unwrap();
+        let tasks: Vec<&Task> = pb.plays[0]
+            .tasks
+            .iter()
+            .filter_map(|i| match i {
+                drover_playbook::Item::Task(t) => Some(&**t),
+                _ => None,
+            })
+            .collect();
+        let hosts = ["a".to_string(), "b".to_string()];
+        let targets: Vec<usize> = tasks
+            .iter()
+            .map(|t| task_targets(t, &hosts).len())
+            .collect();
+        assert_eq!(targets, [1, 1, 1, 2]);
+        assert!(task_targets(tasks[0], &[]).is_empty());
+    }
 
     fn handlers(yaml: &str) -> Vec<Task> {
         let dir = tempfile::tempdir().unwrap();

@@ -1,0 +1,541 @@
+#![allow(clippy::unwrap_used)]
+//! roles/consul and roles/register on the 4-node Docker sandbox, checked the way a user
+//! would: `consul members`, the Consul catalog (HTTP API on 127.0.0.1:8500 inside meta), the
+//! files under /etc/consul.d and the agents' PIDs, all through `docker exec`.
+//!
+//! 1. A fresh `playbooks/infra.yml` run converges; 4 alive members named by Pigsty's rule
+//!    (meta-1, pg-test-1..3), exactly one server, a leader.
+//! 2. The catalog holds every service with the inventory's identities as tags and meta.
+//! 3. A second full run changes nothing on any host and restarts no agent.
+//! 4. A failover in the inventory (pg-test-1 and pg-test-2 swap roles) then `-t register`
+//!    changes the two affected nodes only, reloads Consul once on each of them and the catalog
+//!    follows; a second `-t register` changes nothing.
+//! 5. `/pg/bin/pg-register` rewrites the role like the role does (and fixes upstream's bugs).
+//! 6. A bad configuration fails validation and leaves the running agents untouched;
+//!    `dcs_exists_action=abort` on a running Consul stops with a clear message.
+//!
+//! Needs Docker (with CI=true a missing Docker fails) and the package cache
+//! (sandbox/packages/fetch-packages, run here; it does nothing when the cache is current).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use drover_sandbox::testing::{TestSandbox, repo_root, require_docker};
+use serde_json::Value;
+
+/// One PLAY RECAP line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+struct Recap {
+    changed: u32,
+    unreachable: u32,
+    failed: u32,
+}
+
+fn recap(stdout: &str) -> BTreeMap<String, Recap> {
+    let re = regex::Regex::new(
+        r"(?m)^(\S+)\s+: ok=\d+\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)\s",
+    )
+    .unwrap();
+    let after = stdout.split("PLAY RECAP").last().unwrap_or("");
+    re.captures_iter(after)
+        .map(|c| {
+            let n = |i: usize| c[i].parse::<u32>().unwrap();
+            (
+                c[1].to_string(),
+                Recap {
+                    changed: n(2),
+                    unreachable: n(3),
+                    failed: n(4),
+                },
+            )
+        })
+        .collect()
+}
+
+/// A finished `drover play`.
+struct Run {
+    code: Option<i32>,
+    out: String,
+    secs: f64,
+}
+
+fn play(sb: &TestSandbox, inventory: &Path, extra: &[&str]) -> Run {
+    let started = Instant::now();
+    let out = Command::new(env!("CARGO_BIN_EXE_drover"))
+        .arg("play")
+        .arg(repo_root().join("playbooks/infra.yml"))
+        .arg("-i")
+        .arg(inventory)
+        .arg("-i")
+        .arg(sb.paths().connection_inventory())
+        .args(extra)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    Run {
+        code: out.status.code(),
+        out: format!(
+            "{}\n--- stderr ---\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+        secs: started.elapsed().as_secs_f64(),
+    }
+}
+
+/// Runs a shell script inside a node's container (as root); its stdout (lines ending in a
+/// newline), or a panic with the error and the script's output.
+fn sh(sb: &TestSandbox, node: &str, script: &str) -> String {
+    let out = sb
+        .exec(node, &["sh", "-c", script])
+        .unwrap_or_else(|e| panic!("{node}: `{script}` failed: {e}"));
+    let out = out.trim_end();
+    if out.is_empty() {
+        String::new()
+    } else {
+        format!("{out}\n")
+    }
+}
+
+/// The consul agent's main PID on every node.
+fn consul_pids(sb: &TestSandbox) -> BTreeMap<String, String> {
+    ["meta", "node-1", "node-2", "node-3"]
+        .iter()
+        .map(|n| {
+            let pid = sh(sb, n, "systemctl show consul -p MainPID --value");
+            let pid = pid.trim().to_string();
+            assert!(pid != "0" && !pid.is_empty(), "{n}: consul not running");
+            (n.to_string(), pid)
+        })
+        .collect()
+}
+
+/// `GET /v1/catalog/service/<name>` on meta: node name → (tags, meta).
+fn catalog(sb: &TestSandbox, service: &str) -> BTreeMap<String, (Vec<String>, Value)> {
+    let body = sh(
+        sb,
+        "meta",
+        &format!("curl -sf http://127.0.0.1:8500/v1/catalog/service/{service}"),
+    );
+    let entries: Vec<Value> =
+        serde_json::from_str(&body).unwrap_or_else(|e| panic!("catalog {service}: {e}: {body}"));
+    entries
+        .iter()
+        .map(|e| {
+            let tags = e["ServiceTags"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|t| t.as_str().unwrap().to_string())
+                .collect();
+            (
+                e["Node"].as_str().unwrap().to_string(),
+                (tags, e["ServiceMeta"].clone()),
+            )
+        })
+        .collect()
+}
+
+/// Polls until `check` holds on the catalog (agents push to the catalog asynchronously).
+fn eventually(what: &str, mut check: impl FnMut() -> Result<(), String>) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        match check() {
+            Ok(()) => return,
+            Err(e) if Instant::now() >= deadline => panic!("{what}: {e}"),
+            Err(_) => std::thread::sleep(Duration::from_millis(500)),
+        }
+    }
+}
+
+fn strings(v: &[&str]) -> Vec<String> {
+    v.iter().map(|s| s.to_string()).collect()
+}
+
+/// The E0 postgres-side meta of an instance.
+fn pg_meta(kind: &str, cluster: &str, seq: u32, role: &str) -> Value {
+    serde_json::json!({
+        "type": kind, "role": role, "seq": seq.to_string(),
+        "instance": format!("{cluster}-{seq}"), "service": format!("{cluster}-{role}"),
+        "cluster": cluster, "version": "13",
+    })
+}
+
+/// Checks the postgres, node-exporter and cluster-role services against identities
+/// (consul node name, cluster, seq, role).
+fn check_identities(sb: &TestSandbox, ids: &[(&str, &str, u32, &str)]) -> Result<(), String> {
+    let postgres = catalog(sb, "postgres");
+    let exporter = catalog(sb, "node-exporter");
+    let mut roles: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for (node, cls, seq, role) in ids {
+        let want = (strings(&[role, cls]), pg_meta("postgres", cls, *seq, role));
+        let got = postgres.get(*node).ok_or(format!("postgres: no {node}"))?;
+        if *got != want {
+            return Err(format!("postgres on {node}: {got:?} != {want:?}"));
+        }
+        let mut meta = pg_meta("exporter", cls, *seq, role);
+        meta.as_object_mut().unwrap().remove("version");
+        let want = (strings(&["pg", "exporter", "node-exporter"]), meta);
+        let got = exporter
+            .get(*node)
+            .ok_or(format!("node-exporter: no {node}"))?;
+        if *got != want {
+            return Err(format!("node-exporter on {node}: {got:?} != {want:?}"));
+        }
+        roles
+            .entry(format!("{cls}-{role}"))
+            .or_default()
+            .insert(node.to_string());
+    }
+    for (svc, nodes) in &roles {
+        let entries = catalog(sb, svc);
+        let got: BTreeSet<String> = entries.keys().cloned().collect();
+        if got != *nodes {
+            return Err(format!("{svc} on {got:?}, want {nodes:?}"));
+        }
+        for (node, (tags, meta)) in &entries {
+            let (cls, role) = svc.rsplit_once('-').unwrap();
+            if *tags != strings(&[svc, cls, role]) || meta["service"] != svc.as_str() {
+                return Err(format!("{svc} on {node}: {tags:?} {meta}"));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The hosts a handler ran on (the lines under its RUNNING HANDLER banner).
+fn handler_hosts(out: &str, handler: &str) -> Vec<String> {
+    let banner = format!("RUNNING HANDLER [{handler}]");
+    let Some(after) = out.split(&banner).nth(1) else {
+        return Vec::new();
+    };
+    after
+        .lines()
+        .skip(1)
+        .take_while(|l| !l.trim().is_empty())
+        .filter_map(|l| {
+            let host = l.split('[').nth(1)?.split(']').next()?;
+            Some(format!("{}:{host}", l.split(':').next()?))
+        })
+        .collect()
+}
+
+#[test]
+fn consul_cluster_and_service_registration() {
+    if !require_docker("pigsty_consul") {
+        return;
+    }
+    let fetch = Command::new(repo_root().join("sandbox/packages/fetch-packages"))
+        .status()
+        .expect("run sandbox/packages/fetch-packages");
+    assert!(fetch.success(), "sandbox/packages/fetch-packages failed");
+
+    let sb = TestSandbox::up("consul-e2e", 4).expect("sandbox up");
+    let inventory = sb.paths().inventory();
+    let ip: Vec<String> = sb
+        .nodes()
+        .iter()
+        .map(|n| n.spec.address.to_string())
+        .collect();
+    let (meta, n1, n2, n3) = (&ip[0], &ip[1], &ip[2], &ip[3]);
+
+    // 1. fresh run
+    let first = play(&sb, &inventory, &[]);
+    assert_eq!(first.code, Some(0), "first run:\n{}", first.out);
+    let r = recap(&first.out);
+    assert_eq!(r.len(), 4, "recap:\n{}", first.out);
+    for (host, r) in &r {
+        assert_eq!((r.failed, r.unreachable), (0, 0), "{host}:\n{}", first.out);
+    }
+    eprintln!("first run: {:.1}s", first.secs);
+
+    let members = sh(&sb, "meta", "consul members");
+    eprintln!("{members}");
+    let rows: Vec<Vec<&str>> = members
+        .lines()
+        .skip(1)
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    let names: BTreeSet<&str> = rows.iter().map(|r| r[0]).collect();
+    assert_eq!(
+        names,
+        BTreeSet::from(["meta-1", "pg-test-1", "pg-test-2", "pg-test-3"]),
+        "{members}"
+    );
+    assert!(rows.iter().all(|r| r[2] == "alive"), "{members}");
+    let servers: Vec<&str> = rows
+        .iter()
+        .filter(|r| r[3] == "server")
+        .map(|r| r[0])
+        .collect();
+    assert_eq!(servers, ["meta-1"], "{members}");
+    let peers = sh(&sb, "node-3", "consul operator raft list-peers");
+    assert!(
+        peers.lines().any(|l| l.starts_with("meta-1 ")
+            && l.contains(&format!("{meta}:8300"))
+            && l.contains("leader")
+            && l.contains("true")),
+        "{peers}"
+    );
+    let files = sh(
+        &sb,
+        "node-1",
+        "stat -c '%n %U %a' /etc/consul.d/consul.json /etc/consul.d/svc-postgres.json /var/lib/consul; \
+         test ! -e /etc/consul.d/consul-server.json && echo agent-only",
+    );
+    assert_eq!(
+        files,
+        "/etc/consul.d/consul.json consul 644\n/etc/consul.d/svc-postgres.json consul 660\n\
+         /var/lib/consul consul 700\nagent-only\n"
+    );
+    let conf: Value =
+        serde_json::from_str(&sh(&sb, "node-2", "cat /etc/consul.d/consul.json")).unwrap();
+    assert_eq!(
+        conf,
+        serde_json::json!({"datacenter": "pigsty", "node_name": "pg-test-2", "bind_addr": n2,
+            "retry_join": [meta], "data_dir": "/var/lib/consul", "log_level": "INFO",
+            "enable_local_script_checks": true})
+    );
+    let server: Value =
+        serde_json::from_str(&sh(&sb, "meta", "cat /etc/consul.d/consul-server.json")).unwrap();
+    assert_eq!(
+        server,
+        serde_json::json!({"ui": true, "server": true, "bootstrap_expect": 1})
+    );
+
+    // 2. the catalog holds the inventory's identities
+    let ids = [
+        ("meta-1", "pg-meta", 1, "primary"),
+        ("pg-test-1", "pg-test", 1, "primary"),
+        ("pg-test-2", "pg-test", 2, "replica"),
+        ("pg-test-3", "pg-test", 3, "replica"),
+    ];
+    eventually("catalog after the first run", || {
+        check_identities(&sb, &ids)
+    });
+    for svc in ["pgbouncer", "patroni"] {
+        let nodes: BTreeSet<String> = catalog(&sb, svc).keys().cloned().collect();
+        assert_eq!(nodes.len(), 4, "{svc}: {nodes:?}");
+    }
+    let pgbouncer = catalog(&sb, "pgbouncer");
+    assert_eq!(
+        pgbouncer["pg-test-3"],
+        (
+            strings(&["replica", "pg-test"]),
+            pg_meta("pgbouncer", "pg-test", 3, "replica")
+        )
+    );
+    // the sandbox inventory switches these off (nothing to export there): not registered
+    for svc in ["pg-exporter", "pgbouncer-exporter", "haproxy"] {
+        assert!(catalog(&sb, svc).is_empty(), "{svc} is registered");
+    }
+    for (svc, tags) in [
+        ("prometheus", vec!["meta", "exporter"]),
+        ("dnsmasq", vec!["meta"]),
+    ] {
+        let entries = catalog(&sb, svc);
+        assert_eq!(entries.keys().collect::<Vec<_>>(), ["meta-1"], "{svc}");
+        assert_eq!(entries["meta-1"].0, strings(&tags), "{svc}");
+        assert_eq!(
+            entries["meta-1"].1,
+            serde_json::json!({"type": svc}),
+            "{svc}"
+        );
+    }
+    eprintln!(
+        "catalog pg-test-primary: {}",
+        sh(
+            &sb,
+            "meta",
+            "curl -s http://127.0.0.1:8500/v1/catalog/service/pg-test-primary"
+        )
+    );
+
+    // 3. the rerun changes nothing and restarts nothing
+    let pids = consul_pids(&sb);
+    let second = play(&sb, &inventory, &[]);
+    assert_eq!(second.code, Some(0), "rerun:\n{}", second.out);
+    let r = recap(&second.out);
+    assert_eq!(r.len(), 4, "recap:\n{}", second.out);
+    for (host, r) in &r {
+        assert_eq!(r.changed, 0, "{host} changed on the rerun:\n{}", second.out);
+    }
+    assert!(!second.out.contains("RUNNING HANDLER"), "{}", second.out);
+    assert_eq!(consul_pids(&sb), pids, "consul restarted on the rerun");
+    eprintln!("rerun: {:.1}s", second.secs);
+
+    // 4. failover: pg-test-1 and pg-test-2 swap roles in the inventory
+    let text = std::fs::read_to_string(&inventory).unwrap();
+    let swapped = text
+        .replace(
+            &format!("{n1}: {{pg_seq: 1, pg_role: primary}}"),
+            &format!("{n1}: {{pg_seq: 1, pg_role: replica}}"),
+        )
+        .replace(
+            &format!("{n2}: {{pg_seq: 2, pg_role: replica}}"),
+            &format!("{n2}: {{pg_seq: 2, pg_role: primary}}"),
+        );
+    assert_ne!(swapped, text, "the inventory's pg-test hosts changed shape");
+    let failover = inventory.with_file_name("failover.yml");
+    std::fs::write(&failover, swapped).unwrap();
+    let run = play(&sb, &failover, &["-t", "register"]);
+    assert_eq!(run.code, Some(0), "failover:\n{}", run.out);
+    let r = recap(&run.out);
+    assert!(r[n1].changed > 0 && r[n2].changed > 0, "{}", run.out);
+    assert_eq!((r[meta].changed, r[n3].changed), (0, 0), "{}", run.out);
+    let mut reloaded = handler_hosts(&run.out, "register : reload consul");
+    reloaded.sort();
+    let mut want = vec![format!("changed:{n1}"), format!("changed:{n2}")];
+    want.sort();
+    assert_eq!(reloaded, want, "{}", run.out);
+    let failed_over = [
+        ("meta-1", "pg-meta", 1, "primary"),
+        ("pg-test-1", "pg-test", 1, "replica"),
+        ("pg-test-2", "pg-test", 2, "primary"),
+        ("pg-test-3", "pg-test", 3, "replica"),
+    ];
+    eventually("catalog after the failover", || {
+        check_identities(&sb, &failed_over)
+    });
+    assert_eq!(
+        sh(&sb, "node-1", "ls /etc/consul.d | grep -- '-test-' || true"),
+        "svc-pg-test-replica.json\n"
+    );
+    assert_eq!(consul_pids(&sb), pids, "consul restarted by -t register");
+    let again = play(&sb, &failover, &["-t", "register"]);
+    assert_eq!(again.code, Some(0), "{}", again.out);
+    assert!(
+        recap(&again.out).values().all(|r| r.changed == 0),
+        "{}",
+        again.out
+    );
+
+    // 5. pg-register: pg-test-1 is promoted again by Patroni's callback; the files it
+    // writes are those the role renders for the original inventory.
+    let out = sh(
+        &sb,
+        "node-1",
+        "/pg/bin/pg-register primary && consul reload",
+    );
+    assert!(
+        out.contains("[svc-changed] /etc/consul.d/svc-pg-test-primary.json (was /etc/consul.d/svc-pg-test-replica.json)")
+            && out.contains("[svc-changed] /etc/consul.d/svc-postgres.json")
+            && out.contains("[svc-changed] /etc/consul.d/svc-node-exporter.json"),
+        "{out}"
+    );
+    let back = play(&sb, &inventory, &["-t", "register"]);
+    assert_eq!(back.code, Some(0), "{}", back.out);
+    let r = recap(&back.out);
+    assert_eq!(
+        r[n1].changed, 0,
+        "pg-register differs from the role:\n{}",
+        back.out
+    );
+    assert!(r[n2].changed > 0, "{}", back.out);
+    eventually("catalog after pg-register", || check_identities(&sb, &ids));
+    // upstream's bugs: cluster names with role words, odd and unreadable files, offline
+    let script = r#"set -e
+d=$(mktemp -d)
+cat > $d/svc-pg-replica-primary.json <<'EOF'
+{
+    "service": {
+        "name": "pg-replica-primary",
+        "port": 5432,
+        "tags": ["pg-replica-primary", "pg-replica", "primary"],
+        "meta": {"type": "postgres", "service": "pg-replica-primary", "cluster": "pg-replica", "note": "primary-ish"}
+    }
+}
+EOF
+echo '{"checks": []}' > $d/svc-odd.json
+echo '{"service": {"name": "prometheus", "port": 9090, "tags": ["meta", "exporter"], "meta": {"type": "prometheus"}}}' > $d/svc-prometheus.json
+echo 'not json' > $d/svc-broken.json
+cp /etc/consul.d/svc-postgres.json $d/
+/pg/bin/pg-register offline $d | sed "s|$d/||g"
+ls $d
+cat $d/svc-pg-replica-offline.json
+grep -c '"offline"' $d/svc-postgres.json
+set +e
+/pg/bin/pg-register >/dev/null 2>&1; echo "no role: $?"
+/pg/bin/pg-register master $d >/dev/null 2>&1; echo "bad role: $?"
+/pg/bin/pg-register unknown $d; echo "unknown: $?"
+rm -rf $d"#;
+    let out = sh(&sb, "node-3", script);
+    assert_eq!(
+        out,
+        r#"[svc-skipped] svc-broken.json: not a JSON object
+[svc-skipped] svc-odd.json: not a service definition (no service.name)
+[svc-changed] svc-pg-replica-offline.json (was svc-pg-replica-primary.json)
+[svc-changed] svc-postgres.json
+[svc-intact] svc-prometheus.json
+svc-broken.json
+svc-odd.json
+svc-pg-replica-offline.json
+svc-postgres.json
+svc-prometheus.json
+{
+    "service": {
+        "name": "pg-replica-offline",
+        "port": 5432,
+        "tags": ["pg-replica-offline", "pg-replica", "offline"],
+        "meta": {"type": "postgres", "service": "pg-replica-offline", "cluster": "pg-replica", "note": "primary-ish"}
+    }
+}
+2
+no role: 2
+bad role: 1
+role is unknown: nothing to register
+unknown: 0
+"#
+    );
+
+    // 6. a bad configuration is refused and the running agents keep theirs
+    let before = sh(&sb, "node-1", "sha256sum /etc/consul.d/consul.json");
+    let bad = play(
+        &sb,
+        &inventory,
+        &["-t", "consul", "-e", r#"{"dcs_name": "bad dc!"}"#],
+    );
+    assert_ne!(bad.code, Some(0), "{}", bad.out);
+    assert!(
+        bad.out.contains("TASK [consul : Render consul config]")
+            && (bad.out.contains("failed to validate") || bad.out.contains("validation failed"))
+            && bad.out.contains(r#"datacenter cannot be \"bad dc!\""#),
+        "{}",
+        bad.out
+    );
+    assert_eq!(
+        sh(&sb, "node-1", "sha256sum /etc/consul.d/consul.json"),
+        before
+    );
+    assert_eq!(
+        consul_pids(&sb),
+        pids,
+        "a bad configuration restarted consul"
+    );
+    let members = sh(&sb, "meta", "consul members");
+    assert_eq!(members.matches(" alive ").count(), 4, "{members}");
+
+    // ... and abort stops everyone with a clear message when Consul runs
+    let abort = play(
+        &sb,
+        &inventory,
+        &["-t", "consul", "-e", "dcs_exists_action=abort"],
+    );
+    assert_ne!(abort.code, Some(0), "{}", abort.out);
+    assert!(
+        abort
+            .out
+            .contains("Abort because consul instance already exists on"),
+        "{}",
+        abort.out
+    );
+    let r = recap(&abort.out);
+    assert!(
+        r.values().all(|r| r.failed == 1 && r.changed == 0),
+        "{}",
+        abort.out
+    );
+    assert_eq!(consul_pids(&sb), pids, "abort touched consul");
+}

@@ -13,6 +13,8 @@
 //! 5. `/pg/bin/pg-register` rewrites the role like the role does (and fixes upstream's bugs).
 //! 6. A bad configuration fails validation and leaves the running agents untouched;
 //!    `dcs_exists_action=abort` on a running Consul stops with a clear message.
+//! 7. Two more servers in `dcs_servers` are rolled in one at a time (each a voter before the
+//!    next), then leave one at a time when removed again; the Consul data is kept throughout.
 //!
 //! Needs Docker (with CI=true a missing Docker fails) and the package cache
 //! (sandbox/packages/fetch-packages, run here; it does nothing when the cache is current).
@@ -538,4 +540,113 @@ unknown: 0
         abort.out
     );
     assert_eq!(consul_pids(&sb), pids, "abort touched consul");
+
+    // 7. three servers, rolled one at a time, then back to one; the data is kept
+    sh(&sb, "meta", "consul kv put drover/marker kept");
+    let text = std::fs::read_to_string(&inventory).unwrap();
+    let one = format!("      meta-1: {meta}\n");
+    assert!(text.contains(&one), "dcs_servers changed shape");
+    let three = inventory.with_file_name("three-servers.yml");
+    std::fs::write(
+        &three,
+        text.replace(
+            &one,
+            &format!("{one}      pg-test-1: {n1}\n      pg-test-2: {n2}\n"),
+        ),
+    )
+    .unwrap();
+    let grow = play(&sb, &three, &["-t", "consul", "--output", "json"]);
+    assert_eq!(grow.code, Some(0), "{}", grow.out);
+    let launches = task_results(&grow.out, "consul : Launch consul server");
+    assert_eq!(launches.len(), 3, "{}", grow.out);
+    for (host, result) in &launches {
+        let stdout = result["stdout"].as_str().unwrap();
+        assert!(
+            stdout.contains("[consul-restarted]") && stdout.contains("this server is a voter"),
+            "{host}: {stdout}"
+        );
+    }
+    assert_one_at_a_time(&launches);
+    let peers = sh(&sb, "meta", "consul operator raft list-peers");
+    let voters = peers.lines().filter(|l| l.contains(" true ")).count();
+    assert_eq!(voters, 3, "{peers}");
+    let server: Value =
+        serde_json::from_str(&sh(&sb, "node-1", "cat /etc/consul.d/consul-server.json")).unwrap();
+    assert_eq!(server["bootstrap_expect"], 2);
+    eprintln!("three servers in {:.1}s:\n{peers}", grow.secs);
+
+    let shrink = play(&sb, &inventory, &["-t", "consul", "--output", "json"]);
+    assert_eq!(shrink.code, Some(0), "{}", shrink.out);
+    let left = task_results(&shrink.out, "consul : Demote a former consul server");
+    let left: Vec<_> = left
+        .into_iter()
+        .filter(|(_, r)| r["changed"] == true)
+        .collect();
+    assert_eq!(left.len(), 2, "{}", shrink.out);
+    assert_one_at_a_time(&left);
+    let peers = sh(&sb, "meta", "consul operator raft list-peers");
+    assert_eq!(peers.lines().count(), 2, "{peers}");
+    let members = sh(&sb, "meta", "consul members");
+    assert_eq!(members.matches(" alive ").count(), 4, "{members}");
+    assert_eq!(members.matches(" server ").count(), 1, "{members}");
+    assert_eq!(
+        sh(
+            &sb,
+            "node-2",
+            "ls /etc/consul.d/consul-server.json 2>&1 || true"
+        ),
+        "ls: cannot access '/etc/consul.d/consul-server.json': No such file or directory\n"
+    );
+    eventually("catalog after the servers changed", || {
+        check_identities(&sb, &ids)
+    });
+    assert_eq!(sh(&sb, "node-3", "consul kv get drover/marker"), "kept\n");
+    eprintln!("back to one server in {:.1}s", shrink.secs);
+}
+
+/// The results of one task in `--output json` events: (host, result) of each host it ran on.
+fn task_results(out: &str, task: &str) -> Vec<(String, Value)> {
+    let mut current = String::new();
+    let mut found = Vec::new();
+    for line in out.lines() {
+        let Ok(event) = serde_json::from_str::<Value>(line) else {
+            continue;
+        };
+        match event["event"].as_str() {
+            Some("task_start") => current = event["name"].as_str().unwrap_or("").to_string(),
+            Some("host_result") if current == task && event["status"] != "skipped" => {
+                found.push((
+                    event["host"].as_str().unwrap().to_string(),
+                    event["result"].clone(),
+                ));
+            }
+            _ => {}
+        }
+    }
+    found
+}
+
+/// The shell results (start/end times on the node) did not overlap: one host at a time.
+fn assert_one_at_a_time(results: &[(String, Value)]) {
+    let mut spans: Vec<(String, String, &str)> = results
+        .iter()
+        .map(|(h, r)| {
+            (
+                r["start"].as_str().unwrap().to_string(),
+                r["end"].as_str().unwrap().to_string(),
+                h.as_str(),
+            )
+        })
+        .collect();
+    spans.sort();
+    for pair in spans.windows(2) {
+        assert!(
+            pair[1].0 >= pair[0].1,
+            "{} started at {} before {} ended at {}",
+            pair[1].2,
+            pair[1].0,
+            pair[0].2,
+            pair[0].1
+        );
+    }
 }

@@ -81,7 +81,7 @@ pub fn probe_script(path: &str, want_content: bool) -> Request {
          echo \"state=$t\"\n\
          stat -c 'mode=%a\nowner=%U\ngroup=%G\nsize=%s' -- \"$p\"\n\
          if [ \"$t\" = link ]; then printf 'target=%s\\n' \"$(readlink -- \"$p\")\"; fi\n\
-         if [ \"$t\" = file ]; then printf 'sha256=%s\\n' \"$(sha256sum -- \"$p\" | cut -d' ' -f1)\"; fi\n",
+         if [ \"$t\" = file ]; then s256=$(sha256sum <\"$p\"); printf 'sha256=%s\\n' \"${{s256%% *}}\"; fi\n",
         p = quote(path)
     );
     if want_content {

@@ -20,6 +20,8 @@
 //!    run again changes nothing.
 //! 6. A managed target file of a cluster that is not in the inventory is removed; a file the
 //!    role did not write stays.
+//! 7. A rule file newer than the config Prometheus loaded (a run that failed before its
+//!    reload) makes `-t prometheus_reload` reload once; the next one is a no-op.
 //!
 //! Needs Docker (with CI=true a missing Docker fails) and the package cache
 //! (sandbox/packages/fetch-packages, run here; it does nothing when the cache is current).
@@ -536,6 +538,19 @@ fn prometheus_discovery_dns_and_failover() {
         sh(&sb, "meta", "ls /etc/prometheus/targets"),
         "custom.yml\npg-meta.yml\npg-test.yml"
     );
+
+    // 7. a rule file newer than the loaded config (as after a run that failed before its
+    //    reload): `-t prometheus_reload` reloads once, then is a no-op
+    let config_time = last_config_time(&sb);
+    std::thread::sleep(Duration::from_millis(1100));
+    sh(&sb, "meta", "touch /etc/prometheus/rules/node-rules.yml");
+    let reload = play(&sb, &failover, &["-t", "prometheus_reload"]);
+    let changed = reload.ok("pending reload", 4);
+    assert_eq!(changed[&meta], 1, "{}", reload.out);
+    assert_ne!(last_config_time(&sb), config_time, "not reloaded");
+    let again = play(&sb, &failover, &["-t", "prometheus_reload"]);
+    let changed = again.ok("reload again", 4);
+    assert_eq!(changed[&meta], 0, "{}", again.out);
 
     eprintln!("pigsty_prometheus timings: {}", times.join(", "));
 }

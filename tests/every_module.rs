@@ -770,6 +770,7 @@ fn ansible_matrix(bin: &Path) -> Statuses3 {
             .env("ANSIBLE_NOCOLOR", "1")
             .env("ANSIBLE_FORCE_COLOR", "0")
             .env("ANSIBLE_PYTHON_INTERPRETER", "auto_silent")
+            .env("ANSIBLE_PIPELINING", "True")
             .output()
             .unwrap();
         let stdout = String::from_utf8_lossy(&out.stdout);

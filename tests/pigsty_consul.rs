@@ -15,6 +15,8 @@
 //!    `dcs_exists_action=abort` on a running Consul stops with a clear message.
 //! 7. Two more servers in `dcs_servers` are rolled in one at a time (each a voter before the
 //!    next), then leave one at a time when removed again; the Consul data is kept throughout.
+//! 8. With a postgres user on a node, its files are consul:postgres 0660 and pg-register run
+//!    as postgres rewrites them in place.
 //!
 //! Needs Docker (with CI=true a missing Docker fails) and the package cache
 //! (sandbox/packages/fetch-packages, run here; it does nothing when the cache is current).
@@ -602,6 +604,42 @@ unknown: 0
     });
     assert_eq!(sh(&sb, "node-3", "consul kv get drover/marker"), "kept\n");
     eprintln!("back to one server in {:.1}s", shrink.secs);
+
+    // 8. with a database superuser on the node, pg-side files are consul:postgres 0660 and
+    // Patroni's callback (running as postgres) can rewrite them in place
+    sh(
+        &sb,
+        "node-3",
+        "useradd --system --user-group --shell /bin/sh postgres",
+    );
+    let run = play(&sb, &inventory, &["-t", "register", "-l", n3]);
+    assert_eq!(run.code, Some(0), "{}", run.out);
+    assert_eq!(
+        sh(
+            &sb,
+            "node-3",
+            "stat -c '%U:%G %a' /etc/consul.d/svc-postgres.json /pg/bin/pg-register"
+        ),
+        "consul:postgres 660\npostgres:root 755\n"
+    );
+    let out = sh(
+        &sb,
+        "node-3",
+        "su postgres -c '/pg/bin/pg-register primary' | grep -e pg-test -e svc-postgres",
+    );
+    assert_eq!(
+        out,
+        "[svc-changed] /etc/consul.d/svc-pg-test-replica.json (service pg-test-primary; \
+         not renamed: /etc/consul.d is not writable)\n\
+         [svc-changed] /etc/consul.d/svc-postgres.json\n"
+    );
+    let run = play(&sb, &inventory, &["-t", "register", "-l", n3]);
+    assert_eq!(run.code, Some(0), "{}", run.out);
+    assert!(recap(&run.out)[n3].changed > 0, "{}", run.out);
+    assert!(
+        sh(&sb, "node-3", "cat /etc/consul.d/svc-pg-test-replica.json")
+            .contains(r#""name": "pg-test-replica""#)
+    );
 }
 
 /// The results of one task in `--output json` events: (host, result) of each host it ran on.

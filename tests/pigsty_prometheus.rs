@@ -22,6 +22,8 @@
 //!    role did not write stays.
 //! 7. A rule file newer than the config Prometheus loaded (a run that failed before its
 //!    reload) makes `-t prometheus_reload` reload once; the next one is a no-op.
+//! 8. The TSDB survives every run above; `-e prometheus_clean=true` wipes it and Prometheus
+//!    comes back with its targets.
 //!
 //! Needs Docker (with CI=true a missing Docker fails) and the package cache
 //! (sandbox/packages/fetch-packages, run here; it does nothing when the cache is current).
@@ -392,7 +394,10 @@ fn prometheus_discovery_dns_and_failover() {
     );
     assert_eq!(dig(&sb, &meta, "prometheus.pigsty"), vec![meta.clone()]);
 
-    // 3. second run: nothing changes, nothing restarts; check mode predicts nothing
+    // 3. second run: nothing changes, nothing restarts, the TSDB stays; check mode predicts
+    //    nothing
+    let marker = "/export/prometheus/data/drover-test-marker";
+    sh(&sb, "meta", &format!("touch {marker}"));
     let before = daemons(&sb);
     let second = play(&sb, &inventory, &[]);
     let changed = second.ok("second run", 4);
@@ -403,6 +408,7 @@ fn prometheus_discovery_dns_and_failover() {
     );
     times.push(format!("second run {:.1}s", second.secs));
     assert_eq!(daemons(&sb), before, "second run restarted or reloaded");
+    assert_eq!(sh(&sb, "meta", &format!("ls {marker}")), marker);
     let check = play(&sb, &inventory, &["-C"]);
     let changed = check.ok("check run", 4);
     assert!(
@@ -551,6 +557,33 @@ fn prometheus_discovery_dns_and_failover() {
     let again = play(&sb, &failover, &["-t", "prometheus_reload"]);
     let changed = again.ok("reload again", 4);
     assert_eq!(changed[&meta], 0, "{}", again.out);
+
+    // 8. the TSDB survived every run above; only prometheus_clean=true wipes it
+    assert_eq!(sh(&sb, "meta", &format!("ls {marker}")), marker);
+    let clean = play(
+        &sb,
+        &failover,
+        &[
+            "-t",
+            "prometheus",
+            "-e",
+            "prometheus_clean=true",
+            "-e",
+            "prometheus_sd_method=static",
+        ],
+    );
+    clean.ok("prometheus_clean=true", 4);
+    assert_eq!(
+        sh(
+            &sb,
+            "meta",
+            &format!("ls {marker} 2>&1; systemctl is-active prometheus")
+        ),
+        format!("ls: cannot access '{marker}': No such file or directory\nactive")
+    );
+    eventually("after prometheus_clean: node_exporters up", || {
+        check_node_exporters(&sb, &fo_ids, |_| Ok(())).map(|_| ())
+    });
 
     eprintln!("pigsty_prometheus timings: {}", times.join(", "));
 }

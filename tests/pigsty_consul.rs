@@ -8,8 +8,8 @@
 //! 2. The catalog holds every service with the inventory's identities as tags and meta.
 //! 3. A second full run changes nothing on any host and restarts no agent.
 //! 4. A failover in the inventory (pg-test-1 and pg-test-2 swap roles) then `-t register`
-//!    changes the two affected nodes only, reloads Consul once on each of them and the catalog
-//!    follows; a second `-t register` changes nothing.
+//!    changes the two affected nodes only (as `-C` predicts), reloads Consul once on each of
+//!    them and the catalog follows; a second `-t register` changes nothing.
 //! 5. `/pg/bin/pg-register` rewrites the role like the role does (and fixes upstream's bugs).
 //! 6. A bad configuration fails validation and leaves the running agents untouched;
 //!    `dcs_exists_action=abort` on a running Consul stops with a clear message.
@@ -384,9 +384,17 @@ fn consul_cluster_and_service_registration() {
     assert_ne!(swapped, text, "the inventory's pg-test hosts changed shape");
     let failover = inventory.with_file_name("failover.yml");
     std::fs::write(&failover, swapped).unwrap();
+    let check = play(&sb, &failover, &["-t", "register", "-C"]);
+    assert_eq!(check.code, Some(0), "failover -C:\n{}", check.out);
     let run = play(&sb, &failover, &["-t", "register"]);
     assert_eq!(run.code, Some(0), "failover:\n{}", run.out);
     let r = recap(&run.out);
+    assert_eq!(
+        recap(&check.out),
+        r,
+        "check mode mispredicted:\n{}",
+        check.out
+    );
     assert!(r[n1].changed > 0 && r[n2].changed > 0, "{}", run.out);
     assert_eq!((r[meta].changed, r[n3].changed), (0, 0), "{}", run.out);
     let mut reloaded = handler_hosts(&run.out, "register : reload consul");

@@ -164,7 +164,9 @@ impl FramedShell {
                 Ok((rc, stdout, stderr))
             }
             (Err(e), _) | (_, Err(e)) => Err(FrameError::Lost(e.to_string())),
-            _ => Err(FrameError::Lost("the shell ended".into())),
+            _ => Err(FrameError::Lost(
+                "its channel closed before the end marker".into(),
+            )),
         }
     }
 }

@@ -157,7 +157,9 @@ async fn runs_commands_over_one_master_with_stdin_and_status() {
     for (i, r) in results.into_iter().enumerate() {
         assert_eq!(r.unwrap().stdout_text(), format!("{i}\n"));
     }
-    assert!(started.elapsed() < Duration::from_secs(5));
+    let took = started.elapsed();
+    eprintln!("24 concurrent commands of 0.2 s: {took:?}");
+    assert!(took < Duration::from_secs(5), "{took:?}");
 
     // a no-op command on the existing master is a single round trip: measure it
     let started = Instant::now();

@@ -105,7 +105,7 @@ impl Stat {
                 "[ -f \"$p\" ] && [ ! -L \"$p\" ]"
             };
             s.push_str(&format!(
-                "if {test} && [ -r \"$p\" ]; then printf 'checksum=%s\\n' \"$({algorithm}sum -- \"$p\" | cut -d' ' -f1)\"; fi\n"
+                "if {test} && [ -r \"$p\" ]; then c=$({algorithm}sum <\"$p\"); printf 'checksum=%s\\n' \"${{c%% *}}\"; fi\n"
             ));
         }
         if self.mime {

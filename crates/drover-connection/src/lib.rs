@@ -23,7 +23,9 @@ use std::time::Duration;
 pub use error::{Error, Result};
 pub use escalate::Become;
 pub use local::LocalConnection;
-pub use ssh::{ControlDir, HostKeyPolicy, SshConnection, SshOptions, is_reserved_option};
+pub use ssh::{
+    ControlDir, HostKeyPolicy, SHELL_MODE_ENV, SshConnection, SshOptions, is_reserved_option,
+};
 
 /// Channels opened at once on one host's master (sshd's default `MaxSessions` is 10).
 pub const MAX_CHANNELS_PER_HOST: usize = 8;

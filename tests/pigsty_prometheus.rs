@@ -298,13 +298,13 @@ fn last_config_time(sb: &TestSandbox) -> String {
     v["data"]["lastConfigTime"].as_str().unwrap().to_string()
 }
 
-/// `dig +short` from node-1 against dnsmasq on meta, answers sorted. TCP: Consul answers at
-/// most 3 records over UDP (its `udp_answer_limit` default).
+/// `dig +short` from node-1 against dnsmasq on meta, answers sorted. Consul answers healthy
+/// instances only: right after a run, a check may not have passed yet (callers poll).
 fn dig(sb: &TestSandbox, meta: &str, name: &str) -> Vec<String> {
     let out = sh(
         sb,
         "node-1",
-        &format!("dig +tcp +short +time=2 +tries=2 @{meta} {name}"),
+        &format!("dig +short +time=2 +tries=2 @{meta} {name}"),
     );
     let mut v: Vec<String> = out.lines().map(str::to_string).collect();
     v.sort();

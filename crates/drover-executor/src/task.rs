@@ -806,7 +806,33 @@ impl HostTask<'_> {
             .collect();
         let finished = match (plan.outcome, check) {
             (Outcome::Satisfied, _) => plan.result.clone(),
-            (Outcome::Change | Outcome::Unpredictable, true) => plan.result.clone(),
+            (Outcome::Unpredictable, true) => plan.result.clone(),
+            (Outcome::Change, true) => match action.check_request(&plan) {
+                None => plan.result.clone(),
+                Some(request) => {
+                    // A read-only confirmation (get_url's HEAD request), as Ansible's check
+                    // mode sends.
+                    let request = match self.prepare_request(request, vars) {
+                        Ok(r) => r,
+                        Err(msg) => {
+                            task_error(&mut run.result, msg);
+                            run.status = Status::Failed;
+                            return run;
+                        }
+                    };
+                    let Some(out) = self.send(&request, vars, &mut run).await else {
+                        return run;
+                    };
+                    match action.check_result(&plan, &out) {
+                        Ok(r) => r,
+                        Err(e) => {
+                            task_error(&mut run.result, e.to_string());
+                            run.status = Status::Failed;
+                            return run;
+                        }
+                    }
+                }
+            },
             (Outcome::Change | Outcome::Unpredictable, false) => {
                 let mut outputs = Vec::new();
                 for request in action.apply(&plan) {

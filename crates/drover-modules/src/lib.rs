@@ -74,6 +74,17 @@ pub trait Action: Send + Sync {
     fn apply(&self, plan: &Plan) -> Vec<Request>;
     /// Reads the apply scripts' outputs into the task result.
     fn finish(&self, plan: &Plan, outputs: &[Output]) -> Result<ModuleResult, ModuleError>;
+    /// In check mode, a read-only request that confirms an [`Outcome::Change`] prediction which
+    /// depends on something outside the node (`get_url`: the HEAD request Ansible's check mode
+    /// sends, which fails when the URL does). `None` (the default): the plan's result is
+    /// reported as is.
+    fn check_request(&self, _plan: &Plan) -> Option<Request> {
+        None
+    }
+    /// The check-mode result from [`Action::check_request`]'s output.
+    fn check_result(&self, plan: &Plan, _output: &Output) -> Result<ModuleResult, ModuleError> {
+        Ok(plan.result.clone())
+    }
 }
 
 /// What a plan decided.

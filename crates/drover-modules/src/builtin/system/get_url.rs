@@ -6,9 +6,11 @@
 //!   trip ("file already exists"); attributes are still fixed.
 //! - Otherwise the download goes to a temp file in `dest`'s directory (`If-Modified-Since` from
 //!   the existing file unless `force`), the checksum is verified, and the file replaces `dest`
-//!   atomically only when its content differs — `changed` reports that. Check mode predicts
-//!   `changed` without downloading (Ansible's HEAD-request prediction is also "changed" unless
-//!   the server answers 304).
+//!   atomically only when its content differs — `changed` reports that. When `dest` exists but
+//!   its checksum differs, the download is forced (no `If-Modified-Since`), as Ansible does.
+//! - Check mode sends Ansible's HEAD request instead of downloading (one more round trip, only
+//!   when a download is predicted): `changed` on 200, unchanged on 304, failed when the request
+//!   fails or answers anything else, or when `dest`'s directory does not exist.
 //! - `dest` a directory: the file name is the URL's last path component (`index.html` when
 //!   empty); `Content-Disposition` is not read.
 //! - URL, headers and credentials reach curl on stdin (never on the command line).
@@ -169,11 +171,31 @@ struct Work {
     attrs_only: bool,
     /// The existing file's attributes differ from the wanted ones.
     attrs_change: bool,
+    /// `dest` exists but does not have the given checksum: the download is forced (no
+    /// `If-Modified-Since`, whose 304 would keep the wrong file), as Ansible does.
+    checksum_mismatch: bool,
 }
 
 impl GetUrl {
     fn digest_command(&self) -> Option<String> {
         self.checksum.as_ref().map(|(algo, _)| format!("{algo}sum"))
+    }
+
+    /// curl's flags for this request, `-z "$d"` (If-Modified-Since from `dest`, in shell
+    /// variable `d`) included when Ansible sends it: `dest` exists, no `force`, no checksum
+    /// mismatch, and an HTTP URL (a file:// or ftp:// answer without a body must never replace
+    /// `dest`).
+    fn curl_flags(&self, work: &Work) -> String {
+        let mut flags = self.request.flags();
+        if self.no_proxy {
+            flags.push_str(" --noproxy '*'");
+        }
+        let http =
+            self.request.url.starts_with("http://") || self.request.url.starts_with("https://");
+        if work.exists && !self.force && !work.checksum_mismatch && http {
+            flags.push_str(" -z \"$d\"");
+        }
+        flags
     }
 
     fn result(&self, path: &str, state: &FileState) -> ModuleResult {
@@ -253,10 +275,16 @@ impl Action for GetUrl {
                     exists,
                     attrs_only: true,
                     attrs_change: true,
+                    checksum_mismatch: false,
                 },
             ));
         }
         let attrs_change = exists && !self.attrs.differences(&state).is_empty();
+        let checksum_mismatch = exists
+            && self
+                .checksum
+                .as_ref()
+                .is_some_and(|(_, want)| line_value(&text, "digest") != Some(want.as_str()));
         Ok(Plan::change(
             result,
             Work {
@@ -264,6 +292,7 @@ impl Action for GetUrl {
                 exists,
                 attrs_only: false,
                 attrs_change,
+                checksum_mismatch,
             },
         ))
     }
@@ -282,21 +311,9 @@ impl Action for GetUrl {
              t=$(mktemp -- \"$dir/.drover-get_url.XXXXXXXX\" 2>/dev/null) || {{ printf 'failed=Destination %s is not writable\\n' \"$dir\"; exit 1; }}\n\
              trap 'rm -f -- \"$t\"' EXIT\nstart=$(date +%s)\n"
         );
-        let mut flags = self.request.flags();
-        if self.no_proxy {
-            flags.push_str(" --noproxy '*'");
-        }
-        // If-Modified-Since only means something to HTTP servers (a file:// or ftp:// answer
-        // without a body must never replace `dest`).
-        let http =
-            self.request.url.starts_with("http://") || self.request.url.starts_with("https://");
-        let since = if work.exists && !self.force && http {
-            " -z \"$d\""
-        } else {
-            ""
-        };
+        let flags = self.curl_flags(work);
         s.push_str(&format!(
-            "code=$(curl {flags}{since} -o \"$t\" -w '%{{http_code}}' 2>\"$t.err\"); rc=$?\n\
+            "code=$(curl {flags} -o \"$t\" -w '%{{http_code}}' 2>\"$t.err\"); rc=$?\n\
              err=$(cat -- \"$t.err\" 2>/dev/null); rm -f -- \"$t.err\"\n\
              echo \"elapsed=$(( $(date +%s) - start ))\"\necho \"status_code=$code\"\n\
              if [ $rc -ne 0 ]; then printf 'failed=Request failed: %s\\n' \"$err\"; exit 1; fi\n\
@@ -382,6 +399,65 @@ impl Action for GetUrl {
         });
         Ok(r)
     }
+
+    /// Ansible's check mode sends a HEAD request when it would download: it fails when the
+    /// request fails or answers other than 200 (or 304: unchanged), and when `dest`'s directory
+    /// does not exist.
+    fn check_request(&self, plan: &Plan) -> Option<Request> {
+        let work = plan.state::<Work>().ok()?;
+        if work.attrs_only {
+            return None;
+        }
+        let flags = self.curl_flags(work);
+        let s = format!(
+            "d={}\nout=$(curl {flags} --head -o /dev/null -w '\\ncode=%{{http_code}}\\n' 2>&1); rc=$?\n\
+             echo \"rc=$rc\"\nprintf '%s\\n' \"$out\"\n\
+             dir=$(dirname -- \"$d\")\n[ -d \"$dir\" ] || printf 'missing_dir=%s\\n' \"$dir\"\n",
+            quote(&work.path)
+        );
+        Some(Request::new(s).with_stdin(self.request.config()))
+    }
+
+    fn check_result(&self, plan: &Plan, output: &Output) -> Result<ModuleResult, ModuleError> {
+        let text = output.stdout_text();
+        let mut r = plan.result.clone();
+        let code = line_value(&text, "code").unwrap_or("000");
+        if let Ok(c) = code.parse::<i64>()
+            && c != 0
+        {
+            r = r.with("status_code", c);
+        }
+        let fail = |mut r: ModuleResult, msg: String| {
+            r.failed = true;
+            r.changed = false;
+            r.msg = Some(msg);
+            Ok(r)
+        };
+        if line_value(&text, "rc") != Some("0") {
+            let err: Vec<&str> = text
+                .lines()
+                .filter(|l| {
+                    !l.is_empty()
+                        && !["rc=", "code=", "missing_dir="]
+                            .iter()
+                            .any(|k| l.starts_with(k))
+                })
+                .collect();
+            return fail(r, format!("Request failed: {}", err.join(" ")));
+        }
+        match code {
+            "304" => {
+                r.changed = false;
+                r.msg = Some("HTTP Error 304: Not Modified".into());
+                Ok(r)
+            }
+            "200" | "000" => match line_value(&text, "missing_dir") {
+                Some(dir) => fail(r, format!("Destination {dir} does not exist")),
+                None => Ok(r),
+            },
+            _ => fail(r, "Request failed".into()),
+        }
+    }
 }
 
 /// SHA-1 of bytes, hex (Ansible's `checksum`).
@@ -423,10 +499,11 @@ mod tests {
             .unwrap();
         assert_eq!(plan.outcome, Outcome::Change);
         let req = &a.apply(&plan)[0];
+        // The checksum differs: the download is forced, as Ansible does (a 304 answer to
+        // If-Modified-Since would keep the wrong file).
         assert!(
-            req.script.contains(
-                "code=$(curl -sS -K - -A ansible-httpget --max-time 10 -L -z \"$d\" -o \"$t\""
-            ),
+            req.script
+                .contains("code=$(curl -sS -K - -A ansible-httpget --max-time 10 -L -o \"$t\""),
             "{}",
             req.script
         );
@@ -445,6 +522,140 @@ mod tests {
             error("get_url", json!({"url": "x", "dest": "/y", "backup": true}))
                 .contains("`backup`")
         );
+    }
+
+    /// If-Modified-Since only for an existing `dest` without a checksum to compare.
+    #[test]
+    fn if_modified_since_unless_the_checksum_differs() {
+        let probe = "path=/srv/f\nstate=file\nmode=644\nowner=root\ngroup=root\nsize=7\n";
+        let a = action(
+            "get_url",
+            json!({"url": "http://repo.example/f", "dest": "/srv/f"}),
+        );
+        let plan = a.plan(Some(&out(0, probe, ""))).unwrap();
+        assert!(a.apply(&plan)[0].script.contains(" -L -z \"$d\" -o \"$t\""));
+        assert!(
+            a.check_request(&plan)
+                .unwrap()
+                .script
+                .contains(" -L -z \"$d\" --head ")
+        );
+        let a = action(
+            "get_url",
+            json!({"url": "http://repo.example/f", "dest": "/srv/f", "checksum": "sha256:abcd"}),
+        );
+        let plan = a
+            .plan(Some(&out(0, &format!("{probe}digest=00\n"), "")))
+            .unwrap();
+        assert!(!a.apply(&plan)[0].script.contains("-z"));
+        assert!(!a.check_request(&plan).unwrap().script.contains("-z"));
+    }
+
+    /// Check mode confirms a download with a HEAD request, as Ansible: 304 is unchanged, other
+    /// answers than 200 and failed requests fail, and so does a missing destination directory.
+    #[test]
+    fn check_mode_head_request_outcomes() {
+        let a = action(
+            "get_url",
+            json!({"url": "http://127.0.0.1:8081/index.html", "dest": "/srv/www/index.html"}),
+        );
+        let plan = a
+            .plan(Some(&out(
+                0,
+                "path=/srv/www/index.html\nstate=absent\n",
+                "",
+            )))
+            .unwrap();
+        let req = a.check_request(&plan).unwrap();
+        assert!(
+            req.script.starts_with("d=/srv/www/index.html\n"),
+            "{}",
+            req.script
+        );
+        assert_eq!(
+            String::from_utf8(req.stdin.clone().unwrap()).unwrap(),
+            "url = \"http://127.0.0.1:8081/index.html\"\n"
+        );
+        let result = |stdout: &str| a.check_result(&plan, &out(0, stdout, "")).unwrap();
+        let r = result("rc=0\n\ncode=200\n");
+        assert!(r.changed && !r.failed);
+        assert_eq!(r.extra["status_code"], 200);
+        let r = result("rc=0\n\ncode=304\n");
+        assert!(!r.changed && !r.failed);
+        assert_eq!(r.msg.as_deref(), Some("HTTP Error 304: Not Modified"));
+        let r = result("rc=0\n\ncode=404\n");
+        assert!(r.failed && !r.changed);
+        assert_eq!(r.msg.as_deref(), Some("Request failed"));
+        assert_eq!(r.extra["status_code"], 404);
+        let r = result(
+            "rc=7\ncurl: (7) Failed to connect to 127.0.0.1 port 8081: Connection refused\ncode=000\n",
+        );
+        assert!(r.failed);
+        assert_eq!(
+            r.msg.as_deref(),
+            Some(
+                "Request failed: curl: (7) Failed to connect to 127.0.0.1 port 8081: Connection refused"
+            )
+        );
+        let r = result("rc=0\n\ncode=200\nmissing_dir=/srv/www\n");
+        assert!(r.failed);
+        assert_eq!(
+            r.msg.as_deref(),
+            Some("Destination /srv/www does not exist")
+        );
+        // A matching checksum needs no request at all (attributes only).
+        let sha = files::sha256_hex(b"x");
+        let a = action(
+            "get_url",
+            json!({"url": "http://h/f", "dest": "/srv/f", "checksum": format!("sha256:{sha}"), "mode": "0600"}),
+        );
+        let plan = a
+            .plan(Some(&out(0, &format!("path=/srv/f\ndigest={sha}\nstate=file\nmode=644\nowner=root\ngroup=root\nsize=1\n"), "")))
+            .unwrap();
+        assert!(a.check_request(&plan).is_none());
+    }
+
+    /// The check request in a real shell, over file://: an existing source is a change, a
+    /// missing one fails like the download would, and so does a missing destination directory.
+    #[tokio::test]
+    async fn check_request_in_a_real_shell() {
+        let dir = tempfile::tempdir().unwrap();
+        let src = dir.path().join("src.txt");
+        std::fs::write(&src, "payload\n").unwrap();
+        let check = |url: String, dest: std::path::PathBuf| async move {
+            let a = action(
+                "get_url",
+                json!({"url": url, "dest": dest.to_str().unwrap()}),
+            );
+            let plan = a.plan(Some(&run_local(&a.probe().unwrap()).await)).unwrap();
+            let out = run_local(&a.check_request(&plan).unwrap()).await;
+            a.check_result(&plan, &out).unwrap()
+        };
+        let url = format!("file://{}", src.display());
+        let r = check(url.clone(), dir.path().join("out.txt")).await;
+        assert!(r.changed && !r.failed, "{:?}", r.msg);
+        let r = check(format!("{url}.missing"), dir.path().join("out.txt")).await;
+        assert!(r.failed, "{r:?}");
+        assert!(
+            r.msg
+                .as_deref()
+                .unwrap()
+                .starts_with("Request failed: curl: (37)"),
+            "{:?}",
+            r.msg
+        );
+        let r = check(url, dir.path().join("no/such/dir/out.txt")).await;
+        assert_eq!(
+            r.msg.as_deref(),
+            Some(
+                format!(
+                    "Destination {} does not exist",
+                    dir.path().join("no/such/dir").display()
+                )
+                .as_str()
+            )
+        );
+        assert!(!dir.path().join("out.txt").exists());
     }
 
     /// A real download over file:// into a temp dir: changed, then unchanged; checksum mismatch.

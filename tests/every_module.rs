@@ -14,8 +14,10 @@
 //! 4. `-C -D -e app_port=8082` shows unified diffs for the template, copy, lineinfile and
 //!    blockinfile tasks and changes nothing; the real run with that port then changes exactly
 //!    the predicted tasks (no exception) and leaves a backup of the copied file;
-//! 5. the same matrix on nodes of the image without python3 (`command -v python3` fails);
-//! 6. ansible-playbook 2.18 runs the check run, the first run and the rerun on a sandbox of its
+//! 5. a downloaded file edited on the node: `-C` predicts that only `get_url` changes, and the
+//!    run restores the file (a forced download, not a 304 to If-Modified-Since);
+//! 6. the same matrix on nodes of the image without python3 (`command -v python3` fails);
+//! 7. ansible-playbook 2.18 runs the check run, the first run and the rerun on a sandbox of its
 //!    own at the same time, and reports the same status for every task, host and loop item as
 //!    drover (so the exceptions of step 2 are Ansible's own, not drover's).
 //!
@@ -25,7 +27,7 @@
 //! `tests/fixtures/every_module/bundle/`. Wall times of the first run and the rerun are printed
 //! (`--nocapture`). Needs Docker, `dpkg-deb` and `tar` on the controller, the node images and
 //! the package cache (`sandbox/prepare --no-python`); with CI=true a missing Docker or
-//! ansible-core fails (elsewhere a missing ansible-core skips step 6 only, and says so).
+//! ansible-core fails (elsewhere a missing ansible-core skips step 7 only, and says so).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -686,6 +688,48 @@ fn matrix(sb: &TestSandbox, label: &str) -> Statuses3 {
         );
     }
 
+    // 5. Drift: a downloaded file edited on the node (so newer than the server's copy) no
+    // longer has its checksum. -C predicts that get_url alone changes; the run downloads it
+    // again — forced, as Ansible does: an If-Modified-Since request would get a 304 and keep
+    // the wrong file.
+    let index = "/opt/everyapp/data/index.html";
+    for host in &hosts {
+        ssh_ok(
+            sb,
+            host,
+            &format!("echo edited | sudo tee -a {index} >/dev/null"),
+        );
+    }
+    let drift = ["-e", "app_port=8082"];
+    let drift_check = play(sb, &art, &[&["-C"][..], &drift[..]].concat());
+    drift_check.assert_clean("check run after the drift", &hosts);
+    let drifted = play(sb, &art, &drift);
+    drifted.assert_clean("run after the drift", &hosts);
+    let get_url: BTreeSet<Key> = hosts
+        .iter()
+        .map(|h| {
+            (
+                "index page through the app, verified".to_string(),
+                h.clone(),
+                String::new(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        (drift_check.changed(), drifted.changed()),
+        (get_url.clone(), get_url),
+        "{label}: after the drift:\ncheck: {}\nrun: {}",
+        drift_check.context(),
+        drifted.context()
+    );
+    for host in &hosts {
+        let sum = ssh_ok(sb, host, &format!("sudo sha256sum {index}"));
+        assert!(
+            sum.starts_with(&art.index_sha256),
+            "{label}: {host} kept the edited file: {sum}"
+        );
+    }
+
     eprintln!(
         "{label}: first run {:.1} s ({} changes), rerun {:.1} s (changed=0), check {:.1} s, \
          -C -D {:.1} s, port change {:.1} s",
@@ -835,10 +879,15 @@ fn every_module_check_run_rerun_and_diff() {
         }
     };
     let sb = up("every", ImageVariant::WithPython);
-    let drover = matrix(&sb, "python3 image");
+    let drover = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        matrix(&sb, "python3 image")
+    }));
     drop(sb);
+    // Joined even when drover's matrix failed, so that the ansible sandbox is removed.
+    let ansible = ansible.map(std::thread::JoinHandle::join);
+    let drover = drover.unwrap_or_else(|e| std::panic::resume_unwind(e));
     if let Some(ansible) = ansible {
-        let ansible = ansible.join().expect("the ansible-playbook runs failed");
+        let ansible = ansible.expect("the ansible-playbook runs failed");
         assert_same_statuses("check run on fresh nodes", &drover.check, &ansible.check);
         assert_same_statuses("first run", &drover.first, &ansible.first);
         assert_same_statuses("rerun", &drover.rerun, &ansible.rerun);

@@ -199,11 +199,39 @@ fn name_in(detail: &str, expr: Option<&str>) -> String {
             .chars()
             .take_while(|c| c.is_alphanumeric() || *c == '_')
             .collect();
+        // `map('extract', ...)`, `select('nope')`: the unknown one is the argument
+        if let Some(inner) = named_argument(&name, &e[name.len()..]) {
+            return inner;
+        }
         if !name.is_empty() {
             return name;
         }
     }
     detail.to_string()
+}
+
+/// The filter or test named by the first argument of `map`, `select`, `reject` and the like
+/// (`map('extract', hostvars)` → `extract`).
+fn named_argument(caller: &str, rest: &str) -> Option<String> {
+    if !matches!(
+        caller,
+        "map" | "select" | "reject" | "selectattr" | "rejectattr"
+    ) {
+        return None;
+    }
+    let rest = rest.trim_start().strip_prefix('(')?.trim_start();
+    let args: Vec<&str> = rest.splitn(3, ',').collect();
+    // selectattr('attr', 'test'): the test is the second argument
+    let arg = if caller.ends_with("attr") {
+        args.get(1)?
+    } else {
+        args.first()?
+    };
+    let arg = arg.trim().trim_end_matches(')').trim();
+    let quote = arg.chars().next().filter(|c| *c == '\'' || *c == '"')?;
+    let name = arg.strip_prefix(quote)?.strip_suffix(quote)?;
+    (!name.is_empty() && name.chars().all(|c| c.is_alphanumeric() || c == '_'))
+        .then(|| name.to_string())
 }
 
 /// Help line: how to fix it.

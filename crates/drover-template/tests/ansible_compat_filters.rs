@@ -121,6 +121,15 @@ const CASES: &[(&str, &str)] = &[
     ("flatten", "{{ [1, [2, [3, none_var]], 'null'] | flatten }}"),
     ("flatten_1", "{{ [1, [2, [3]]] | flatten(1) }}"),
     ("dict2items", "{{ dcs_servers | dict2items }}"),
+    (
+        "extract_map",
+        "{{ ['a', 'b'] | map('extract', {'a': 1, 'b': 2}) | list }}",
+    ),
+    (
+        "extract_morekeys",
+        "{{ ['x'] | map('extract', {'x': {'y': {'z': 5}}}, ['y', 'z']) | list }}",
+    ),
+    ("extract_one_key", "{{ 'meta-1' | extract(dcs_servers) }}"),
     ("from_yaml", "{{ yaml_text | from_yaml }}"),
     ("from_json", "{{ '{\"a\": [1, 2.5, null]}' | from_json }}"),
     ("vars_lookup", "{{ vars['ins'] }}"),

@@ -120,6 +120,21 @@ fn unknown_filters_tests_and_lookups_are_named() {
         .template_value(&json!("{{ x is succeded }}"), &v, None)
         .unwrap_err();
     assert_eq!(err.message, "unknown test `succeded`");
+    // a filter or test named by map/select/selectattr is the one reported, not the caller
+    let err = t
+        .template_value(&json!("{{ x | map('extrakt', x) | list }}"), &v, None)
+        .unwrap_err();
+    assert_eq!(err.message, "unknown filter `extrakt`");
+    assert!(
+        err.help
+            .as_deref()
+            .unwrap_or("")
+            .starts_with("did you mean `extract`")
+    );
+    let err = t
+        .template_value(&json!("{{ x | select('od') | list }}"), &v, None)
+        .unwrap_err();
+    assert_eq!(err.message, "unknown test `od`");
     let err = t
         .template_value(&json!("{{ lookup('pipe', 'date') }}"), &v, None)
         .unwrap_err();

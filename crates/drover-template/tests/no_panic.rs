@@ -94,6 +94,7 @@ const TOKENS: &[&str] = &[
     "difference",
     "intersect",
     "flatten",
+    "extract",
     "sort",
     "map",
     "select",

@@ -45,6 +45,7 @@ pub fn register(env: &mut Environment<'static>) {
         },
     );
     env.add_filter("flatten", flatten);
+    env.add_filter("extract", extract);
 }
 
 fn items(v: &Value) -> Result<Vec<Value>, Error> {
@@ -68,6 +69,22 @@ fn unique(values: Vec<Value>) -> Vec<Value> {
 }
 
 /// Ansible's `flatten(levels=None, skip_nulls=True)`.
+/// Ansible's `extract`: `item | extract(container, morekeys)` is `container[item]`, then indexed
+/// by `morekeys` (one key or a list of keys). Missing keys give undefined, as Jinja2's
+/// `getitem` does; mostly used as `names | map('extract', hostvars, 'var')`.
+fn extract(item: &Value, container: &Value, morekeys: Option<Value>) -> Result<Value, Error> {
+    let mut value = container.get_item(item)?;
+    let keys: Vec<Value> = match morekeys {
+        None => Vec::new(),
+        Some(keys) if keys.kind() == ValueKind::Seq => keys.try_iter()?.collect(),
+        Some(key) => vec![key],
+    };
+    for key in keys {
+        value = value.get_item(&key)?;
+    }
+    Ok(value)
+}
+
 fn flatten(value: &Value, levels: Option<Value>, kwargs: Kwargs) -> Result<Value, Error> {
     let levels = match levels {
         Some(l) => Some(l),
@@ -143,6 +160,31 @@ mod tests {
         assert_eq!(
             eval("[1, 2] | symmetric_difference([2, 3])", json!({})),
             Ok(json!([1, 3]))
+        );
+    }
+
+    #[test]
+    fn extract_indexes_the_container_then_the_more_keys() {
+        assert_eq!(
+            eval(
+                "['a', 'b'] | map('extract', {'a': 1, 'b': 2}) | list",
+                json!({})
+            ),
+            Ok(json!([1, 2]))
+        );
+        assert_eq!(
+            eval(
+                "['x'] | map('extract', {'x': {'y': {'z': 5}}}, ['y', 'z']) | list",
+                json!({})
+            ),
+            Ok(json!([5]))
+        );
+        assert_eq!(
+            eval(
+                "'h1' | extract(hv, 'port')",
+                json!({"hv": {"h1": {"port": 9100}}})
+            ),
+            Ok(json!("9100"))
         );
     }
 

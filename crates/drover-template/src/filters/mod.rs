@@ -40,6 +40,7 @@ pub const NAMES: &[&str] = &[
     "intersect",
     "symmetric_difference",
     "flatten",
+    "extract",
     "regex_replace",
     "regex_search",
     "regex_findall",

@@ -41,6 +41,10 @@
 //!   and from multi-select hashes, but objects built by JMESPath functions (`merge()`) come back
 //!   with sorted keys.
 //! - `from_yaml` yields strings for YAML timestamps (Ansible yields `datetime.date` objects).
+//! - A loop filter (`{% for x in xs if cond %}`) is evaluated over the whole list before the
+//!   first iteration (minijinja); Jinja2 evaluates it item by item, so a condition that reads a
+//!   `namespace` the loop body changes sees the changes in Ansible only. Filter the list with
+//!   `select`/`unique` first instead.
 
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 

@@ -270,6 +270,24 @@ impl Executor {
         map
     }
 
+    /// Where to connect for `host` when a play or its blocks say `connection: <keyword>`:
+    /// as in Ansible, the host's own `ansible_connection` variable still wins over the keyword.
+    pub(crate) fn target_with_keyword(
+        &self,
+        host: &str,
+        vars: &Map<String, Value>,
+        keyword: Option<&Value>,
+    ) -> Result<Target, String> {
+        match keyword {
+            Some(connection) if !vars.contains_key("ansible_connection") => {
+                let mut vars = vars.clone();
+                vars.insert("ansible_connection".into(), connection.clone());
+                self.target_for(host, &vars)
+            }
+            _ => self.target_for(host, vars),
+        }
+    }
+
     /// Where to connect for `host`, from its (templated) connection variables.
     pub(crate) fn target_for(
         &self,

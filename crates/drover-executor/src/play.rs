@@ -336,7 +336,8 @@ impl Executor {
                     let started = Instant::now();
                     let mut result = Map::new();
                     let mut facts_found = None;
-                    let status = match self.target_for(host, &vars) {
+                    let connection = ctx.play.connection.as_ref().map(|c| &c.value);
+                    let status = match self.target_with_keyword(host, &vars, connection) {
                         Err(msg) => failed(&mut result, msg),
                         Ok(target) => match self.pool.get(host, &target).await {
                             Err(e) => unreachable(&mut result, &e),

@@ -646,15 +646,19 @@ impl HostTask<'_> {
     }
 
     async fn target(&self, vars: &Vars) -> Result<(String, Target), String> {
+        // the play's (or block's) `connection:` keyword; ansible_connection wins over it
+        let connection = self.task.keywords.get("connection").map(|k| &k.value);
         match self.keyword("delegate_to", vars)? {
             None => self
                 .exec
-                .target_for(self.host, &self.vars)
+                .target_with_keyword(self.host, &self.vars, connection)
                 .map(|t| (self.host.to_string(), t)),
             Some(v) => {
                 let to = value_text(&v);
                 let delegated_vars = self.exec.delegate_vars(&to);
-                self.exec.target_for(&to, &delegated_vars).map(|t| (to, t))
+                self.exec
+                    .target_with_keyword(&to, &delegated_vars, connection)
+                    .map(|t| (to, t))
             }
         }
     }

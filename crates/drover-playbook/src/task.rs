@@ -256,7 +256,7 @@ pub fn apply_scoped_keywords(map: &drover_yaml::Mapping, keywords: &mut Keywords
             "environment" => keywords.environment.push(Spanned::from_node(v)),
             "become" | "become_user" | "ignore_errors" | "ignore_unreachable"
             | "any_errors_fatal" | "no_log" | "check_mode" | "diff" | "run_once" | "throttle"
-            | "delegate_to" => keywords.set(&key, Spanned::from_node(v)),
+            | "delegate_to" | "connection" => keywords.set(&key, Spanned::from_node(v)),
             _ => {}
         }
     }

@@ -150,7 +150,9 @@ impl FramedShell {
         );
         let (written, out, err) = tokio::join!(write, read_out, read_err);
         if !ready {
-            if !(out.started && err.started) {
+            // No ready marker on either stream: the shell never ran, nor did the script. One
+            // marker only: it started, so a failure below may come after the script ran.
+            if !out.started && !err.started {
                 return Err(FrameError::NotStarted);
             }
             self.ready = true;

@@ -254,10 +254,10 @@ pub fn write_script(dest: &str, options: &WriteOptions, content: Vec<u8>) -> Req
     );
     s.push_str(&attrs.apply_lines("\"$t\""));
     if let Some(validate) = &options.validate {
-        let command = validate.replace("%s", "\"$t\"");
         s.push_str(&format!(
-            "set +e\n( {command} )\nrc=$?\nset -e\nif [ $rc -ne 0 ]; then echo \"validation failed: {}\" >&2; exit $rc; fi\n",
-            validate.replace(['"', '\\', '$', '`'], "")
+            "set +e\n{}\nrc=$?\nset -e\nif [ $rc -ne 0 ]; then printf 'validation failed: %s\\n' {} >&2; exit $rc; fi\n",
+            validate_command(validate, "\"$t\""),
+            quote(validate)
         ));
     }
     if options.backup {
@@ -267,6 +267,25 @@ pub fn write_script(dest: &str, options: &WriteOptions, content: Vec<u8>) -> Req
     }
     s.push_str("mv -f -- \"$t\" \"$d\"\ntrap - EXIT\n");
     Request::new(s).with_stdin(content)
+}
+
+/// A `validate` command as Ansible runs it: split like a shell would (`shlex`), then run without
+/// a shell, with `%s` replaced by `temp` (a shell word, e.g. `"$t"`). Every word is quoted, so
+/// pipes, `$VAR` or `;` in the string are literal arguments, as in Ansible. A string that cannot
+/// be split (an unclosed quote) is refused earlier by [`validate_words`].
+pub fn validate_command(validate: &str, temp: &str) -> String {
+    const TEMP: &str = "\u{1}drover-temp\u{1}";
+    let words = validate_words(&validate.replace("%s", TEMP)).unwrap_or_default();
+    words
+        .iter()
+        .map(|word| word.split(TEMP).map(quote).collect::<Vec<_>>().join(temp))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The words of a `validate` command (Python's `shlex.split`), or why it cannot be split.
+pub fn validate_words(validate: &str) -> Result<Vec<String>, String> {
+    drover_python::shlex_split(validate, false).map_err(|e| e.to_string())
 }
 
 /// Sets only mode/owner/group of an existing path.
@@ -382,6 +401,35 @@ mod tests {
             out.stderr_text()
         );
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "two\n");
+        // validate runs without a shell (as Ansible's run_command): quotes group words, `;`
+        // and `$x` are literal
+        let quoted = WriteOptions {
+            validate: Some(r#"sh -c 'test "$(cat "$1")" = "ok;"' check %s"#.into()),
+            ..WriteOptions::default()
+        };
+        let out = local
+            .run(&write_script(p, &quoted, b"ok;".to_vec()))
+            .await
+            .unwrap();
+        assert_eq!(out.status, 0, "{}", out.stderr_text());
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "ok;");
+        let literal = WriteOptions {
+            validate: Some("grep -q ok %s; true $HOME".into()),
+            ..WriteOptions::default()
+        };
+        let out = local
+            .run(&write_script(p, &literal, b"ok\n".to_vec()))
+            .await
+            .unwrap();
+        // grep is handed the files `<temp>;`, `true` and `$HOME`, none of which exist
+        assert_eq!(out.status, 2, "{}", out.stderr_text());
+        assert!(
+            out.stderr_text()
+                .contains("validation failed: grep -q ok %s; true $HOME"),
+            "{}",
+            out.stderr_text()
+        );
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "ok;");
         // no temp files left behind
         let leftovers: Vec<_> = std::fs::read_dir(dir.path())
             .unwrap()

@@ -85,7 +85,17 @@ pub(crate) fn check_validate(module: &str, validate: &Option<String>) -> Result<
         Some(v) if !v.contains("%s") => Err(ModuleError::params(format!(
             "module `{module}`: validate must contain %s: {v}"
         ))),
-        _ => Ok(()),
+        Some(v) => match crate::files::validate_words(v) {
+            Ok(words) if !words.is_empty() => Ok(()),
+            Ok(_) => Err(ModuleError::params(format!(
+                "module `{module}`: validate is empty"
+            ))),
+            Err(e) => Err(ModuleError::params(format!(
+                "module `{module}`: validate `{v}` cannot be split into words ({e}); \
+                 it runs without a shell, as in Ansible"
+            ))),
+        },
+        None => Ok(()),
     }
 }
 

@@ -214,6 +214,26 @@ impl Action for Copy {
             result.failed = true;
             result.changed = false;
             let stderr = out.stderr_text();
+            if stderr.contains("validation failed: ") {
+                // Ansible's copy: msg "failed to validate" with the command's exit status and
+                // output; the destination is untouched.
+                result.msg = Some("failed to validate".into());
+                // Ansible's failure has only the checksum of what was not written
+                result.extra.retain(|key, _| key == "checksum");
+                result.diffs.clear();
+                result
+                    .extra
+                    .insert("exit_status".into(), Value::from(out.status));
+                result.stdout = Some(out.stdout_text());
+                result.stderr = Some(
+                    stderr
+                        .lines()
+                        .filter(|l| !l.starts_with("validation failed: "))
+                        .map(|l| format!("{l}\n"))
+                        .collect(),
+                );
+                return Ok(result);
+            }
             result.msg = Some(format!(
                 "failed to write `{dest}`: {}{}",
                 stderr.trim(),

@@ -160,4 +160,32 @@ fn a_playbook_runs_through_its_shebang_and_finds_the_inventory() {
         "{listing}"
     );
     assert!(listing.contains("node_repo, node_repo_add"), "{listing}");
+    // Pigsty's tags (issue "Pigsty infra")
+    for tag in [
+        "infra",
+        "repo",
+        "dcs",
+        "consul",
+        "consul_check",
+        "consul_install",
+        "consul_config",
+        "consul_server",
+        "consul_agent",
+        "node_exporter",
+        "register",
+        "register_consul_postgres",
+        "prometheus",
+        "prometheus_install",
+        "prometheus_config",
+        "prometheus_launch",
+        "prometheus_targets",
+        "prometheus_reload",
+        "nameserver",
+    ] {
+        let listed = listing
+            .lines()
+            .filter(|l| l.contains("TAGS: ["))
+            .any(|l| l.split(['[', ']', ',']).any(|word| word.trim() == tag));
+        assert!(listed, "tag `{tag}` missing from --list-tags:\n{listing}");
+    }
 }

@@ -10,17 +10,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-fn ansible_bin() -> Option<PathBuf> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    [
-        std::env::var_os("DROVER_ANSIBLE_BIN_DIR").map(PathBuf::from),
-        Some(root.join("target/ansible-venv/bin")),
-        Some(PathBuf::from("/work/ansible-venv/bin")),
-    ]
-    .into_iter()
-    .flatten()
-    .find(|d| d.join("ansible-playbook").exists())
-}
+mod common;
+use common::ansible_bin;
 
 struct Case {
     dir: tempfile::TempDir,

@@ -38,6 +38,9 @@ use drover_sandbox::testing::{TestSandbox, in_ci, repo_root, require_docker};
 use drover_sandbox::{ImageVariant, UpOptions, package_cache};
 use serde_json::Value;
 
+mod common;
+use common::ansible_bin;
+
 const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/every_module");
 const ROLE: &str = "every_module : ";
 
@@ -745,20 +748,6 @@ fn matrix(sb: &TestSandbox, label: &str) -> Statuses3 {
         first: by_index(&first.status, &hosts),
         rerun: by_index(&rerun.status, &hosts),
     }
-}
-
-/// ansible-playbook (ansible-core 2.18) from `DROVER_ANSIBLE_BIN_DIR` or the venv
-/// `scripts/test` makes.
-fn ansible_bin() -> Option<PathBuf> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    [
-        std::env::var_os("DROVER_ANSIBLE_BIN_DIR").map(PathBuf::from),
-        Some(root.join("target/ansible-venv/bin")),
-        Some(PathBuf::from("/work/ansible-venv/bin")),
-    ]
-    .into_iter()
-    .flatten()
-    .find(|d| d.join("ansible-playbook").exists())
 }
 
 /// Task results from ansible-playbook's default output (`TASK [...]`, `RUNNING HANDLER [...]`,

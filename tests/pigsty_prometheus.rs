@@ -29,90 +29,18 @@
 //! (sandbox/packages/fetch-packages, run here; it does nothing when the cache is current).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use drover_sandbox::testing::{TestSandbox, repo_root, require_docker};
 use serde_json::Value;
 
-/// One PLAY RECAP line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-struct Recap {
-    changed: u32,
-    unreachable: u32,
-    failed: u32,
-}
+mod common;
+use common::{eventually as poll, play_infra as play};
 
-fn recap(stdout: &str) -> BTreeMap<String, Recap> {
-    let re = regex::Regex::new(
-        r"(?m)^(\S+)\s+: ok=\d+\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)\s",
-    )
-    .unwrap();
-    let after = stdout.split("PLAY RECAP").last().unwrap_or("");
-    re.captures_iter(after)
-        .map(|c| {
-            let n = |i: usize| c[i].parse::<u32>().unwrap();
-            (
-                c[1].to_string(),
-                Recap {
-                    changed: n(2),
-                    unreachable: n(3),
-                    failed: n(4),
-                },
-            )
-        })
-        .collect()
-}
-
-/// A finished `drover play`.
-struct Run {
-    code: Option<i32>,
-    out: String,
-    secs: f64,
-}
-
-impl Run {
-    /// Asserts success (exit 0, every host in the recap, none failed or unreachable) and
-    /// returns the changed count per host.
-    fn ok(&self, what: &str, hosts: usize) -> BTreeMap<String, u32> {
-        assert_eq!(self.code, Some(0), "{what}:\n{}", self.out);
-        let r = recap(&self.out);
-        assert_eq!(r.len(), hosts, "{what}: recap:\n{}", self.out);
-        for (h, r) in &r {
-            assert_eq!(
-                (r.failed, r.unreachable),
-                (0, 0),
-                "{what}: {h}:\n{}",
-                self.out
-            );
-        }
-        r.into_iter().map(|(h, r)| (h, r.changed)).collect()
-    }
-}
-
-fn play(sb: &TestSandbox, inventory: &Path, extra: &[&str]) -> Run {
-    let started = Instant::now();
-    let out = Command::new(env!("CARGO_BIN_EXE_drover"))
-        .arg("play")
-        .arg(repo_root().join("playbooks/infra.yml"))
-        .arg("-i")
-        .arg(inventory)
-        .arg("-i")
-        .arg(sb.paths().connection_inventory())
-        .args(extra)
-        .env("NO_COLOR", "1")
-        .output()
-        .unwrap();
-    Run {
-        code: out.status.code(),
-        out: format!(
-            "{}\n--- stderr ---\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-        secs: started.elapsed().as_secs_f64(),
-    }
+/// Polls `check` for up to 45 s (service discovery refreshes every 5 s, scrapes every 5 s).
+fn eventually(what: &str, check: impl FnMut() -> Result<(), String>) {
+    poll(what, Duration::from_secs(45), check)
 }
 
 /// Runs a shell script inside a node's container (as root) and returns its stdout, or
@@ -120,18 +48,6 @@ fn play(sb: &TestSandbox, inventory: &Path, extra: &[&str]) -> Run {
 fn sh(sb: &TestSandbox, node: &str, script: &str) -> String {
     sb.exec(node, &["sh", "-c", script])
         .unwrap_or_else(|e| panic!("{node}: `{script}` failed: {e}"))
-}
-
-/// Polls `check` for up to 45 s (service discovery refreshes every 5 s, scrapes every 5 s).
-fn eventually(what: &str, mut check: impl FnMut() -> Result<(), String>) {
-    let deadline = Instant::now() + Duration::from_secs(45);
-    loop {
-        match check() {
-            Ok(()) => return,
-            Err(e) if Instant::now() >= deadline => panic!("{what}: {e}"),
-            Err(_) => std::thread::sleep(Duration::from_millis(500)),
-        }
-    }
 }
 
 /// One active target of Prometheus.

@@ -12,6 +12,9 @@ use std::process::{Command, Output};
 
 use drover_sandbox::testing::{TestSandbox, require_docker};
 
+mod common;
+use common::{Recap, recap};
+
 const PLAYBOOK: &str = r#"- name: end to end
   hosts: all
   gather_facts: false
@@ -56,39 +59,6 @@ const PLAYBOOK: &str = r#"- name: end to end
         dest: "{{ base }}/handler-ran"
         content: "yes\n"
 "#;
-
-/// One PLAY RECAP line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-struct Recap {
-    ok: u32,
-    changed: u32,
-    unreachable: u32,
-    failed: u32,
-    rescued: u32,
-}
-
-fn recap(stdout: &str) -> BTreeMap<String, Recap> {
-    let re = regex::Regex::new(
-        r"(?m)^(\S+)\s+: ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)\s+skipped=\d+\s+rescued=(\d+)\s+ignored=\d+",
-    )
-    .unwrap();
-    let after = stdout.split("PLAY RECAP").last().unwrap_or("");
-    re.captures_iter(after)
-        .map(|c| {
-            let n = |i: usize| c[i].parse::<u32>().unwrap();
-            (
-                c[1].to_string(),
-                Recap {
-                    ok: n(2),
-                    changed: n(3),
-                    unreachable: n(4),
-                    failed: n(5),
-                    rescued: n(6),
-                },
-            )
-        })
-        .collect()
-}
 
 fn play(sb: &TestSandbox, playbook: &Path, extra: &[&str]) -> (Output, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_drover"))

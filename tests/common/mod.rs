@@ -1,0 +1,129 @@
+//! Helpers shared by the integration tests: the PLAY RECAP parser, `drover play` of the
+//! Pigsty playbook on a sandbox, polling, and where ansible-playbook is.
+//! (Each test binary uses part of it.)
+#![allow(dead_code, clippy::unwrap_used)]
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use drover_sandbox::testing::{TestSandbox, repo_root};
+
+/// One host's PLAY RECAP line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Recap {
+    pub ok: u32,
+    pub changed: u32,
+    pub unreachable: u32,
+    pub failed: u32,
+    pub skipped: u32,
+    pub rescued: u32,
+    pub ignored: u32,
+}
+
+/// The PLAY RECAP of a run's human output, by host.
+pub fn recap(stdout: &str) -> BTreeMap<String, Recap> {
+    let re = regex::Regex::new(
+        r"(?m)^(\S+)\s+: ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)\s+skipped=(\d+)\s+rescued=(\d+)\s+ignored=(\d+)",
+    )
+    .unwrap();
+    let after = stdout.split("PLAY RECAP").last().unwrap_or("");
+    re.captures_iter(after)
+        .map(|c| {
+            let n = |i: usize| c[i].parse::<u32>().unwrap();
+            (
+                c[1].to_string(),
+                Recap {
+                    ok: n(2),
+                    changed: n(3),
+                    unreachable: n(4),
+                    failed: n(5),
+                    skipped: n(6),
+                    rescued: n(7),
+                    ignored: n(8),
+                },
+            )
+        })
+        .collect()
+}
+
+/// A finished `drover play`.
+pub struct Run {
+    /// Exit code.
+    pub code: Option<i32>,
+    /// stdout, then stderr after a `--- stderr ---` line.
+    pub out: String,
+    /// Wall time.
+    pub secs: f64,
+}
+
+impl Run {
+    /// Asserts success (exit 0, every host in the recap, none failed or unreachable) and
+    /// returns the changed count per host.
+    pub fn ok(&self, what: &str, hosts: usize) -> BTreeMap<String, u32> {
+        assert_eq!(self.code, Some(0), "{what}:\n{}", self.out);
+        let r = recap(&self.out);
+        assert_eq!(r.len(), hosts, "{what}: recap:\n{}", self.out);
+        for (h, r) in &r {
+            assert_eq!(
+                (r.failed, r.unreachable),
+                (0, 0),
+                "{what}: {h}:\n{}",
+                self.out
+            );
+        }
+        r.into_iter().map(|(h, r)| (h, r.changed)).collect()
+    }
+}
+
+/// `drover play playbooks/infra.yml -i <inventory> -i <the sandbox's connection file> <extra>`.
+pub fn play_infra(sb: &TestSandbox, inventory: &Path, extra: &[&str]) -> Run {
+    let started = Instant::now();
+    let out = Command::new(env!("CARGO_BIN_EXE_drover"))
+        .arg("play")
+        .arg(repo_root().join("playbooks/infra.yml"))
+        .arg("-i")
+        .arg(inventory)
+        .arg("-i")
+        .arg(sb.paths().connection_inventory())
+        .args(extra)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    Run {
+        code: out.status.code(),
+        out: format!(
+            "{}\n--- stderr ---\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+        secs: started.elapsed().as_secs_f64(),
+    }
+}
+
+/// Polls `check` every half second until it holds, for at most `within`; then panics with
+/// its last error.
+pub fn eventually(what: &str, within: Duration, mut check: impl FnMut() -> Result<(), String>) {
+    let deadline = Instant::now() + within;
+    loop {
+        match check() {
+            Ok(()) => return,
+            Err(e) if Instant::now() >= deadline => panic!("{what}: {e}"),
+            Err(_) => std::thread::sleep(Duration::from_millis(500)),
+        }
+    }
+}
+
+/// The directory of ansible-playbook (ansible-core 2.18): `DROVER_ANSIBLE_BIN_DIR`, else the
+/// venv `scripts/test` makes.
+pub fn ansible_bin() -> Option<PathBuf> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    [
+        std::env::var_os("DROVER_ANSIBLE_BIN_DIR").map(PathBuf::from),
+        Some(root.join("target/ansible-venv/bin")),
+    ]
+    .into_iter()
+    .flatten()
+    .find(|d| d.join("ansible-playbook").exists())
+}

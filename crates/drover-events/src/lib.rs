@@ -145,6 +145,11 @@ pub enum Event {
         /// The loop item's label, for a looped include.
         item: Option<String>,
     },
+    /// A line a module shows the user while it runs (`pause`: "Pausing for 5 seconds").
+    Display {
+        /// The text, without a trailing newline.
+        message: String,
+    },
     /// A warning to show the user.
     Warning {
         /// The rendered warning.

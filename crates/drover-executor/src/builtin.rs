@@ -322,7 +322,8 @@ fn find_vars_file(name: &str, dirs: &[PathBuf]) -> Result<PathBuf, String> {
     Err(format!("could not find the vars file `{name}`"))
 }
 
-async fn pause(args: &Map<String, Value>) -> Result<EngineResult, String> {
+/// How long `pause` waits, in seconds (`seconds` plus `minutes`).
+fn pause_seconds(args: &Map<String, Value>) -> Result<f64, String> {
     if args.contains_key("prompt") {
         return Err("`pause` with `prompt` needs a person at a terminal; drover runs non-interactively (use `seconds`)".into());
     }
@@ -336,7 +337,18 @@ async fn pause(args: &Map<String, Value>) -> Result<EngineResult, String> {
                 .map_err(|_| format!("module `pause`: `{k}` must be a number")),
         }
     };
-    let seconds = number("seconds")?.unwrap_or(0.0) + number("minutes")?.unwrap_or(0.0) * 60.0;
+    Ok(number("seconds")?.unwrap_or(0.0) + number("minutes")?.unwrap_or(0.0) * 60.0)
+}
+
+/// What `pause` shows before it waits, as Ansible's action plugin does ("Pausing for 5
+/// seconds"; whole seconds, as its `%d`); `None` when it does not wait.
+pub(crate) fn pause_message(args: &Map<String, Value>) -> Option<String> {
+    let seconds = pause_seconds(args).ok()?;
+    (seconds > 0.0).then(|| format!("Pausing for {} seconds", seconds.trunc() as u64))
+}
+
+async fn pause(args: &Map<String, Value>) -> Result<EngineResult, String> {
+    let seconds = pause_seconds(args)?;
     if seconds > 0.0 {
         tokio::time::sleep(Duration::from_secs_f64(seconds)).await;
     }

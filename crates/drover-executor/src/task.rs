@@ -561,6 +561,11 @@ impl HostTask<'_> {
             _ => {}
         }
         if drover_modules::ENGINE_MODULES.contains(&module) {
+            if module == "pause"
+                && let Some(message) = builtin::pause_message(&args)
+            {
+                self.exec.emit(drover_events::Event::Display { message });
+            }
             let outcome = tokio::select! {
                 outcome = builtin::run(
                     module,

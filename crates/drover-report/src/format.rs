@@ -126,6 +126,7 @@ impl Formatter {
                 }
                 self.display(&mut out, &msg, Some(Color::Skip));
             }
+            Event::Display { message } => self.display(&mut out, message, None),
             Event::Warning { message } => self.warning(&mut out, message),
             Event::Recap {
                 hosts, interrupted, ..

@@ -100,6 +100,10 @@ impl Data {
     /// Adds a group unless it exists; returns its id.
     pub fn add_group(&mut self, name: &str, span: Option<Span>) -> GroupId {
         if let Some(id) = self.group(name) {
+            // `all` and `ungrouped` exist before any file names them
+            if self.groups[id].span.is_none() {
+                self.groups[id].span = span;
+            }
             return id;
         }
         let id = self.groups.len();

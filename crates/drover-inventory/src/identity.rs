@@ -130,14 +130,15 @@ impl Inventory {
                 .filter(|(_, id)| &id.cluster == cluster)
                 .map(|(h, _)| h)
                 .collect();
-            let (at, message) = match found {
-                [] => (
+            // no primary: point at the first member; several: at the second primary
+            let (at, message) = match found.get(1) {
+                None => (
                     members.first().map(|h| h.as_str()),
                     format!(
                         "cluster `{cluster}` has no primary: exactly one host needs pg_role: primary"
                     ),
                 ),
-                [_, second, ..] => (
+                Some(second) => (
                     Some(second.as_str()),
                     format!(
                         "cluster `{cluster}` has {} primaries ({}): exactly one host may have pg_role: primary",
@@ -145,7 +146,6 @@ impl Inventory {
                         found.join(", ")
                     ),
                 ),
-                [_] => unreachable!("one primary is fine"),
             };
             let diag = match at {
                 Some(host) => self.host_error(host, cluster, message),
@@ -273,15 +273,22 @@ impl Inventory {
                     .as_str()
                     .is_some_and(|a| self.data.host(a).is_some());
                 if !known {
-                    check.errors.push(
-                        Diagnostic::error(format!(
-                            "dcs_servers: `{name}` ({}) is not a host of the inventory",
-                            address.as_str().map(str::to_string).unwrap_or_else(|| address.to_string())
-                        ))
-                        .with_help(
-                            "list every DCS server under a group (e.g. `meta`) with the same address as its key",
-                        ),
+                    let diag = Diagnostic::error(format!(
+                        "dcs_servers: `{name}` ({}) is not a host of the inventory",
+                        address
+                            .as_str()
+                            .map(str::to_string)
+                            .unwrap_or_else(|| address.to_string())
+                    ))
+                    .with_help(
+                        "list every DCS server under a group (e.g. `meta`) with the same address as its key",
                     );
+                    check.errors.push(match self.dcs_servers_span() {
+                        Some((span, owner)) => diag
+                            .with_span(span)
+                            .with_label(format!("dcs_servers is set in the vars of {owner}")),
+                        None => diag,
+                    });
                 }
             }
             if !servers.is_empty() && servers.len() % 2 == 0 {
@@ -292,6 +299,25 @@ impl Inventory {
                 )));
             }
         }
+    }
+
+    /// Where `dcs_servers` is set in an inventory file: the group (or host) whose own vars hold
+    /// it, with its description for the label. `None` when it comes from a vars file.
+    fn dcs_servers_span(&self) -> Option<(Span, String)> {
+        let group = self.data.groups.iter().find_map(|g| {
+            let span = g.span.clone()?;
+            g.vars
+                .contains_key("dcs_servers")
+                .then(|| (span, format!("group `{}`", g.name)))
+        });
+        group.or_else(|| {
+            self.data.hosts.iter().find_map(|h| {
+                let span = h.span.clone()?;
+                h.vars
+                    .contains_key("dcs_servers")
+                    .then(|| (span, format!("host `{}`", h.name)))
+            })
+        })
     }
 
     /// An error pointing at the inventory line that lists `host` in its cluster's group (or
@@ -486,6 +512,15 @@ mod tests {
         assert_eq!(
             messages(&check.errors),
             vec!["dcs_servers: `meta-2` (10.10.10.99) is not a host of the inventory".to_string()]
+        );
+        // points at the group whose vars set it (`all`, line 1)
+        assert!(
+            check.errors[0]
+                .location()
+                .unwrap_or_default()
+                .contains(":1:"),
+            "{:?}",
+            check.errors[0].location()
         );
         assert!(messages(&check.warnings)[0].contains("dcs_servers has 2 servers"));
     }

@@ -79,27 +79,36 @@ pub fn probe_script(path: &str, want_content: bool) -> Request {
          elif [ -f \"$p\" ]; then t=file; elif [ -e \"$p\" ]; then t=other; \
          else echo state=absent; exit 0; fi\n\
          echo \"state=$t\"\n\
-         stat -c 'mode=%a\nowner=%U\ngroup=%G\nsize=%s' -- \"$p\"\n\
+         i=$(stat -c 'mode=%a\nowner=%U\ngroup=%G\nsize=%s' -- \"$p\") && printf '%s\\n' \"$i\"\n\
          if [ \"$t\" = link ]; then printf 'target=%s\\n' \"$(readlink -- \"$p\")\"; fi\n\
          if [ \"$t\" = file ]; then s256=$(sha256sum <\"$p\"); printf 'sha256=%s\\n' \"${{s256%% *}}\"; fi\n",
         p = quote(path)
     );
     if want_content {
-        s.push_str(&format!(
-            "if [ \"$t\" = file ] && [ \"$(stat -c %s -- \"$p\")\" -le {MAX_DIFF_BYTES} ]; then echo {CONTENT_MARKER}; cat -- \"$p\"; fi\n"
-        ));
+        s.push_str(&content_lines());
     }
     Request::new(s)
+}
+
+/// Shell lines printing the content of the regular file `"$p"` (type in `$t`, `stat` output
+/// ending with `size=N` in `$i`) after the content marker, when it is at most
+/// [`MAX_DIFF_BYTES`] (one `cat`, no second `stat`).
+pub(crate) fn content_lines() -> String {
+    format!(
+        "if [ \"$t\" = file ] && [ \"${{i##*size=}}\" -le {MAX_DIFF_BYTES} ]; then echo {CONTENT_MARKER}; cat -- \"$p\"; fi\n"
+    )
 }
 
 impl FileState {
     /// Parses [`probe_script`] output.
     pub fn parse(stdout: &[u8]) -> Result<FileState, ModuleError> {
         let (head, content) = match find(stdout, format!("{CONTENT_MARKER}\n").as_bytes()) {
-            Some(at) => (
-                &stdout[..at],
-                Some(stdout[at + CONTENT_MARKER.len() + 1..].to_vec()),
-            ),
+            Some(at) => {
+                let content = &stdout[at + CONTENT_MARKER.len() + 1..];
+                // More than the limit (the file grew after its stat): as if not fetched.
+                let small = content.len() as u64 <= MAX_DIFF_BYTES;
+                (&stdout[..at], small.then(|| content.to_vec()))
+            }
             None => (stdout, None),
         };
         let head = String::from_utf8_lossy(head);

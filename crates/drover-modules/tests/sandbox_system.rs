@@ -123,6 +123,34 @@ impl Node {
         }
     }
 
+    /// The `is_enabled_rc=`/`is_enabled=` lines the systemd probe prints for `unit`, and what
+    /// `systemctl is-enabled` itself says (exit status, output), in the same line format.
+    async fn enabled_lines(&self, unit: &str) -> (String, String) {
+        let ctx = TaskContext {
+            host: "meta",
+            controller: &self.files,
+            diff: false,
+        };
+        let args = json!({"name": unit, "enabled": true});
+        let Ok(Prepared::Remote(action)) = prepare("systemd", args.as_object().unwrap(), &ctx)
+        else {
+            panic!("systemd: remote action expected");
+        };
+        let probe = self.send(action.probe().unwrap()).await.stdout_text();
+        let lines = |text: &str| {
+            text.lines()
+                .filter(|l| l.starts_with("is_enabled"))
+                .map(|l| format!("{l}\n"))
+                .collect::<String>()
+        };
+        let truth = self
+            .sh(&format!(
+                "e=$(systemctl is-enabled -- {unit} 2>/dev/null); echo \"is_enabled_rc=$?\"; echo \"is_enabled=$e\""
+            ))
+            .await;
+        (lines(&probe), lines(&truth))
+    }
+
     async fn sh(&self, script: &str) -> String {
         let out = self.send(Request::new(script)).await;
         assert_eq!(out.status, 0, "{script}: {}", out.stderr_text());
@@ -371,7 +399,7 @@ async fn system_modules_on_a_real_node() {
     .await;
     let r = node.task("apt", json!({"update_cache": true}), false).await;
     assert!(!r.result.failed, "{:?}", r.result.msg);
-    assert_eq!(r.result.extra["cache_updated"], true);
+    assert_eq!(r.result.extra["cache_updated"], true, "{:?}", r.result);
     let r = node.converge("apt", json!({"name": "drover-app"})).await;
     assert!(
         r.stdout.as_deref().unwrap().contains("drover-dep"),
@@ -462,6 +490,33 @@ async fn system_modules_on_a_real_node() {
     node.converge(
         "systemd",
         json!({"name": "drover-test", "state": "stopped", "enabled": false}),
+    )
+    .await;
+    // The probe reads the enabled state from `systemctl show` where that is the same as
+    // `systemctl is-enabled` (and asks is-enabled otherwise): the same answer for an enabled,
+    // a disabled, a static, a masked, an aliased, an unknown and a runtime-enabled unit.
+    node.sh(
+        "cp /etc/systemd/system/drover-test.service /usr/lib/systemd/system/drover-masked.service && \
+         cp /etc/systemd/system/drover-test.service /usr/lib/systemd/system/drover-runtime.service && \
+         systemctl daemon-reload && systemctl mask drover-masked && systemctl enable --runtime drover-runtime",
+    )
+    .await;
+    for unit in [
+        "ssh",
+        "ssh.service",
+        "sshd",
+        "drover-test",
+        "systemd-journald",
+        "drover-masked",
+        "drover-runtime",
+        "drover-nope",
+    ] {
+        let (probe, truth) = node.enabled_lines(unit).await;
+        assert_eq!(probe, truth, "{unit}");
+    }
+    node.sh(
+        "systemctl unmask drover-masked; systemctl disable --runtime drover-runtime; \
+         rm -f /usr/lib/systemd/system/drover-masked.service /usr/lib/systemd/system/drover-runtime.service; systemctl daemon-reload",
     )
     .await;
     assert_eq!(

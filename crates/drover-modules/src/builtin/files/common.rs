@@ -105,15 +105,24 @@ pub(crate) fn resolved_probe(path: &str) -> Request {
     resolved_probe_with(path, true)
 }
 
-/// [`resolved_probe`], with or without the content.
+/// [`resolved_probe`], with or without the content. Its lines are [`files::probe_script`]'s
+/// (without `sha256`: the content is at hand), and, when nothing is there, what a new file
+/// would be like (`umask`, `whoami`, `whogroup`). An existing file costs one `stat` (and one
+/// `cat` for the content); no other process.
 pub(crate) fn resolved_probe_with(path: &str, want_content: bool) -> Request {
-    let plain = files::probe_script(path, want_content).script;
-    let first = format!("p={}\n", quote(path));
-    let resolve = format!(
-        "printf 'umask=%s\\nwhoami=%s\\nwhogroup=%s\\n' \"$(umask)\" \"$(id -un)\" \"$(id -gn)\"\np={}\nif [ -L \"$p\" ]; then r=$(readlink -f -- \"$p\") && [ -n \"$r\" ] && p=$r; printf 'realpath=%s\\n' \"$p\"; fi\n",
+    let mut s = format!(
+        "p={}\n\
+         if [ -L \"$p\" ]; then r=$(readlink -f -- \"$p\") && [ -n \"$r\" ] && p=$r; printf 'realpath=%s\\n' \"$p\"; fi\n\
+         if [ -L \"$p\" ]; then t=link; elif [ -d \"$p\" ]; then t=directory; elif [ -f \"$p\" ]; then t=file; elif [ -e \"$p\" ]; then t=other; \
+         else printf 'state=absent\\numask='; umask; printf 'whoami=%s\\nwhogroup=%s\\n' \"$(id -un)\" \"$(id -gn)\"; exit 0; fi\n\
+         i=$(stat -c \"state=$t\nmode=%a\nowner=%U\ngroup=%G\nsize=%s\" -- \"$p\") && printf '%s\\n' \"$i\"\n\
+         if [ $t = link ]; then printf 'target=%s\\n' \"$(readlink -- \"$p\")\"; fi\n",
         quote(path)
     );
-    Request::new(plain.replacen(&first, &resolve, 1))
+    if want_content {
+        s.push_str(&files::content_lines());
+    }
+    Request::new(s)
 }
 
 /// The file a text-editing module works on, as probed.
@@ -810,11 +819,71 @@ mod tests {
         assert_eq!(leftovers, 0);
     }
 
-    #[test]
-    fn resolved_probe_follows_links() {
-        let r = resolved_probe("/etc/x y");
-        assert!(r.script.contains("p='/etc/x y'\nif [ -L \"$p\" ]; then"));
-        assert!(r.script.starts_with("printf 'umask="));
-        assert!(r.script.contains("--drover-content--"));
+    /// The resolved probe, run in a real shell on files, links, a directory, nothing and a file
+    /// too large to edit.
+    #[tokio::test]
+    async fn resolved_probe_follows_links_and_reads_small_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().to_str().unwrap().to_string();
+        std::fs::write(dir.path().join("a file"), "one\ntwo\n").unwrap();
+        std::os::unix::fs::symlink("a file", dir.path().join("link")).unwrap();
+        std::os::unix::fs::symlink("nowhere", dir.path().join("dangling")).unwrap();
+        std::fs::create_dir(dir.path().join("sub")).unwrap();
+        let big = vec![b'x'; files::MAX_DIFF_BYTES as usize + 1];
+        std::fs::write(dir.path().join("big"), big).unwrap();
+        let local = drover_connection::LocalConnection::new("localhost");
+        let probe = |name: &str| {
+            let path = format!("{d}/{name}");
+            let local = &local;
+            async move {
+                let out = local.run(&resolved_probe(&path)).await.unwrap();
+                (Current::parse("lineinfile", &path, Some(&out)), out)
+            }
+        };
+
+        let (current, _) = probe("a file").await;
+        let current = current.unwrap();
+        assert_eq!(current.text.as_deref(), Some("one\ntwo\n"));
+        assert_eq!(current.real_path, format!("{d}/a file"));
+        assert_eq!(current.state.size, Some(8));
+
+        let (current, _) = probe("link").await;
+        let current = current.unwrap();
+        assert_eq!(current.text.as_deref(), Some("one\ntwo\n"));
+        assert_eq!(
+            current.real_path,
+            std::fs::canonicalize(dir.path().join("a file"))
+                .unwrap()
+                .to_str()
+                .unwrap()
+        );
+
+        // nothing there (also behind a dangling link): what a new file would be like
+        for name in ["absent", "dangling"] {
+            let (current, out) = probe(name).await;
+            let current = current.unwrap();
+            assert_eq!(current.state.kind, FileKind::Absent, "{name}");
+            assert_eq!(current.text, None);
+            let me = std::process::Command::new("id")
+                .arg("-un")
+                .output()
+                .unwrap();
+            assert_eq!(
+                current.fresh.owner.as_deref(),
+                Some(String::from_utf8_lossy(&me.stdout).trim()),
+                "{}",
+                out.stdout_text()
+            );
+            assert!(
+                out.stdout_text().contains("\numask=0"),
+                "{}",
+                out.stdout_text()
+            );
+        }
+
+        let (current, _) = probe("sub").await;
+        assert!(current.is_err_and(|e| e.to_string().contains("is a directory")));
+        let (current, _) = probe("big").await;
+        assert!(current.is_err_and(|e| e.to_string().contains("edits files up to")));
     }
 }

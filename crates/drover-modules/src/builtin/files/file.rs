@@ -204,9 +204,13 @@ const INFO: &str = "--drover-info--";
 /// Ansible checks with `os.path.exists`).
 fn info_lines(var: &str, prefix: &str) -> String {
     format!(
-        "if [ -e \"${var}\" ]; then stat -c '{prefix}uid=%u\n{prefix}gid=%g\n{prefix}owner=%U\n{prefix}group=%G\n{prefix}mode=%a\n{prefix}size=%s\n{prefix}nlink=%h\n{prefix}type=%F' -- \"${var}\"; fi\n"
+        "if [ -e \"${var}\" ]; then stat -c '{}' -- \"${var}\"; fi\n",
+        INFO_FIELDS.replace("{prefix}", prefix)
     )
 }
+
+/// The `stat` format of [`info_lines`], with `{prefix}` before each key.
+const INFO_FIELDS: &str = "{prefix}uid=%u\n{prefix}gid=%g\n{prefix}owner=%U\n{prefix}group=%G\n{prefix}mode=%a\n{prefix}size=%s\n{prefix}nlink=%h\n{prefix}type=%F";
 
 /// Adds Ansible's path info (`uid`, `gid`, `owner`, `group`, `mode`, `state`, `size`) from
 /// [`info_lines`] output to `result`.
@@ -477,28 +481,55 @@ fn json_text(pairs: &[(&str, String)]) -> String {
     format!("{{\n{}\n}}\n", body.join(",\n"))
 }
 
-impl Action for FileModule {
-    fn probe(&self) -> Option<Request> {
+impl FileModule {
+    /// The probe for a path that is a symlink: the path's own state, its state with symlinks
+    /// followed (`realpath=`), and the path info of both.
+    fn link_probe(&self) -> String {
         let own = files::probe_script(&self.path, false).script;
         let resolved = resolved_probe_with(&self.path, false).script;
-        let p = quote(&self.path);
-        let mut extra = format!("p={p}\n{}", info_lines("p", "i_"));
+        let recurse = self.recurse_check();
+        let mut extra = info_lines("p", "i_");
         extra.push_str("r=$(readlink -f -- \"$p\" 2>/dev/null) || r=$p\n");
         extra.push_str(&info_lines("r", "ri_"));
+        format!("( {own} )\necho {SECTION}\n( {resolved}{recurse} )\necho {SECTION}\n{extra}")
+    }
+
+    /// The probe for a path that is not a symlink: the same three sections as
+    /// [`FileModule::link_probe`] (own state, followed state, path info, which are all the
+    /// same here), from one `stat` and no other process (`find` only for `recurse`).
+    fn plain_probe(&self) -> String {
+        const STATE: &str = "state=$t\nmode=%a\nowner=%U\ngroup=%G\nsize=%s\n";
+        let info = INFO_FIELDS.replace("{prefix}", "i_");
+        let format = format!("{STATE}{SECTION}\n{STATE}{SECTION}\n{info}");
+        format!(
+            "if [ -d \"$p\" ]; then t=directory; elif [ -f \"$p\" ]; then t=file; elif [ -e \"$p\" ]; then t=other; else t=absent; fi\n\
+             if [ $t = absent ]; then printf 'state=absent\\n{SECTION}\\nstate=absent\\n{SECTION}\\n'; \
+             else stat -c \"{format}\" -- \"$p\"; fi\n{}",
+            self.recurse_check()
+        )
+    }
+}
+
+impl Action for FileModule {
+    fn probe(&self) -> Option<Request> {
+        let mut script = format!(
+            "p={}\nif [ -L \"$p\" ]; then\n{}else\n{}fi\n",
+            quote(&self.path),
+            self.link_probe(),
+            self.plain_probe(),
+        );
         if let Some(src) = &self.src {
-            extra.push_str(&format!(
+            script.push_str(&format!(
                 "[ -e {} ] && echo src_parent=1\n[ -e {} ] && echo src_self=1\n",
                 quote(&join(dirname(&self.path), src)),
                 quote(&join(&self.path, src))
             ));
-            extra.push_str(
+            script.push_str(
                 "if [ -d \"$p\" ] && [ ! -L \"$p\" ] && [ -z \"$(ls -A -- \"$p\")\" ]; then echo dir_empty=1; fi\n",
             );
         }
-        Some(Request::new(format!(
-            "( {own} )\necho {SECTION}\n( {resolved}{recurse} )\necho {SECTION}\n{extra}true\n",
-            recurse = self.recurse_check()
-        )))
+        script.push_str("true\n");
+        Some(Request::new(script))
     }
 
     fn plan(&self, probe: Option<&Output>) -> Result<Plan, ModuleError> {
@@ -959,6 +990,64 @@ mod tests {
                 .await
                 .unwrap();
             assert!(r.result.changed && !r.result.failed, "{:?}", r.result);
+        }
+    }
+
+    /// For a path that is not a symlink, the one-`stat` probe finds exactly what the general
+    /// (symlink) probe finds: own and followed state, real path and path info.
+    #[tokio::test]
+    async fn plain_probe_agrees_with_the_general_probe() {
+        let dir = tempfile::tempdir().unwrap();
+        let base = dir.path().to_str().unwrap();
+        std::fs::create_dir_all(dir.path().join("d/e")).unwrap();
+        std::fs::write(dir.path().join("d/f"), "x").unwrap();
+        std::os::unix::fs::symlink("d", dir.path().join("via")).unwrap();
+        let local = drover_connection::LocalConnection::new("localhost");
+        for (name, state) in [
+            ("d", "directory"),
+            ("d/f", "file"),
+            ("d/absent", "directory"),
+            ("via/e", "directory"),
+            ("via/f", "file"),
+        ] {
+            let path = format!("{base}/{name}");
+            let m = action("file", json!({"path": path, "state": state}), false);
+            let fast = local.run(&m.probe().unwrap()).await.unwrap();
+            let module = FileModule {
+                path: path.clone(),
+                state: None,
+                recurse: false,
+                force: false,
+                follow: true,
+                src: None,
+                attrs: Attrs::default(),
+                touch_times: false,
+                diff: false,
+            };
+            let general = Request::new(format!("p={}\n{}", quote(&path), module.link_probe()));
+            let general = local.run(&general).await.unwrap();
+            let (a, mut b) = (
+                module.parse(&fast.stdout).unwrap(),
+                module.parse(&general.stdout).unwrap(),
+            );
+            // `file` never looks at content hashes; only the general probe computes them.
+            b.own.sha256 = None;
+            b.resolved.sha256 = None;
+            assert_eq!(a.own, b.own, "{name}");
+            assert_eq!(a.resolved, b.resolved, "{name}");
+            assert_eq!(a.real_path, b.real_path, "{name}");
+            let own_info = |info: &str| {
+                info.lines()
+                    .filter(|l| l.starts_with("i_"))
+                    .map(String::from)
+                    .collect::<Vec<_>>()
+            };
+            assert_eq!(own_info(&a.info), own_info(&b.info), "{name}");
+            assert_eq!(
+                a.own.kind != FileKind::Absent,
+                !own_info(&a.info).is_empty(),
+                "{name}"
+            );
         }
     }
 }

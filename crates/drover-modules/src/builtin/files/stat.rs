@@ -110,12 +110,12 @@ impl Stat {
         }
         if self.mime {
             s.push_str(
-                "if command -v file >/dev/null 2>&1; then printf 'mime=%s\\n' \"$(file --mime-type --mime-encoding \"$p\" 2>/dev/null | tr '\\n' ' ')\"; fi\n",
+                "if command -v file >/dev/null 2>&1; then printf 'mime=%s\\n' \"$(file --mime-type --mime-encoding -- \"$p\" 2>/dev/null)\"; fi\n",
             );
         }
         if self.attributes {
             s.push_str(
-                "if command -v lsattr >/dev/null 2>&1; then printf 'lsattr=%s\\n' \"$(lsattr -vd \"$p\" 2>/dev/null | head -n 1)\"; fi\n",
+                "if command -v lsattr >/dev/null 2>&1; then printf 'lsattr=%s\\n' \"$(lsattr -vd -- \"$p\" 2>/dev/null)\"; fi\n",
             );
         }
         s

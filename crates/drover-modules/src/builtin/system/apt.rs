@@ -287,6 +287,22 @@ pub(crate) fn split_spec(module: &str, text: &str, state: PkgState) -> Result<Sp
 const ENV: &str =
     "export DEBIAN_FRONTEND=noninteractive DEBIAN_PRIORITY=critical LC_ALL=C LANG=C LANGUAGE=C\n";
 const SIM_MARKER: &str = "--drover-apt-simulate--";
+/// The probe's `has NAME [VERSION]`: whether dpkg has NAME installed (at VERSION), from the
+/// `pkg<TAB>name<TAB>status<TAB>version` lines in `$q`.
+const HAS: &str = "has() {
+  case $1 in *:*|*'*'*|*'?'*|*'['*)
+    dpkg-query -W -f='${Status}|${Version}\\n' -- \"$1\" 2>/dev/null | { while IFS='|' read -r st ver; do case \"$st\" in *' installed') if [ -z \"$2\" ] || [ \"$ver\" = \"$2\" ]; then exit 0; fi ;; esac; done; exit 1; }
+    return ;;
+  esac
+  while IFS='\t' read -r _ n st ver; do
+    case $n in \"$1\"|\"$1\":*) ;; *) continue ;; esac
+    case $st in *' installed') if [ -z \"$2\" ] || [ \"$ver\" = \"$2\" ]; then return 0; fi ;; esac
+  done <<DROVER_EOF
+$q
+DROVER_EOF
+  return 1
+}
+";
 /// What apt-get prints when it did nothing (Ansible's `APT_GET_ZERO`).
 const APT_GET_ZERO: &str = "\n0 upgraded, 0 newly installed, 0 to remove";
 
@@ -311,6 +327,8 @@ impl Installed {
 struct Probe {
     now: i64,
     cache_mtime: i64,
+    /// `cache=` as printed (seconds with nanoseconds).
+    cache_stamp: String,
     packages: Vec<Installed>,
     simulated: Option<(i32, String)>,
     deb: Option<(String, String)>,
@@ -327,21 +345,29 @@ pub(crate) struct Work {
     /// With a stale cache, `latest` is decided again after the update: apt-get installs every
     /// package's candidate and its output says whether anything changed.
     redecide: bool,
-    /// The probe's cache time (for `cache_updated`).
-    cache_mtime: i64,
+    /// The probe's cache time (for `cache_updated`), as printed (with nanoseconds).
+    cache_stamp: String,
 }
 
 impl Apt {
-    fn cache_line() -> &'static str {
-        "echo \"now=$(date +%s)\"\n\
-         if [ -e /var/lib/apt/periodic/update-success-stamp ]; then echo \"cache=$(stat -c %Y /var/lib/apt/periodic/update-success-stamp)\"; \
-         elif [ -e /var/lib/apt/lists ]; then echo \"cache=$(stat -c %Y /var/lib/apt/lists)\"; else echo cache=0; fi\n"
+    /// Lines printing the cache's time (`cache=`, Ansible reports it as `cache_update_time`)
+    /// and, when `cache_valid_time` has to be compared with it, the node's clock (`now=`).
+    fn cache_line(with_now: bool) -> String {
+        let now = if with_now {
+            "echo \"now=$(date +%s)\"\n"
+        } else {
+            ""
+        };
+        format!(
+            "{now}if [ -e /var/lib/apt/periodic/update-success-stamp ]; then echo \"cache=$(stat -c %.9Y /var/lib/apt/periodic/update-success-stamp)\"; \
+             elif [ -e /var/lib/apt/lists ]; then echo \"cache=$(stat -c %.9Y /var/lib/apt/lists)\"; else echo cache=0; fi\n"
+        )
     }
 
     pub(crate) fn probe_script(&self) -> String {
         let mut s = String::from(ENV);
         s.push_str("command -v apt-get >/dev/null 2>&1 || { echo 'error=apt-get not found on this node (not a Debian-family system?)'; exit 0; }\n");
-        s.push_str(Self::cache_line());
+        s.push_str(&Self::cache_line(self.update_cache.is_some_and(|v| v > 0)));
         if let Some(deb) = &self.deb {
             if deb.contains("://") {
                 // Not downloaded yet: decided at apply time.
@@ -362,15 +388,18 @@ impl Apt {
         }
         let names: Vec<&str> = self.specs.iter().map(|s| s.name.as_str()).collect();
         s.push_str(&format!(
-            "dpkg-query -W -f='pkg\\t${{binary:Package}}\\t${{Status}}\\t${{Version}}\\n' -- {} 2>/dev/null\n",
+            "q=$(dpkg-query -W -f='pkg\\t${{binary:Package}}\\t${{Status}}\\t${{Version}}\\n' -- {} 2>/dev/null)\n\
+             [ -z \"$q\" ] || printf '%s\\n' \"$q\"\n",
             join(&names)
         ));
         if self.state == PkgState::Absent {
             return s;
         }
         // What to simulate: present → the specs dpkg does not have (at the pinned version);
-        // latest → all.
-        s.push_str("has() { dpkg-query -W -f='${Status}|${Version}\\n' -- \"$1\" 2>/dev/null | { while IFS='|' read -r st ver; do case \"$st\" in *' installed') if [ -z \"$2\" ] || [ \"$ver\" = \"$2\" ]; then exit 0; fi ;; esac; done; exit 1; }; }\nset --\n");
+        // latest → all. `has NAME [VERSION]` reads the query above (no process); names with an
+        // architecture or a pattern ask dpkg-query, which knows how they match.
+        s.push_str(HAS);
+        s.push_str("set --\n");
         for spec in &self.specs {
             let arg = quote(&spec.arg());
             if self.state == PkgState::Latest {
@@ -402,13 +431,14 @@ impl Apt {
             line_value(head, key).and_then(|v| v.trim().parse::<f64>().ok().map(|f| f as i64))
         };
         let mut probe = Probe {
-            now: number("now").ok_or_else(|| {
+            cache_mtime: number("cache").ok_or_else(|| {
                 ModuleError::node(format!(
                     "unexpected apt probe output: {}",
                     text.chars().take(300).collect::<String>()
                 ))
             })?,
-            cache_mtime: number("cache").unwrap_or(0),
+            now: number("now").unwrap_or(0),
+            cache_stamp: line_value(head, "cache").unwrap_or("").trim().to_string(),
             ..Probe::default()
         };
         for line in head.lines() {
@@ -494,7 +524,9 @@ impl Action for Apt {
         let probe = Apt::parse_probe(&out.stdout_text())?;
         let update = self
             .update_cache
-            .is_some_and(|valid| probe.cache_mtime + valid < probe.now);
+            // Ansible compares the cache's mtime (with its fraction) plus cache_valid_time with
+            // the clock: without a valid time the cache is always older, so always updated.
+            .is_some_and(|valid| valid <= 0 || probe.cache_mtime + valid < probe.now);
         // Ansible's removal path and its early failures report no cache fields.
         let result = if self.state == PkgState::Absent {
             ModuleResult::ok()
@@ -519,7 +551,7 @@ impl Action for Apt {
             update,
             redecide: update && self.state == PkgState::Latest && self.deb.is_none(),
             packages,
-            cache_mtime: probe.cache_mtime,
+            cache_stamp: probe.cache_stamp.clone(),
         };
         if work.packages.is_empty() && !work.update {
             return Ok(Plan::satisfied(result));
@@ -549,7 +581,7 @@ impl Action for Apt {
                 retries = self.retries,
                 max = self.retry_max_delay.max(1),
             ));
-            s.push_str(Apt::cache_line());
+            s.push_str(&Apt::cache_line(true));
             s.push_str(&format!("echo {SIM_MARKER}\n"));
         }
         let packages: Vec<String> = if work.redecide {
@@ -596,14 +628,16 @@ impl Action for Apt {
             _ => (None, text.clone()),
         };
         let mut r = plan.result.clone();
-        if let Some(t) = head
+        if let Some(stamp) = head
             .filter(|_| self.state != PkgState::Absent)
             .and_then(|h| line_value(h, "cache"))
-            .and_then(|v| v.trim().parse::<i64>().ok())
+            .map(str::trim)
+            && let Ok(t) = stamp.parse::<f64>()
         {
+            // Compared to the nanosecond: an update within the second of the last one counts.
             r = r
-                .with("cache_update_time", t)
-                .with("cache_updated", t != work.cache_mtime);
+                .with("cache_update_time", t as i64)
+                .with("cache_updated", stamp != work.cache_stamp);
         }
         if out.status != 0 {
             r.changed = false;
@@ -898,6 +932,11 @@ mod tests {
         assert_eq!(plan.outcome, Outcome::Satisfied);
         assert_eq!(plan.result.extra["cache_updated"], json!(false));
         let a = action("apt", json!({"update_cache": "yes"}));
+        // Without cache_valid_time Ansible always updates, even a cache from this very second
+        // (and the probe does not need the node's clock).
+        assert!(!a.probe().unwrap().script.contains("now="));
+        let fresh = a.plan(Some(&out(0, "cache=1700000000\n", ""))).unwrap();
+        assert_eq!(fresh.outcome, Outcome::Change);
         let plan = a.plan(Some(&probe(""))).unwrap();
         assert_eq!(plan.outcome, Outcome::Change);
         assert!(plan.result.changed);

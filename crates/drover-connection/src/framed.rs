@@ -30,9 +30,10 @@
 //! (redirect daemons' output, as with Ansible).
 
 use std::any::Any;
+use std::future::Future;
 use std::io;
 use std::pin::Pin;
-use std::time::Duration;
+use std::task::Poll;
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
@@ -98,16 +99,22 @@ impl FramedShell {
     /// True when the shell's channel has already ended (checked without waiting, before a
     /// request is sent, so a dead shell can be replaced with nothing run).
     pub(crate) async fn is_closed(&mut self) -> bool {
+        // Let the runtime poll its I/O driver once (without waiting), so an end of the streams
+        // the kernel already has is seen by the reads below. (A zero `timeout` here cost a
+        // timer tick, about 1 ms, per stream and request.)
+        tokio::task::yield_now().await;
         let mut chunk = [0u8; 8192];
         for (stream, buf) in [
             (&mut self.stdout, &mut self.out),
             (&mut self.stderr, &mut self.err),
         ] {
-            // A zero timeout polls the read once.
-            match tokio::time::timeout(Duration::ZERO, stream.read(&mut chunk)).await {
-                Ok(Ok(0)) | Ok(Err(_)) => return true,
-                Ok(Ok(n)) => buf.extend_from_slice(&chunk[..n]),
-                Err(_) => {}
+            // Poll the read once: pending means open with nothing to read.
+            let mut read = std::pin::pin!(stream.read(&mut chunk));
+            let polled = std::future::poll_fn(|cx| Poll::Ready(read.as_mut().poll(cx))).await;
+            match polled {
+                Poll::Ready(Ok(0)) | Poll::Ready(Err(_)) => return true,
+                Poll::Ready(Ok(n)) => buf.extend_from_slice(&chunk[..n]),
+                Poll::Pending => {}
             }
         }
         false
@@ -305,6 +312,7 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
     use std::process::Stdio;
+    use std::time::Duration;
 
     /// A framed shell on a local `/bin/sh` (the same protocol as over SSH, without the channel).
     fn local_shell(command: &str) -> FramedShell {
@@ -458,6 +466,28 @@ mod tests {
         };
         let (result, ()) = tokio::join!(sh.exchange("sleep 0.3"), kill);
         assert!(matches!(result, Err(FrameError::Lost(_))), "{result:?}");
+        assert!(sh.is_closed().await);
+    }
+
+    #[tokio::test]
+    async fn a_shell_that_ended_between_requests_is_seen_closed_at_once() {
+        let (mut sh, pid) = local_shell_pid("exec /bin/sh");
+        run(&mut sh, "true").await;
+        let started = std::time::Instant::now();
+        for _ in 0..100 {
+            assert!(!sh.is_closed().await);
+        }
+        // no timer per check: 100 checks of an idle open shell take far less than 100 ms
+        assert!(
+            started.elapsed() < Duration::from_millis(50),
+            "{:?}",
+            started.elapsed()
+        );
+        std::process::Command::new("kill")
+            .args(["-9", &pid.to_string()])
+            .status()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(50));
         assert!(sh.is_closed().await);
     }
 }

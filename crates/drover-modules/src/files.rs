@@ -18,8 +18,14 @@ use crate::{ModuleError, Request};
 /// Old contents larger than this are not fetched for diffs.
 pub const MAX_DIFF_BYTES: u64 = 256 * 1024;
 
+/// The first line of every probe whose output drover parses: the C locale. Output that does
+/// not depend on the locale gets cheaper (each process of a probe would otherwise load the
+/// node's locale files, e.g. `C.UTF-8` forwarded by ssh) and messages parse the same
+/// everywhere. User commands keep the node's locale.
+pub const C_LOCALE: &str = "LC_ALL=C; export LC_ALL\n";
+
 /// Marker line before the content in probe output.
-const CONTENT_MARKER: &str = "--drover-content--";
+pub(crate) const CONTENT_MARKER: &str = "--drover-content--";
 
 /// The type of a path.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -74,7 +80,7 @@ pub struct FileState {
 /// it is at most [`MAX_DIFF_BYTES`].
 pub fn probe_script(path: &str, want_content: bool) -> Request {
     let mut s = format!(
-        "p={p}\n\
+        "{C_LOCALE}p={p}\n\
          if [ -L \"$p\" ]; then t=link; elif [ -d \"$p\" ]; then t=directory; \
          elif [ -f \"$p\" ]; then t=file; elif [ -e \"$p\" ]; then t=other; \
          else echo state=absent; exit 0; fi\n\

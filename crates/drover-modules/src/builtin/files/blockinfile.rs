@@ -242,7 +242,10 @@ impl BlockInFile {
 
 impl Action for BlockInFile {
     fn probe(&self) -> Option<Request> {
-        Some(resolved_probe(&self.target.path))
+        Some(resolved_probe(
+            &self.target.path,
+            self.target.options.attrs != crate::files::Attrs::default(),
+        ))
     }
 
     fn plan(&self, probe: Option<&Output>) -> Result<Plan, ModuleError> {

@@ -100,29 +100,51 @@ pub(crate) fn check_validate(module: &str, validate: &Option<String>) -> Result<
 }
 
 /// A probe of `path` that follows symlinks (printing `realpath=` when it did) and prints the
-/// content of a regular file up to [`files::MAX_DIFF_BYTES`].
-pub(crate) fn resolved_probe(path: &str) -> Request {
-    resolved_probe_with(path, true)
-}
-
-/// [`resolved_probe`], with or without the content. Its lines are [`files::probe_script`]'s
-/// (without `sha256`: the content is at hand), and, when nothing is there, what a new file
-/// would be like (`umask`, `whoami`, `whogroup`). An existing file costs one `stat` (and one
-/// `cat` for the content); no other process.
-pub(crate) fn resolved_probe_with(path: &str, want_content: bool) -> Request {
-    let mut s = format!(
-        "p={}\n\
-         if [ -L \"$p\" ]; then r=$(readlink -f -- \"$p\") && [ -n \"$r\" ] && p=$r; printf 'realpath=%s\\n' \"$p\"; fi\n\
-         if [ -L \"$p\" ]; then t=link; elif [ -d \"$p\" ]; then t=directory; elif [ -f \"$p\" ]; then t=file; elif [ -e \"$p\" ]; then t=other; \
-         else printf 'state=absent\\numask='; umask; printf 'whoami=%s\\nwhogroup=%s\\n' \"$(id -un)\" \"$(id -gn)\"; exit 0; fi\n\
-         i=$(stat -c \"state=$t\nmode=%a\nowner=%U\ngroup=%G\nsize=%s\" -- \"$p\") && printf '%s\\n' \"$i\"\n\
-         if [ $t = link ]; then printf 'target=%s\\n' \"$(readlink -- \"$p\")\"; fi\n",
-        quote(path)
-    );
-    if want_content {
+/// content of a regular file up to [`files::MAX_DIFF_BYTES`]; with `want_attrs`, also its mode,
+/// owner, group and size (one `stat`), which an edit needs only when it sets attributes.
+pub(crate) fn resolved_probe(path: &str, want_attrs: bool) -> Request {
+    let mut s = resolved_head(path);
+    if want_attrs {
+        s.push_str(&stat_lines());
         s.push_str(&files::content_lines());
+    } else {
+        // The type alone; the content (one byte more than the limit tells a file too large).
+        s.push_str(&format!(
+            "echo \"state=$t\"\nif [ $t = file ]; then echo {}; head -c {} -- \"$p\"; fi\n",
+            files::CONTENT_MARKER,
+            files::MAX_DIFF_BYTES + 1
+        ));
     }
     Request::new(s)
+}
+
+/// [`resolved_probe`] without the content, with the attributes (for `file` on a symlink).
+pub(crate) fn resolved_attrs_probe(path: &str) -> Request {
+    let mut s = resolved_head(path);
+    s.push_str(&stat_lines());
+    Request::new(s)
+}
+
+/// The common start of the resolved probes: the C locale, symlinks followed (`realpath=`), the
+/// type in `$t`, and when nothing is there, `state=absent` and what a new file would be like
+/// (`umask`, `whoami`, `whogroup`).
+fn resolved_head(path: &str) -> String {
+    format!(
+        "{}p={}\n\
+         if [ -L \"$p\" ]; then r=$(readlink -f -- \"$p\") && [ -n \"$r\" ] && p=$r; printf 'realpath=%s\\n' \"$p\"; fi\n\
+         if [ -L \"$p\" ]; then t=link; elif [ -d \"$p\" ]; then t=directory; elif [ -f \"$p\" ]; then t=file; elif [ -e \"$p\" ]; then t=other; \
+         else printf 'state=absent\\numask='; umask; printf 'whoami=%s\\nwhogroup=%s\\n' \"$(id -un)\" \"$(id -gn)\"; exit 0; fi\n",
+        files::C_LOCALE,
+        quote(path)
+    )
+}
+
+/// [`files::probe_script`]'s lines for `"$p"` of type `$t` (without `sha256`), the `stat`
+/// output kept in `$i` for [`files::content_lines`].
+fn stat_lines() -> String {
+    "i=$(stat -c \"state=$t\nmode=%a\nowner=%U\ngroup=%G\nsize=%s\" -- \"$p\") && printf '%s\\n' \"$i\"\n\
+     if [ $t = link ]; then printf 'target=%s\\n' \"$(readlink -- \"$p\")\"; fi\n"
+        .to_string()
 }
 
 /// The file a text-editing module works on, as probed.
@@ -176,9 +198,12 @@ impl Current {
             }
             FileKind::File => {
                 let content = state.content.clone().ok_or_else(|| {
+                    let size = match state.size {
+                        Some(size) => format!("{size} bytes"),
+                        None => format!("larger than {} bytes", files::MAX_DIFF_BYTES),
+                    };
                     ModuleError::node(format!(
-                        "`{path}` is {} bytes; drover's {module} edits files up to {} bytes (it reads the whole file to the controller)",
-                        state.size.unwrap_or(0),
+                        "`{path}` is {size}; drover's {module} edits files up to {} bytes (it reads the whole file to the controller)",
                         files::MAX_DIFF_BYTES
                     ))
                 })?;
@@ -819,8 +844,8 @@ mod tests {
         assert_eq!(leftovers, 0);
     }
 
-    /// The resolved probe, run in a real shell on files, links, a directory, nothing and a file
-    /// too large to edit.
+    /// The resolved probe (with and without attributes), run in a real shell on files, links,
+    /// a directory, nothing and a file too large to edit.
     #[tokio::test]
     async fn resolved_probe_follows_links_and_reads_small_files() {
         let dir = tempfile::tempdir().unwrap();
@@ -832,58 +857,73 @@ mod tests {
         let big = vec![b'x'; files::MAX_DIFF_BYTES as usize + 1];
         std::fs::write(dir.path().join("big"), big).unwrap();
         let local = drover_connection::LocalConnection::new("localhost");
-        let probe = |name: &str| {
-            let path = format!("{d}/{name}");
-            let local = &local;
-            async move {
-                let out = local.run(&resolved_probe(&path)).await.unwrap();
-                (Current::parse("lineinfile", &path, Some(&out)), out)
-            }
-        };
+        let me = std::process::Command::new("id")
+            .arg("-un")
+            .output()
+            .unwrap();
+        let me = String::from_utf8_lossy(&me.stdout).trim().to_string();
+        for attrs in [true, false] {
+            let probe = |name: &str| {
+                let path = format!("{d}/{name}");
+                let local = &local;
+                async move {
+                    let out = local.run(&resolved_probe(&path, attrs)).await.unwrap();
+                    (Current::parse("lineinfile", &path, Some(&out)), out)
+                }
+            };
 
-        let (current, _) = probe("a file").await;
-        let current = current.unwrap();
-        assert_eq!(current.text.as_deref(), Some("one\ntwo\n"));
-        assert_eq!(current.real_path, format!("{d}/a file"));
-        assert_eq!(current.state.size, Some(8));
-
-        let (current, _) = probe("link").await;
-        let current = current.unwrap();
-        assert_eq!(current.text.as_deref(), Some("one\ntwo\n"));
-        assert_eq!(
-            current.real_path,
-            std::fs::canonicalize(dir.path().join("a file"))
-                .unwrap()
-                .to_str()
-                .unwrap()
-        );
-
-        // nothing there (also behind a dangling link): what a new file would be like
-        for name in ["absent", "dangling"] {
-            let (current, out) = probe(name).await;
+            let (current, _) = probe("a file").await;
             let current = current.unwrap();
-            assert_eq!(current.state.kind, FileKind::Absent, "{name}");
-            assert_eq!(current.text, None);
-            let me = std::process::Command::new("id")
-                .arg("-un")
-                .output()
-                .unwrap();
+            assert_eq!(current.text.as_deref(), Some("one\ntwo\n"));
+            assert_eq!(current.real_path, format!("{d}/a file"));
+            assert_eq!(current.state.kind, FileKind::File);
+            // the attributes only when asked for (one `stat` less otherwise)
+            assert_eq!(current.state.size, attrs.then_some(8), "{attrs}");
+            assert_eq!(current.state.owner.is_some(), attrs);
+
+            let (current, _) = probe("link").await;
+            let current = current.unwrap();
+            assert_eq!(current.text.as_deref(), Some("one\ntwo\n"));
             assert_eq!(
-                current.fresh.owner.as_deref(),
-                Some(String::from_utf8_lossy(&me.stdout).trim()),
-                "{}",
-                out.stdout_text()
+                current.real_path,
+                std::fs::canonicalize(dir.path().join("a file"))
+                    .unwrap()
+                    .to_str()
+                    .unwrap()
             );
+
+            // nothing there (also behind a dangling link): what a new file would be like
+            for name in ["absent", "dangling"] {
+                let (current, out) = probe(name).await;
+                let current = current.unwrap();
+                assert_eq!(current.state.kind, FileKind::Absent, "{name}");
+                assert_eq!(current.text, None);
+                assert_eq!(
+                    current.fresh.owner.as_deref(),
+                    Some(me.as_str()),
+                    "{}",
+                    out.stdout_text()
+                );
+                assert!(
+                    out.stdout_text().contains("\numask=0"),
+                    "{}",
+                    out.stdout_text()
+                );
+            }
+
+            let (current, _) = probe("sub").await;
+            assert!(current.is_err_and(|e| e.to_string().contains("is a directory")));
+            let (current, _) = probe("big").await;
+            let err = current.err().unwrap().to_string();
+            assert!(err.contains("edits files up to"), "{err}");
             assert!(
-                out.stdout_text().contains("\numask=0"),
-                "{}",
-                out.stdout_text()
+                err.contains(if attrs {
+                    "is 262145 bytes"
+                } else {
+                    "is larger than 262144 bytes"
+                }),
+                "{err}"
             );
         }
-
-        let (current, _) = probe("sub").await;
-        assert!(current.is_err_and(|e| e.to_string().contains("is a directory")));
-        let (current, _) = probe("big").await;
-        assert!(current.is_err_and(|e| e.to_string().contains("edits files up to")));
     }
 }

@@ -12,7 +12,7 @@ use drover_connection::shell::quote;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::common::{attrs, node_path, refuse, resolved_probe_with};
+use super::common::{attrs, node_path, refuse, resolved_attrs_probe};
 use crate::diff::FileDiff;
 use crate::files::{self, Attrs, FileKind, FileState};
 use crate::params::{Bool, Mode, parse};
@@ -486,7 +486,7 @@ impl FileModule {
     /// followed (`realpath=`), and the path info of both.
     fn link_probe(&self) -> String {
         let own = files::probe_script(&self.path, false).script;
-        let resolved = resolved_probe_with(&self.path, false).script;
+        let resolved = resolved_attrs_probe(&self.path).script;
         let recurse = self.recurse_check();
         let mut extra = info_lines("p", "i_");
         extra.push_str("r=$(readlink -f -- \"$p\" 2>/dev/null) || r=$p\n");
@@ -513,7 +513,8 @@ impl FileModule {
 impl Action for FileModule {
     fn probe(&self) -> Option<Request> {
         let mut script = format!(
-            "p={}\nif [ -L \"$p\" ]; then\n{}else\n{}fi\n",
+            "{}p={}\nif [ -L \"$p\" ]; then\n{}else\n{}fi\n",
+            files::C_LOCALE,
             quote(&self.path),
             self.link_probe(),
             self.plain_probe(),

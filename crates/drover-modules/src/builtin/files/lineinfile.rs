@@ -310,7 +310,10 @@ fn present(
 
 impl Action for LineInFile {
     fn probe(&self) -> Option<Request> {
-        Some(resolved_probe(&self.target.path))
+        Some(resolved_probe(
+            &self.target.path,
+            self.target.options.attrs != crate::files::Attrs::default(),
+        ))
     }
 
     fn plan(&self, probe: Option<&Output>) -> Result<Plan, ModuleError> {

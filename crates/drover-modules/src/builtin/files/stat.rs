@@ -88,9 +88,10 @@ impl Stat {
             ("{ [ -e \"$p\" ] || [ -L \"$p\" ]; }", "")
         };
         let mut s = format!(
-            "p={p}\nif ! {exists}; then echo exists=false; exit 0; fi\n\
+            "{locale}p={p}\nif ! {exists}; then echo exists=false; exit 0; fi\n\
              stat {flag}-c 'raw=%f\nuid=%u\ngid=%g\nsize=%s\ninode=%i\ndev=%d\nnlink=%h\natime=%.9X\nmtime=%.9Y\nctime=%.9Z\nblocks=%b\nblock_size=%o\nmajor=%t\nminor=%T\npw_name=%U\ngr_name=%G' -- \"$p\" || exit 1\n\
              [ -r \"$p\" ] && echo readable=1\n[ -w \"$p\" ] && echo writeable=1\n[ -x \"$p\" ] && echo executable=1\n",
+            locale = crate::files::C_LOCALE,
             p = quote(&self.path)
         );
         if !self.follow {

@@ -318,7 +318,8 @@ struct Steps {
 
 impl Action for Systemd {
     fn probe(&self) -> Option<Request> {
-        let mut s = String::from(
+        let mut s = String::from(crate::files::C_LOCALE);
+        s.push_str(
             "command -v systemctl >/dev/null 2>&1 || { echo 'error=systemctl not found: this node is not managed by systemd'; exit 0; }\n",
         );
         if self.module == "service" {

@@ -112,6 +112,19 @@ fn run_playbooks(
         );
         return ExitCode::from(exit::ERROR);
     }
+    // A sandbox's connection file reaches the sandbox only (see drover_inventory::sandbox_guard).
+    let outside = inventory.check_sandbox_reach();
+    if !outside.is_empty() {
+        for diag in &outside {
+            eprint!("{diag}");
+        }
+        eprintln!(
+            "error: {} host{} of this run would be reached outside the sandbox; no node was touched",
+            outside.len(),
+            if outside.len() == 1 { "" } else { "s" }
+        );
+        return ExitCode::from(exit::ERROR);
+    }
     let sink: Arc<dyn drover_events::Sink> = match args.output {
         OutputFormat::Human => {
             let options =

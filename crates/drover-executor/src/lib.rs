@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 
 use drover_diag::Diagnostic;
 use drover_events::{Event, HostStats, Sink};
-use drover_inventory::Inventory;
+use drover_inventory::{Inventory, sandbox_guard};
 use drover_playbook::{LoadOptions, LoadTemplater, Playbook, TagFilter};
 use drover_template::{HostVarsSource, Templar, Vars};
 use indexmap::IndexMap;
@@ -327,7 +327,27 @@ impl Executor {
             .iter()
             .filter_map(|k| conn.get(*k).and_then(Value::as_str).map(String::from))
             .collect();
-        target_from_vars(&settings, &args)
+        let target = target_from_vars(&settings, &args)?;
+        // A run with a sandbox's connection file reaches nothing outside loopback (checked on
+        // the inventory before the run; here again with templated addresses).
+        if let (Some(sandbox), Target::Ssh(options)) =
+            (vars.get(sandbox_guard::SANDBOX_VAR), &target)
+        {
+            let sandbox = sandbox
+                .as_str()
+                .map_or_else(|| sandbox.to_string(), String::from);
+            let jumps = options.jump_hosts.iter().map(|j| sandbox_guard::host_of(j));
+            for address in std::iter::once(options.address.as_str()).chain(jumps) {
+                if !sandbox_guard::is_loopback(address) {
+                    return Err(format!(
+                        "{}; {}",
+                        sandbox_guard::outside_sandbox_message(host, address, &sandbox),
+                        sandbox_guard::outside_sandbox_help(&sandbox)
+                    ));
+                }
+            }
+        }
+        Ok(target)
     }
 }
 

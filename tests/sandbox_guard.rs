@@ -1,0 +1,147 @@
+#![allow(clippy::unwrap_used)]
+//! A run that uses a sandbox's connection file reaches hosts at loopback addresses only: the
+//! committed Pigsty inventory (10.10.10.x) combined with the connection file of another sandbox
+//! (10.10.11.x, as `drover sandbox --name bench` writes it) stops before any node is touched,
+//! instead of connecting to 10.10.10.x for real; a templated address outside loopback fails
+//! its host when it is connected.
+//!
+//! Safety net for the test itself: every host without a sandbox mapping also gets
+//! `-o ProxyCommand=false`, so even a broken guard would start `false` instead of sending
+//! anything to a non-loopback address; the sandbox's own nodes point at the closed port 9.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use drover_sandbox::inventory::{NodeEndpoint, connection_inventory};
+
+/// A connection file for sandbox `guardtest` with nodes 10.10.11.10-13 on 127.0.0.1:9, and
+/// the safety net file.
+fn connection_files(dir: &Path) -> (PathBuf, PathBuf) {
+    let nodes: Vec<NodeEndpoint<'_>> = ["meta", "node-1", "node-2", "node-3"]
+        .iter()
+        .enumerate()
+        .map(|(i, hostname)| NodeEndpoint {
+            hostname,
+            address: format!("10.10.11.{}", 10 + i),
+            port: 9,
+        })
+        .collect();
+    let text = connection_inventory(
+        "guardtest",
+        &nodes,
+        Path::new("/nonexistent/key"),
+        Path::new("/nonexistent/known_hosts"),
+        Path::new("/nonexistent/cache"),
+    );
+    assert!(text.contains("drover_sandbox: guardtest"), "{text}");
+    let connection = dir.join("connection.yml");
+    std::fs::write(&connection, text).unwrap();
+    let safety = dir.join("safety.yml");
+    std::fs::write(
+        &safety,
+        "all:\n  vars:\n    ansible_ssh_common_args: '-o ProxyCommand=false'\n",
+    )
+    .unwrap();
+    (connection, safety)
+}
+
+fn play(args: &[&Path], playbook: &Path) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_drover"));
+    cmd.arg("play");
+    for inventory in args {
+        cmd.arg("-i").arg(inventory);
+    }
+    cmd.arg(playbook)
+        .env_remove("DROVER_INVENTORY")
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn another_inventory_with_a_sandbox_connection_file_is_refused_before_any_node_is_touched() {
+    let dir = tempfile::tempdir().unwrap();
+    let (connection, safety) = connection_files(dir.path());
+    let pigsty = Path::new("inventory/sandbox.yml");
+    let out = play(
+        &[pigsty, &connection, &safety],
+        Path::new("playbooks/infra.yml"),
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stderr}\n{stdout}");
+    for host in ["10.10.10.10", "10.10.10.11", "10.10.10.12", "10.10.10.13"] {
+        assert!(
+            stderr.contains(&format!(
+                "host `{host}` would be reached at {host}, outside drover sandbox `guardtest`"
+            )),
+            "{stderr}"
+        );
+    }
+    // each error points at the host's line in the committed inventory
+    let text = std::fs::read_to_string(pigsty).unwrap();
+    let line = text
+        .lines()
+        .position(|l| l.trim_start().starts_with("10.10.10.10:"))
+        .unwrap()
+        + 1;
+    assert!(
+        stderr.contains(&format!("inventory/sandbox.yml:{line}:")),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("-i .sandbox/guardtest/inventory.yml -i .sandbox/guardtest/connection.yml"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(
+            "4 hosts of this run would be reached outside the sandbox; no node was touched"
+        ),
+        "{stderr}"
+    );
+    assert!(!stdout.contains("PLAY ["), "{stdout}");
+
+    // the connection file with its own nodes only: the guard lets the run go (the nodes are
+    // on a closed loopback port here, so they are unreachable, which is exit code 4)
+    let own = dir.path().join("own.yml");
+    std::fs::write(&own, "all:\n  hosts:\n    10.10.11.10:\n    10.10.11.11:\n").unwrap();
+    let book = dir.path().join("ping.yml");
+    std::fs::write(
+        &book,
+        "- hosts: all\n  gather_facts: false\n  tasks:\n    - ping:\n",
+    )
+    .unwrap();
+    let out = play(&[&own, &connection, &safety], &book);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(4), "{stdout}");
+    assert!(stdout.contains("UNREACHABLE"), "{stdout}");
+}
+
+#[test]
+fn a_templated_address_outside_loopback_fails_its_host() {
+    let dir = tempfile::tempdir().unwrap();
+    let (connection, safety) = connection_files(dir.path());
+    let inventory = dir.path().join("templated.yml");
+    std::fs::write(
+        &inventory,
+        "all:\n  hosts:\n    far:\n      ansible_host: '{{ real_address }}'\n      real_address: 10.10.10.99\n",
+    )
+    .unwrap();
+    let book = dir.path().join("ping.yml");
+    std::fs::write(
+        &book,
+        "- hosts: far\n  gather_facts: false\n  tasks:\n    - ping:\n",
+    )
+    .unwrap();
+    let out = play(&[&inventory, &connection, &safety], &book);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains(
+            "host `far` would be reached at 10.10.10.99, outside drover sandbox `guardtest`"
+        ),
+        "{stdout}"
+    );
+    assert!(stdout.contains("failed=1"), "{stdout}");
+}

@@ -67,6 +67,21 @@ impl Inventory {
     /// pass.
     pub fn check_sandbox_reach(&self) -> Vec<Diagnostic> {
         let mut errors = Vec::new();
+        // The variable comes from a connection file (an inventory file): without it there,
+        // no host's variables need computing.
+        let in_files = self
+            .data
+            .groups
+            .iter()
+            .any(|g| g.vars.contains_key(SANDBOX_VAR))
+            || self
+                .data
+                .hosts
+                .iter()
+                .any(|h| h.vars.contains_key(SANDBOX_VAR));
+        if !in_files {
+            return errors;
+        }
         for host in self.hosts() {
             let Some(vars) = self.host_vars(host) else {
                 continue;

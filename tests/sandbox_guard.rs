@@ -101,6 +101,25 @@ fn another_inventory_with_a_sandbox_connection_file_is_refused_before_any_node_i
     );
     assert!(!stdout.contains("PLAY ["), "{stdout}");
 
+    // hosts the run does not select are not refused: `-l` to a sandbox node goes ahead (and
+    // finds it unreachable on the closed port)
+    let out = Command::new(env!("CARGO_BIN_EXE_drover"))
+        .args(["play", "-i"])
+        .arg(pigsty)
+        .arg("-i")
+        .arg(&connection)
+        .arg("-i")
+        .arg(&safety)
+        .args(["-l", "10.10.11.10", "playbooks/infra.yml"])
+        .env_remove("DROVER_INVENTORY")
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(4), "{stdout}\n{stderr}");
+    assert!(!stderr.contains("outside drover sandbox"), "{stderr}");
+
     // the connection file with its own nodes only: the guard lets the run go (the nodes are
     // on a closed loopback port here, so they are unreachable, which is exit code 4)
     let own = dir.path().join("own.yml");
@@ -115,6 +134,33 @@ fn another_inventory_with_a_sandbox_connection_file_is_refused_before_any_node_i
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(4), "{stdout}");
     assert!(stdout.contains("UNREACHABLE"), "{stdout}");
+
+    // an ssh option that would redirect a sandbox node's connection fails that host
+    let redirected = dir.path().join("redirected.yml");
+    std::fs::write(
+        &redirected,
+        "all:\n  hosts:\n    10.10.11.10:\n      ansible_ssh_common_args: '-o ProxyCommand=false'\n    10.10.11.11:\n      ansible_ssh_common_args: '-J vagrant@127.0.0.1,10.0.0.1'\n",
+    )
+    .unwrap();
+    let two = dir.path().join("two.yml");
+    std::fs::write(
+        &two,
+        "- hosts: 10.10.11.10,10.10.11.11\n  gather_facts: false\n  tasks:\n    - ping:\n",
+    )
+    .unwrap();
+    let out = play(&[&connection, &redirected, &safety], &two);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(2), "{stdout}");
+    assert!(
+        stdout.contains("host `10.10.11.10`: ssh option `ProxyCommand=false` would take the connection outside drover sandbox `guardtest`"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(
+            "host `10.10.11.11` would be reached at 10.0.0.1, outside drover sandbox `guardtest`"
+        ),
+        "{stdout}"
+    );
 }
 
 #[test]

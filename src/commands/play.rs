@@ -112,8 +112,26 @@ fn run_playbooks(
         );
         return ExitCode::from(exit::ERROR);
     }
-    // A sandbox's connection file reaches the sandbox only (see drover_inventory::sandbox_guard).
-    let outside = inventory.check_sandbox_reach();
+    // A sandbox's connection file reaches the sandbox only (see drover_inventory::sandbox_guard):
+    // the hosts the plays select (within --limit), unless the plays or -e run them locally.
+    let local = |v: Option<&Value>| v.and_then(Value::as_str) == Some("local");
+    let mut reached: Vec<String> = Vec::new();
+    if !local(extra.get("ansible_connection")) {
+        for play in playbooks.iter().flat_map(|p| &p.plays) {
+            if local(play.connection.as_ref().map(|c| &c.value)) {
+                continue;
+            }
+            // a pattern that does not resolve here is checked when its hosts are connected
+            if let Ok(selection) = inventory.select_patterns(&play.hosts, true) {
+                for host in selection.hosts {
+                    if !reached.contains(&host) {
+                        reached.push(host);
+                    }
+                }
+            }
+        }
+    }
+    let outside = inventory.check_sandbox_reach(&reached);
     if !outside.is_empty() {
         for diag in &outside {
             eprint!("{diag}");

@@ -79,6 +79,10 @@ pub struct SshOptions {
     /// Further `-o Key=Value` options (from `ansible_ssh_common_args`), written into a
     /// generated config file that then includes the user's own.
     pub extra_options: Vec<(String, String)>,
+    /// Read no ssh config but these options (not `~/.ssh/config`, not `/etc/ssh/ssh_config`):
+    /// for a sandbox run, where a user's `Host`/`HostName`/`ProxyCommand` entries must not send
+    /// the connection elsewhere.
+    pub isolated: bool,
 }
 
 impl SshOptions {
@@ -95,6 +99,7 @@ impl SshOptions {
             jump_hosts: Vec::new(),
             connect_timeout: Duration::from_secs(10),
             extra_options: Vec::new(),
+            isolated: false,
         }
     }
 }
@@ -158,7 +163,7 @@ impl SshConnection {
         if let Some(key) = &options.key_file {
             builder.keyfile(key);
         }
-        if options.extra_options.is_empty() {
+        if options.extra_options.is_empty() && !options.isolated {
             if let Some(config) = &options.config_file {
                 builder.config_file(config);
             }
@@ -401,8 +406,8 @@ pub fn is_reserved_option(key: &str) -> bool {
 }
 
 /// Writes `Host *` + the extra options, then includes the user's config (or the given `-F`
-/// file), into the run's control directory. ssh takes the first value it reads, so these options
-/// win over the included ones, as `-o` would.
+/// file; nothing when `isolated`), into the run's control directory. ssh takes the first value
+/// it reads, so these options win over the included ones, as `-o` would.
 fn write_config(
     host: &str,
     options: &SshOptions,
@@ -413,6 +418,7 @@ fn write_config(
         text.push_str(&format!("  {key} {value}\n"));
     }
     match &options.config_file {
+        _ if options.isolated => {}
         Some(file) => text.push_str(&format!("Include {}\n", file.display())),
         None => text.push_str("Include ~/.ssh/config\n"),
     }
@@ -442,5 +448,35 @@ fn unreachable(host: &str, e: &openssh::Error) -> Error {
     Error::Unreachable {
         host: host.to_string(),
         reason: reason.trim().to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_isolated_config_includes_no_other_config() {
+        let control = ControlDir::new().unwrap();
+        let mut options = SshOptions::new("127.0.0.1");
+        options.extra_options = vec![("GlobalKnownHostsFile".into(), "/dev/null".into())];
+        let text = |o: &SshOptions| {
+            std::fs::read_to_string(write_config("h", o, &control).unwrap()).unwrap()
+        };
+        let plain = text(&options);
+        assert!(
+            plain.contains("  GlobalKnownHostsFile /dev/null\n"),
+            "{plain}"
+        );
+        assert!(plain.contains("Include ~/.ssh/config\n"), "{plain}");
+        options.config_file = Some(PathBuf::from("/etc/x"));
+        assert!(text(&options).contains("Include /etc/x\n"));
+        options.isolated = true;
+        let isolated = text(&options);
+        assert!(!isolated.contains("Include"), "{isolated}");
+        assert!(
+            isolated.contains("  GlobalKnownHostsFile /dev/null\n"),
+            "{isolated}"
+        );
     }
 }

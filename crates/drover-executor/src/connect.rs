@@ -175,6 +175,47 @@ impl Pool {
     }
 }
 
+/// Where an ssh connection of a sandbox run would go: its address and every jump host (each
+/// hop of a `-J a,b` list) must be loopback, and no option may redirect it (`HostName`,
+/// `ProxyCommand`, a `-F` config file). The caller then keeps ssh from reading any config
+/// file ([`SshOptions::isolated`]).
+pub fn check_sandbox_ssh(host: &str, sandbox: &str, options: &SshOptions) -> Result<(), String> {
+    use drover_inventory::sandbox_guard::{
+        host_of, is_loopback, outside_sandbox_help, outside_sandbox_message,
+    };
+    let refuse = |what: String| Err(format!("{what}; {}", outside_sandbox_help(sandbox)));
+    let hops = options
+        .jump_hosts
+        .iter()
+        .flat_map(|spec| spec.split(','))
+        .map(str::trim)
+        .filter(|hop| !hop.is_empty() && !hop.eq_ignore_ascii_case("none"))
+        .map(host_of);
+    for address in std::iter::once(options.address.as_str()).chain(hops) {
+        if !is_loopback(address) {
+            return refuse(outside_sandbox_message(host, address, sandbox));
+        }
+    }
+    for (key, value) in &options.extra_options {
+        let redirects = matches!(
+            key.to_ascii_lowercase().as_str(),
+            "hostname" | "proxycommand"
+        );
+        if redirects && !value.eq_ignore_ascii_case("none") {
+            return refuse(format!(
+                "host `{host}`: ssh option `{key}={value}` would take the connection outside drover sandbox `{sandbox}`"
+            ));
+        }
+    }
+    if let Some(file) = &options.config_file {
+        return refuse(format!(
+            "host `{host}`: an ssh config file (`-F {}`) could take the connection outside drover sandbox `{sandbox}`",
+            file.display()
+        ));
+    }
+    Ok(())
+}
+
 fn clone_error(e: &drover_connection::Error) -> drover_connection::Error {
     use drover_connection::Error as E;
     match e {
@@ -259,5 +300,36 @@ mod tests {
             target_from_vars(&vars("local"), &[]).unwrap(),
             Target::Local
         );
+    }
+
+    #[test]
+    fn sandbox_connections_stay_on_loopback() {
+        let ok = SshOptions::new("127.0.0.1");
+        assert!(check_sandbox_ssh("h", "sb", &ok).is_ok());
+        let mut o = ok.clone();
+        o.jump_hosts = vec!["none".into(), "vagrant@127.0.0.1:2222".into()];
+        assert!(check_sandbox_ssh("h", "sb", &o).is_ok());
+        o.extra_options = vec![("ProxyCommand".into(), "none".into())];
+        assert!(check_sandbox_ssh("h", "sb", &o).is_ok());
+
+        let refused = |o: &SshOptions| check_sandbox_ssh("h", "sb", o).unwrap_err();
+        let mut o = ok.clone();
+        o.address = "10.10.10.10".into();
+        assert!(
+            refused(&o).contains("would be reached at 10.10.10.10, outside drover sandbox `sb`")
+        );
+        // every hop of a jump list, not the last one only
+        let mut o = ok.clone();
+        o.jump_hosts = vec!["u@10.0.0.1,v@127.0.0.1".into()];
+        assert!(refused(&o).contains("at 10.0.0.1,"), "{}", refused(&o));
+        for key in ["HostName", "proxycommand"] {
+            let mut o = ok.clone();
+            o.extra_options = vec![(key.into(), "elsewhere".into())];
+            assert!(refused(&o).contains(&format!("ssh option `{key}=elsewhere`")));
+        }
+        let mut o = ok.clone();
+        o.config_file = Some(PathBuf::from("/etc/other_config"));
+        assert!(refused(&o).contains("`-F /etc/other_config`"));
+        assert!(refused(&o).contains("-i .sandbox/sb/inventory.yml"));
     }
 }

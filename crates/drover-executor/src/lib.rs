@@ -327,25 +327,18 @@ impl Executor {
             .iter()
             .filter_map(|k| conn.get(*k).and_then(Value::as_str).map(String::from))
             .collect();
-        let target = target_from_vars(&settings, &args)?;
+        let mut target = target_from_vars(&settings, &args)?;
         // A run with a sandbox's connection file reaches nothing outside loopback (checked on
-        // the inventory before the run; here again with templated addresses).
+        // the inventory before the run; here again with templated addresses and the ssh
+        // options), and reads no ssh config that could send it elsewhere.
         if let (Some(sandbox), Target::Ssh(options)) =
-            (vars.get(sandbox_guard::SANDBOX_VAR), &target)
+            (vars.get(sandbox_guard::SANDBOX_VAR), &mut target)
         {
             let sandbox = sandbox
                 .as_str()
                 .map_or_else(|| sandbox.to_string(), String::from);
-            let jumps = options.jump_hosts.iter().map(|j| sandbox_guard::host_of(j));
-            for address in std::iter::once(options.address.as_str()).chain(jumps) {
-                if !sandbox_guard::is_loopback(address) {
-                    return Err(format!(
-                        "{}; {}",
-                        sandbox_guard::outside_sandbox_message(host, address, &sandbox),
-                        sandbox_guard::outside_sandbox_help(&sandbox)
-                    ));
-                }
-            }
+            connect::check_sandbox_ssh(host, &sandbox, options)?;
+            options.isolated = true;
         }
         Ok(target)
     }

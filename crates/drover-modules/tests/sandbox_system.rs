@@ -492,15 +492,26 @@ async fn system_modules_on_a_real_node() {
         json!({"name": "drover-test", "state": "stopped", "enabled": false}),
     )
     .await;
-    // The probe reads the enabled state from `systemctl show` where that is the same as
-    // `systemctl is-enabled` (and asks is-enabled otherwise): the same answer for an enabled,
-    // a disabled, a static, a masked, an aliased, an unknown and a runtime-enabled unit.
+    // The probe's enabled state is `systemctl is-enabled`'s for an enabled, a disabled, a
+    // static, a masked, an aliased, an unknown and a runtime-enabled unit, and for one
+    // disabled without a daemon-reload (`systemctl show`'s UnitFileState still says enabled
+    // there: PID 1 keeps it until a reload).
     node.sh(
         "cp /etc/systemd/system/drover-test.service /usr/lib/systemd/system/drover-masked.service && \
          cp /etc/systemd/system/drover-test.service /usr/lib/systemd/system/drover-runtime.service && \
-         systemctl daemon-reload && systemctl mask drover-masked && systemctl enable --runtime drover-runtime",
+         cp /etc/systemd/system/drover-test.service /etc/systemd/system/drover-stale.service && \
+         systemctl daemon-reload && systemctl mask drover-masked && systemctl enable --runtime drover-runtime && \
+         systemctl enable drover-stale && systemctl show -p UnitFileState drover-stale >/dev/null && \
+         systemctl disable --no-reload drover-stale",
     )
     .await;
+    assert_eq!(
+        node.sh("systemctl show -p UnitFileState --value drover-stale")
+            .await
+            .trim(),
+        "enabled",
+        "the stale case this checks no longer happens on this systemd"
+    );
     for unit in [
         "ssh",
         "ssh.service",
@@ -509,6 +520,7 @@ async fn system_modules_on_a_real_node() {
         "systemd-journald",
         "drover-masked",
         "drover-runtime",
+        "drover-stale",
         "drover-nope",
     ] {
         let (probe, truth) = node.enabled_lines(unit).await;
@@ -516,7 +528,8 @@ async fn system_modules_on_a_real_node() {
     }
     node.sh(
         "systemctl unmask drover-masked; systemctl disable --runtime drover-runtime; \
-         rm -f /usr/lib/systemd/system/drover-masked.service /usr/lib/systemd/system/drover-runtime.service; systemctl daemon-reload",
+         rm -f /usr/lib/systemd/system/drover-masked.service /usr/lib/systemd/system/drover-runtime.service \
+         /etc/systemd/system/drover-stale.service; systemctl daemon-reload",
     )
     .await;
     assert_eq!(

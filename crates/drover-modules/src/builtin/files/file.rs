@@ -994,6 +994,18 @@ mod tests {
         }
     }
 
+    #[test]
+    fn a_plain_path_costs_one_stat() {
+        let a = action("file", json!({"path": "/d", "state": "directory"}), false);
+        let script = a.probe().unwrap().script;
+        let plain = script
+            .split_once("else\n")
+            .map(|(_, p)| p)
+            .unwrap_or_default();
+        assert_eq!(plain.matches("stat -c").count(), 1, "{plain}");
+        assert!(!plain.contains("$("), "no command substitution: {plain}");
+    }
+
     /// For a path that is not a symlink, the one-`stat` probe finds exactly what the general
     /// (symlink) probe finds: own and followed state, real path and path info.
     #[tokio::test]
@@ -1014,6 +1026,8 @@ mod tests {
             let path = format!("{base}/{name}");
             let m = action("file", json!({"path": path, "state": state}), false);
             let fast = local.run(&m.probe().unwrap()).await.unwrap();
+            // the plain branch ran (the symlink branch prints the followed path's `ri_` info)
+            assert!(!fast.stdout_text().contains("ri_uid="), "{name}");
             let module = FileModule {
                 path: path.clone(),
                 state: None,

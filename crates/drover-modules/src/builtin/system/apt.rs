@@ -775,6 +775,33 @@ mod tests {
 
     const HEAD: &str = "now=1700000000\ncache=1699999000\n";
 
+    /// The probe's `has`, run by /bin/sh on a canned dpkg-query answer: installed (also as
+    /// `name:arch`), at a pinned version or not, config-files only, half-installed, unknown.
+    #[test]
+    fn has_reads_the_captured_query() {
+        let q = "pkg\tlibc6:amd64\tinstall ok installed\t2.36-9\n\
+                 pkg\tfoo\tdeinstall ok config-files\t1.0\n\
+                 pkg\tbar\thold ok installed\t3.1\n\
+                 pkg\tbaz\tinstall reinstreq half-installed\t2\n\
+                 pkg\tfoo-extra\tinstall ok installed\t1";
+        let script = format!(
+            "{HAS}q='{q}'\n\
+             for c in 'libc6 ' 'libc6 2.36-9' 'libc6 2.35' 'foo ' 'bar ' 'bar 3.1' 'bar 3.2' 'baz ' 'nosuch ' 'foo-extra '; do\n\
+               set -- $c; if has \"$1\" \"${{2:-}}\"; then echo \"$c: yes\"; else echo \"$c: no\"; fi\n\
+             done\n"
+        );
+        let out = std::process::Command::new("/bin/sh")
+            .args(["-c", &script])
+            .output()
+            .unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            "libc6 : yes\nlibc6 2.36-9: yes\nlibc6 2.35: no\nfoo : no\nbar : yes\nbar 3.1: yes\nbar 3.2: no\nbaz : no\nnosuch : no\nfoo-extra : yes\n",
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
     fn probe(body: &str) -> Output {
         out(0, &format!("{HEAD}{body}"), "")
     }

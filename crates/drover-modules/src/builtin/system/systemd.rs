@@ -216,30 +216,17 @@ fn check_unit(
 
 const SHOW_MARKER: &str = "--drover-show--";
 
-/// Probe lines for the unit `$u`: one `systemctl show`, and `systemctl is-enabled` only when
-/// the show output cannot stand in for it. It can when the name is the unit's own (`Id=`, so
-/// not an alias, which `is-enabled` reports as `alias`) and `UnitFileState` is one of
-/// enabled, static (exit status 0), disabled or masked (1): `is-enabled` prints the same unit
-/// file state for those. Anything else (generated SysV units, indirect, runtime states, a unit
-/// without a file) asks `is-enabled` as before.
-const IS_ENABLED_FROM_SHOW: &str = "nl='
-'
-s=$(systemctl show -- \"$u\" 2>&1)
-e= rc=
-case \"$nl$s$nl\" in
-*\"${nl}Id=$u$nl\"*|*\"${nl}Id=$u.service$nl\"*)
-  case \"$nl$s$nl\" in
-  *\"${nl}UnitFileState=enabled$nl\"*) e=enabled rc=0 ;;
-  *\"${nl}UnitFileState=static$nl\"*) e=static rc=0 ;;
-  *\"${nl}UnitFileState=disabled$nl\"*) e=disabled rc=1 ;;
-  *\"${nl}UnitFileState=masked$nl\"*) e=masked rc=1 ;;
-  esac ;;
-esac
-if [ -z \"$rc\" ]; then e=$(systemctl is-enabled -- \"$u\" 2>/dev/null); rc=$?; fi
-echo \"is_enabled_rc=$rc\"
+/// Probe lines for the unit `$u`: `systemctl is-enabled` (as Ansible's module asks it), then
+/// `systemctl show`. The `UnitFileState` that `show` prints cannot stand in for `is-enabled`:
+/// PID 1 computes it once per loaded unit and keeps it until a daemon-reload, so after
+/// `systemctl disable --no-reload` or a wants link removed by hand it still says `enabled`
+/// where `is-enabled`, which reads the disk, says `disabled` (seen on a sandbox node; the
+/// sandbox test compares the two after such a change).
+const IS_ENABLED_AND_SHOW: &str = "e=$(systemctl is-enabled -- \"$u\" 2>/dev/null)
+echo \"is_enabled_rc=$?\"
 echo \"is_enabled=$e\"
 echo --drover-show--
-printf '%s\\n' \"$s\"
+systemctl show -- \"$u\" 2>&1
 exit 0
 ";
 
@@ -326,7 +313,7 @@ impl Action for Systemd {
             s.push_str("[ -d /run/systemd/system ] || { echo 'error=this node does not run systemd; drover'\\''s `service` module supports systemd only'; exit 0; }\n");
         }
         match &self.unit {
-            Some(unit) => s.push_str(&format!("u={}\n{IS_ENABLED_FROM_SHOW}", quote(unit))),
+            Some(unit) => s.push_str(&format!("u={}\n{IS_ENABLED_AND_SHOW}", quote(unit))),
             None => s.push_str(&format!("echo {SHOW_MARKER}\n")),
         }
         Some(Request::new(s))
@@ -517,10 +504,10 @@ mod tests {
         );
         let s = a.probe().unwrap().script;
         assert!(
-            s.contains(&format!("u=consul\n{IS_ENABLED_FROM_SHOW}")),
+            s.contains(&format!("u=consul\n{IS_ENABLED_AND_SHOW}")),
             "{s}"
         );
-        assert!(IS_ENABLED_FROM_SHOW.contains(&format!("\necho {SHOW_MARKER}\n")));
+        assert!(IS_ENABLED_AND_SHOW.contains(&format!("\necho {SHOW_MARKER}\n")));
         let plan = a.plan(Some(&probe("enabled", 0, RUNNING))).unwrap();
         assert_eq!(plan.outcome, Outcome::Satisfied);
         let r = plan.result.to_registered();

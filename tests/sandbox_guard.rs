@@ -34,28 +34,44 @@ fn connection_files(dir: &Path) -> (PathBuf, PathBuf) {
         Path::new("/nonexistent/cache"),
     );
     assert!(text.contains("drover_sandbox: guardtest"), "{text}");
-    let connection = dir.join("connection.yml");
-    std::fs::write(&connection, text).unwrap();
-    let safety = dir.join("safety.yml");
-    std::fs::write(
-        &safety,
+    let connection = file(dir, "connection.yml", &text);
+    let safety = file(
+        dir,
+        "safety.yml",
         "all:\n  vars:\n    ansible_ssh_common_args: '-o ProxyCommand=false'\n",
-    )
-    .unwrap();
+    );
     (connection, safety)
 }
 
-fn play(args: &[&Path], playbook: &Path) -> Output {
+/// `drover play -i INVENTORY… [EXTRA…] PLAYBOOK`.
+fn play(inventories: &[&Path], extra: &[&str], playbook: &Path) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_drover"));
     cmd.arg("play");
-    for inventory in args {
+    for inventory in inventories {
         cmd.arg("-i").arg(inventory);
     }
-    cmd.arg(playbook)
+    cmd.args(extra)
+        .arg(playbook)
         .env_remove("DROVER_INVENTORY")
         .env("NO_COLOR", "1")
         .output()
         .unwrap()
+}
+
+/// Writes `text` to `dir/name`.
+fn file(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// A playbook that pings `hosts`.
+fn ping_book(dir: &Path, hosts: &str) -> PathBuf {
+    file(
+        dir,
+        &format!("ping-{}.yml", hosts.replace(',', "_")),
+        &format!("- hosts: {hosts}\n  gather_facts: false\n  tasks:\n    - ping:\n"),
+    )
 }
 
 #[test]
@@ -63,10 +79,8 @@ fn another_inventory_with_a_sandbox_connection_file_is_refused_before_any_node_i
     let dir = tempfile::tempdir().unwrap();
     let (connection, safety) = connection_files(dir.path());
     let pigsty = Path::new("inventory/sandbox.yml");
-    let out = play(
-        &[pigsty, &connection, &safety],
-        Path::new("playbooks/infra.yml"),
-    );
+    let infra = Path::new("playbooks/infra.yml");
+    let out = play(&[pigsty, &connection, &safety], &[], infra);
     let stderr = String::from_utf8_lossy(&out.stderr);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{stderr}\n{stdout}");
@@ -103,18 +117,11 @@ fn another_inventory_with_a_sandbox_connection_file_is_refused_before_any_node_i
 
     // hosts the run does not select are not refused: `-l` to a sandbox node goes ahead (and
     // finds it unreachable on the closed port)
-    let out = Command::new(env!("CARGO_BIN_EXE_drover"))
-        .args(["play", "-i"])
-        .arg(pigsty)
-        .arg("-i")
-        .arg(&connection)
-        .arg("-i")
-        .arg(&safety)
-        .args(["-l", "10.10.11.10", "playbooks/infra.yml"])
-        .env_remove("DROVER_INVENTORY")
-        .env("NO_COLOR", "1")
-        .output()
-        .unwrap();
+    let out = play(
+        &[pigsty, &connection, &safety],
+        &["-l", "10.10.11.10"],
+        infra,
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(4), "{stdout}\n{stderr}");
@@ -122,33 +129,31 @@ fn another_inventory_with_a_sandbox_connection_file_is_refused_before_any_node_i
 
     // the connection file with its own nodes only: the guard lets the run go (the nodes are
     // on a closed loopback port here, so they are unreachable, which is exit code 4)
-    let own = dir.path().join("own.yml");
-    std::fs::write(&own, "all:\n  hosts:\n    10.10.11.10:\n    10.10.11.11:\n").unwrap();
-    let book = dir.path().join("ping.yml");
-    std::fs::write(
-        &book,
-        "- hosts: all\n  gather_facts: false\n  tasks:\n    - ping:\n",
-    )
-    .unwrap();
-    let out = play(&[&own, &connection, &safety], &book);
+    let own = file(
+        dir.path(),
+        "own.yml",
+        "all:\n  hosts:\n    10.10.11.10:\n    10.10.11.11:\n",
+    );
+    let out = play(
+        &[&own, &connection, &safety],
+        &[],
+        &ping_book(dir.path(), "all"),
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(4), "{stdout}");
     assert!(stdout.contains("UNREACHABLE"), "{stdout}");
 
     // an ssh option that would redirect a sandbox node's connection fails that host
-    let redirected = dir.path().join("redirected.yml");
-    std::fs::write(
-        &redirected,
+    let redirected = file(
+        dir.path(),
+        "redirected.yml",
         "all:\n  hosts:\n    10.10.11.10:\n      ansible_ssh_common_args: '-o ProxyCommand=false'\n    10.10.11.11:\n      ansible_ssh_common_args: '-J vagrant@127.0.0.1,10.0.0.1'\n",
-    )
-    .unwrap();
-    let two = dir.path().join("two.yml");
-    std::fs::write(
-        &two,
-        "- hosts: 10.10.11.10,10.10.11.11\n  gather_facts: false\n  tasks:\n    - ping:\n",
-    )
-    .unwrap();
-    let out = play(&[&connection, &redirected, &safety], &two);
+    );
+    let out = play(
+        &[&connection, &redirected, &safety],
+        &[],
+        &ping_book(dir.path(), "10.10.11.10,10.10.11.11"),
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(2), "{stdout}");
     assert!(
@@ -167,19 +172,16 @@ fn another_inventory_with_a_sandbox_connection_file_is_refused_before_any_node_i
 fn a_templated_address_outside_loopback_fails_its_host() {
     let dir = tempfile::tempdir().unwrap();
     let (connection, safety) = connection_files(dir.path());
-    let inventory = dir.path().join("templated.yml");
-    std::fs::write(
-        &inventory,
+    let inventory = file(
+        dir.path(),
+        "templated.yml",
         "all:\n  hosts:\n    far:\n      ansible_host: '{{ real_address }}'\n      real_address: 10.10.10.99\n",
-    )
-    .unwrap();
-    let book = dir.path().join("ping.yml");
-    std::fs::write(
-        &book,
-        "- hosts: far\n  gather_facts: false\n  tasks:\n    - ping:\n",
-    )
-    .unwrap();
-    let out = play(&[&inventory, &connection, &safety], &book);
+    );
+    let out = play(
+        &[&inventory, &connection, &safety],
+        &[],
+        &ping_book(dir.path(), "far"),
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stdout}\n{stderr}");

@@ -94,17 +94,15 @@ impl Inventory {
                 Value::String(s) => s.clone(),
                 other => other.to_string(),
             };
-            if vars.get("ansible_connection").and_then(Value::as_str) == Some("local") {
+            // Where the executor will connect: the same reading of the connection variables.
+            // Values it would refuse (a templated port, …) are left to it.
+            let Ok(settings) = crate::Connection::from_vars(host, &vars, None) else {
+                continue;
+            };
+            if settings.transport == "local" {
                 continue;
             }
-            let address = ["ansible_host", "ansible_ssh_host"]
-                .iter()
-                .find_map(|k| vars.get(*k))
-                .map(|v| match v {
-                    Value::String(s) => s.clone(),
-                    other => other.to_string(),
-                })
-                .unwrap_or_else(|| host.to_string());
+            let address = settings.address;
             if address.contains("{{") || is_loopback(&address) {
                 continue;
             }

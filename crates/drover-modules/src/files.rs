@@ -79,6 +79,35 @@ pub struct FileState {
 /// The probe script for `path`; with `want_content`, also prints a regular file's content when
 /// it is at most [`MAX_DIFF_BYTES`].
 pub fn probe_script(path: &str, want_content: bool) -> Request {
+    probe(path, want_content, None)
+}
+
+/// [`probe_script`] for a file that should hold `expected` (`copy`, `template`). A small text
+/// `expected` (see [`INLINE_COMPARE_MAX`]) is compared with the file in the shell, and when
+/// they are equal the probe prints `expected`'s SHA-256 without running `sha256sum` (one
+/// process less per no-op task); otherwise it hashes the file as [`probe_script`] does. The
+/// output has the same shape either way.
+pub fn probe_script_expecting(path: &str, want_content: bool, expected: &[u8]) -> Request {
+    probe(path, want_content, Some(expected))
+}
+
+/// The largest `expected` content [`probe_script_expecting`] compares in the shell. The shell's
+/// `read` takes a byte per system call (about 1 ms per KiB on a slow node, half of what a
+/// `sha256sum` process costs there), so larger files are hashed.
+pub const INLINE_COMPARE_MAX: usize = 1024;
+
+/// Whether `expected` can be compared in the shell: small, and only tabs, newlines and
+/// printable ASCII, so the shell's `read` returns the file's bytes unchanged when they are
+/// equal (it drops NUL bytes, and other bytes never turn into printable ASCII ones; the size
+/// check catches a dropped NUL).
+fn inline_comparable(expected: &[u8]) -> bool {
+    expected.len() <= INLINE_COMPARE_MAX
+        && expected
+            .iter()
+            .all(|&b| b == b'\t' || b == b'\n' || (0x20..0x7f).contains(&b))
+}
+
+fn probe(path: &str, want_content: bool, expected: Option<&[u8]>) -> Request {
     let mut s = format!(
         "{C_LOCALE}p={p}\n\
          if [ -L \"$p\" ]; then t=link; elif [ -d \"$p\" ]; then t=directory; \
@@ -86,10 +115,29 @@ pub fn probe_script(path: &str, want_content: bool) -> Request {
          else echo state=absent; exit 0; fi\n\
          echo \"state=$t\"\n\
          i=$(stat -c 'mode=%a\nowner=%U\ngroup=%G\nsize=%s' -- \"$p\") && printf '%s\\n' \"$i\"\n\
-         if [ \"$t\" = link ]; then printf 'target=%s\\n' \"$(readlink -- \"$p\")\"; fi\n\
-         if [ \"$t\" = file ]; then s256=$(sha256sum <\"$p\"); printf 'sha256=%s\\n' \"${{s256%% *}}\"; fi\n",
+         if [ \"$t\" = link ]; then printf 'target=%s\\n' \"$(readlink -- \"$p\")\"; fi\n",
         p = quote(path)
     );
+    match expected.filter(|e| inline_comparable(e)) {
+        // Same size (from the `stat` above), then the same bytes: `read -r` with an empty IFS
+        // keeps every byte but NUL and the newline it stops at; a last line without a newline
+        // is left in `$l`.
+        Some(expected) => s.push_str(&format!(
+            "if [ \"$t\" = file ]; then s256=\n\
+             if [ \"${{i##*size=}}\" = {len} ]; then c= l=\n\
+             while IFS= read -r l; do c=\"$c$l\n\"; done <\"$p\"\n\
+             [ \"$c$l\" = {want} ] && s256={hash}\n\
+             fi\n\
+             [ -n \"$s256\" ] || s256=$(sha256sum <\"$p\")\n\
+             printf 'sha256=%s\\n' \"${{s256%% *}}\"; fi\n",
+            len = expected.len(),
+            want = quote(&String::from_utf8_lossy(expected)),
+            hash = sha256_hex(expected),
+        )),
+        None => s.push_str(
+            "if [ \"$t\" = file ]; then s256=$(sha256sum <\"$p\"); printf 'sha256=%s\\n' \"${s256%% *}\"; fi\n",
+        ),
+    }
     if want_content {
         s.push_str(&content_lines());
     }
@@ -344,6 +392,127 @@ mod tests {
             want.differences(&s),
             ["mode 0600 → 0640", "group root → consul"]
         );
+    }
+
+    /// Runs `script` with `shell -c`, with `bin` first in PATH.
+    fn run_in(shell: &str, bin: &std::path::Path, script: &str) -> FileState {
+        let out = std::process::Command::new(shell)
+            .arg("-c")
+            .arg(format!("PATH={}:$PATH\n{script}", bin.display()))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        FileState::parse(&out.stdout).unwrap()
+    }
+
+    /// The in-shell comparison never reports a file equal when it is not: for many near-miss
+    /// files (a NUL or a non-ASCII byte in place of a character, CR for LF, a missing or extra
+    /// newline, …) the probe's SHA-256 is the file's own, in dash and in bash (EL's `/bin/sh`).
+    /// With a fake `sha256sum` first in PATH, only the files equal to the expected content get
+    /// the real hash: they were decided without running it.
+    #[test]
+    fn expecting_probe_compares_exactly_in_the_shell() {
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().join("real");
+        let fake = dir.path().join("fake");
+        std::fs::create_dir(&real).unwrap();
+        std::fs::create_dir(&fake).unwrap();
+        let fake_sum = fake.join("sha256sum");
+        std::fs::write(&fake_sum, "#!/bin/sh\ncat >/dev/null; echo fake -\n").unwrap();
+        std::fs::set_permissions(
+            &fake_sum,
+            std::os::unix::fs::PermissionsExt::from_mode(0o755),
+        )
+        .unwrap();
+        let path = dir.path().join("it's.conf");
+        let p = path.to_str().unwrap();
+        let expected_contents: [&[u8]; 7] = [
+            b"key = value\n",
+            b"a\\nb\t$(echo x) `id` 'q' \"d\" %s -e\n\n  indented\nno newline at end",
+            b"",
+            b"\n",
+            b"\n\n",
+            b"-n\n",
+            b"  both ends  \n\t\n",
+        ];
+        let shells: Vec<&str> = ["sh", "bash"]
+            .into_iter()
+            .filter(|s| {
+                std::process::Command::new(s)
+                    .arg("-c")
+                    .arg(":")
+                    .output()
+                    .is_ok()
+            })
+            .collect();
+        for expected in expected_contents {
+            assert!(inline_comparable(expected));
+            let mut variants: Vec<Vec<u8>> = vec![expected.to_vec()];
+            variants.push([expected, b"\n"].concat());
+            variants.push([expected, b"x"].concat());
+            if let Some((_, rest)) = expected.split_last() {
+                variants.push(rest.to_vec());
+            }
+            // Every special character's position, and both ends.
+            let last = expected.len().saturating_sub(1);
+            let positions = expected.iter().enumerate().filter(|&(at, b)| {
+                at < 2 || at + 2 > last || at == last / 2 || b"\n\t\\'$`".contains(b)
+            });
+            for (at, &b) in positions {
+                for replacement in [0u8, 0xe9, b'\r', b'Z', b' ', b'\\'] {
+                    if replacement != b {
+                        let mut v = expected.to_vec();
+                        v[at] = replacement;
+                        variants.push(v);
+                    }
+                }
+            }
+            let script = probe_script_expecting(p, false, expected).script;
+            for variant in &variants {
+                std::fs::write(&path, variant).unwrap();
+                let equal = variant.as_slice() == expected;
+                for shell in &shells {
+                    let state = run_in(shell, &real, &script);
+                    assert_eq!(
+                        state.sha256.as_deref(),
+                        Some(sha256_hex(variant).as_str()),
+                        "{shell}: expected {expected:?}, file {variant:?}"
+                    );
+                    let faked = run_in(shell, &fake, &script);
+                    let want = if equal {
+                        sha256_hex(variant)
+                    } else {
+                        "fake".to_string()
+                    };
+                    assert_eq!(
+                        faked.sha256.as_deref(),
+                        Some(want.as_str()),
+                        "{shell}: expected {expected:?}, file {variant:?}"
+                    );
+                }
+            }
+        }
+        // Content that is not small plain text is hashed on the node.
+        for expected in [
+            vec![b'a'; INLINE_COMPARE_MAX + 1],
+            "caf\u{e9}\n".as_bytes().to_vec(),
+            b"a\rb".to_vec(),
+        ] {
+            assert!(!inline_comparable(&expected));
+            std::fs::write(&path, &expected).unwrap();
+            let script = probe_script_expecting(p, true, &expected).script;
+            assert_eq!(run_in("sh", &fake, &script).sha256.as_deref(), Some("fake"));
+            let state = run_in("sh", &real, &script);
+            assert_eq!(
+                state.sha256.as_deref(),
+                Some(sha256_hex(&expected).as_str())
+            );
+            assert_eq!(state.content.as_deref(), Some(expected.as_slice()));
+        }
     }
 
     /// The scripts really run: probe, write atomically (new and existing file), keep attributes.

@@ -1,6 +1,7 @@
 //! `copy`: put `content` or a controller file (`src`) at `dest` on the node.
 //!
-//! One probe (stat + SHA-256 of `dest`); the content is uploaded only when the hashes differ;
+//! One probe (stat + SHA-256 of `dest`; a small text file is compared in the shell instead of
+//! hashed, see [`files::probe_script_expecting`]); the content is uploaded only when it differs;
 //! attributes alone are fixed without an upload. Writes are atomic ([`files::write_script`]),
 //! keep the existing owner and mode unless given, support `backup`, `force: no` and `validate`.
 //! Not implemented (refused by name): `remote_src`, directory sources, `directory_mode`,
@@ -158,14 +159,16 @@ const INTO_DIR: &str = "into_dir=1";
 
 impl Action for Copy {
     fn probe(&self) -> Option<Request> {
-        let plain = files::probe_script(&self.dest, self.diff);
+        let plain = files::probe_script_expecting(&self.dest, self.diff, &self.content);
         match &self.into_dir_name {
             // Ansible's copy module: an existing directory at `dest` (links followed) receives
             // the file under the source's name.
             Some(name) => Some(Request::new(format!(
                 "if [ -d {d} ]; then echo {INTO_DIR}; ( {inside} ); else ( {plain} ); fi\n",
                 d = quote(&self.dest),
-                inside = files::probe_script(&self.inside(name), self.diff).script,
+                inside =
+                    files::probe_script_expecting(&self.inside(name), self.diff, &self.content)
+                        .script,
                 plain = plain.script
             ))),
             None => Some(plain),

@@ -1,6 +1,4 @@
-//! One connection per host for the whole run, opened on first use or, for the hosts a play
-//! targets over ssh, at the start of the play ([`Pool::open_ahead`]) so that hosts which have
-//! nothing to do in the first tasks are connected by the time they do.
+//! One connection per host for the whole run, opened on first use.
 //!
 //! Settings come from the host's connection variables (`ansible_host`, `ansible_port`,
 //! `ansible_user`, `ansible_ssh_private_key_file`, `ansible_connection`) and the ssh options
@@ -125,8 +123,6 @@ type Slot = Arc<OnceCell<Result<Arc<Connection>, drover_connection::Error>>>;
 pub struct Pool {
     control: ControlDir,
     slots: Mutex<HashMap<String, Slot>>,
-    /// Connections being opened ahead of use ([`Pool::open_ahead`]), awaited by `close`.
-    ahead: std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>,
 }
 
 impl Pool {
@@ -135,31 +131,7 @@ impl Pool {
         Ok(Pool {
             control: ControlDir::new()?,
             slots: Mutex::new(HashMap::new()),
-            ahead: std::sync::Mutex::new(Vec::new()),
         })
-    }
-
-    /// Starts opening the ssh connections of `hosts` in the background, at most `limit` at a
-    /// time (the run's forks), so that a host whose first tasks are skipped (e.g. tasks for
-    /// another group) is connected when its turn comes instead of then. A task that needs one
-    /// of them waits for that same opening ([`Pool::get`]); an unreachable host is reported by
-    /// the first task that needs it, as without this. Local targets are left alone.
-    pub fn open_ahead(self: &Arc<Self>, hosts: Vec<(String, Target)>, limit: usize) {
-        let permits = Arc::new(tokio::sync::Semaphore::new(limit.max(1)));
-        let mut ahead = self.ahead.lock().unwrap_or_else(|e| e.into_inner());
-        ahead.retain(|handle| !handle.is_finished());
-        for (host, target) in hosts {
-            if !matches!(target, Target::Ssh(_)) {
-                continue;
-            }
-            let pool = self.clone();
-            let permits = permits.clone();
-            ahead.push(tokio::spawn(async move {
-                let _permit = permits.acquire_owned().await;
-                // The outcome stays in the host's slot for the task that needs it.
-                let _ = pool.get(&host, &target).await;
-            }));
-        }
     }
 
     /// The connection for `host` (opening it on first use). A host that could not be reached
@@ -190,13 +162,8 @@ impl Pool {
         }
     }
 
-    /// Closes every master (after the connections still being opened ahead have opened, so
-    /// none is left running).
+    /// Closes every master.
     pub async fn close(&self) {
-        let ahead = std::mem::take(&mut *self.ahead.lock().unwrap_or_else(|e| e.into_inner()));
-        for handle in ahead {
-            let _ = handle.await;
-        }
         let slots: Vec<_> = self.slots.lock().await.drain().collect();
         for (_, slot) in slots {
             if let Some(Ok(conn)) = Arc::try_unwrap(slot).ok().and_then(OnceCell::into_inner)

@@ -162,9 +162,6 @@ impl Executor {
                     (self.load_templater.as_ref(), &vars),
                 )?
             };
-            if !self.gathers_facts(play) && sections.iter().any(|(_, items)| has_tasks(items)) {
-                self.open_connections_ahead(&ctx, &batch);
-            }
             for (name, items) in &sections {
                 if ctx.ended.load(Ordering::Relaxed) || self.stop_requested() {
                     break;
@@ -190,25 +187,6 @@ impl Executor {
             }
         }
         Ok(true)
-    }
-
-    /// Starts opening the batch's ssh connections (with the play's connection settings) while
-    /// the first tasks run: in a linear play, hosts that skip the first tasks would otherwise
-    /// connect only at their first task, after the others' (fact gathering, when on, connects
-    /// every host first anyway). Hosts whose settings cannot be read are left to their tasks,
-    /// which report the error.
-    fn open_connections_ahead(&self, ctx: &PlayCtx<'_>, batch: &[String]) {
-        let connection = ctx.play.connection.as_ref().map(|c| &c.value);
-        let targets = self
-            .active(batch)
-            .into_iter()
-            .filter_map(|host| {
-                let vars = self.layered_vars(ctx, None, &host);
-                let target = self.target_with_keyword(&host, &vars, connection).ok()?;
-                Some((host, target))
-            })
-            .collect();
-        self.pool.open_ahead(targets, self.options.forks);
     }
 
     /// The play was broken by `any_errors_fatal`/`max_fail_percentage` (not by `meta: end_play`).
@@ -998,20 +976,6 @@ fn meta_word(task: &Task) -> String {
 
 fn run_end_play(task: &Task) -> bool {
     meta_word(task) == "end_play"
-}
-
-/// Whether selected items hold a task (role-end markers and empty blocks run nothing).
-fn has_tasks(items: &[SelectedItem<'_>]) -> bool {
-    items.iter().any(|item| match item {
-        SelectedItem::Task { .. } => true,
-        SelectedItem::RoleComplete(_) => false,
-        SelectedItem::Block {
-            block_items,
-            rescue,
-            always,
-            ..
-        } => has_tasks(block_items) || has_tasks(rescue) || has_tasks(always),
-    })
 }
 
 fn bad_serial(serial: &drover_playbook::Spanned<Value>) -> Diagnostic {

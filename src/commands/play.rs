@@ -116,6 +116,7 @@ fn run_playbooks(
     // the hosts the plays select (within --limit), unless the plays or -e run them locally.
     let local = |v: Option<&Value>| v.and_then(Value::as_str) == Some("local");
     let mut reached: Vec<String> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     if !local(extra.get("ansible_connection")) {
         for play in playbooks.iter().flat_map(|p| &p.plays) {
             if local(play.connection.as_ref().map(|c| &c.value)) {
@@ -123,11 +124,11 @@ fn run_playbooks(
             }
             // a pattern that does not resolve here is checked when its hosts are connected
             if let Ok(selection) = inventory.select_patterns(&play.hosts, true) {
-                for host in selection.hosts {
-                    if !reached.contains(&host) {
-                        reached.push(host);
-                    }
-                }
+                let new = selection
+                    .hosts
+                    .into_iter()
+                    .filter(|h| seen.insert(h.clone()));
+                reached.extend(new);
             }
         }
     }

@@ -334,9 +334,7 @@ impl Executor {
         if let (Some(sandbox), Target::Ssh(options)) =
             (vars.get(sandbox_guard::SANDBOX_VAR), &mut target)
         {
-            let sandbox = sandbox
-                .as_str()
-                .map_or_else(|| sandbox.to_string(), String::from);
+            let sandbox = sandbox_guard::sandbox_name(sandbox);
             connect::check_sandbox_ssh(host, &sandbox, options)?;
             options.isolated = true;
         }

@@ -21,6 +21,13 @@ use crate::Inventory;
 /// The variable a sandbox connection file sets (its value is the sandbox's name).
 pub const SANDBOX_VAR: &str = "drover_sandbox";
 
+/// The sandbox's name from the value of [`SANDBOX_VAR`] (a string as is, anything else as JSON).
+pub fn sandbox_name(value: &Value) -> String {
+    value
+        .as_str()
+        .map_or_else(|| value.to_string(), String::from)
+}
+
 /// True for `localhost` and loopback IP addresses (`127.0.0.0/8`, `::1`, also in brackets).
 pub fn is_loopback(address: &str) -> bool {
     let address = address.trim();
@@ -90,10 +97,7 @@ impl Inventory {
             let Some(sandbox) = vars.get(SANDBOX_VAR) else {
                 continue;
             };
-            let sandbox = match sandbox {
-                Value::String(s) => s.clone(),
-                other => other.to_string(),
-            };
+            let sandbox = sandbox_name(sandbox);
             // Where the executor will connect: the same reading of the connection variables.
             // Values it would refuse (a templated port, …) are left to it.
             let Ok(settings) = crate::Connection::from_vars(host, &vars, None) else {

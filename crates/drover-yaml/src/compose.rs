@@ -1,7 +1,21 @@
 //! Builds [`Node`]s from saphyr-parser events, with PyYAML's construction rules: merge keys
 //! (`<<`), anchors and aliases, duplicate keys (last wins, with a warning), unhashable keys.
+//!
+//! Merge keys follow PyYAML 6.0.4 (the version a fresh `pip install ansible-core` brings), whose
+//! `flatten_mapping` differs from 6.0.3 and earlier:
+//! - a mapping's flattened pair list is the merged pairs, then its own pairs; the dict is built
+//!   from that list in order, so a later pair overrides an earlier one in the position of the
+//!   first (own keys always win over merged ones);
+//! - the merged pairs are the `<<` sources in source order (a list: its mappings in order, each
+//!   one's whole flattened list, duplicates included), skipping a pair whose key is the *same
+//!   Python string object* as one already merged into this mapping;
+//! - "the same object" is the same key node (an anchored mapping merged twice), or a string
+//!   CPython caches: the empty string and one-character strings below U+0100. So in
+//!   `<<: [*a, *b]` the first mapping wins for `x` but the last one wins for `xx`, with Ansible's
+//!   duplicate-key warning. Upstream calls this a regression (yaml/pyyaml#953); drover follows
+//!   what Ansible does with it until the pinned reference moves (scripts/ansible-reference.txt).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use drover_diag::{Diagnostic, Source, Span};
@@ -18,17 +32,56 @@ const MAX_NODES: usize = 2_000_000;
 pub(crate) struct Composer<'a> {
     parser: Parser<'a, StrInput<'a>>,
     source: Arc<Source>,
-    anchors: HashMap<usize, (Node, usize)>,
+    anchors: HashMap<usize, Built>,
     pub(crate) warnings: Vec<Diagnostic>,
     nodes: usize,
+    /// Counter for [`KeyIdentity::Node`].
+    next_identity: u64,
 }
 
-/// One parsed node plus how many nodes it holds (for the alias budget) and whether the key of a
-/// mapping entry was the merge key `<<`.
+/// One parsed node plus how many nodes it holds (for the alias budget), whether the key of a
+/// mapping entry was the merge key `<<`, and what PyYAML's merge would see of it.
+#[derive(Clone)]
 struct Built {
     node: Node,
     size: usize,
     is_merge_key: bool,
+    /// The node's identity as a mapping key (an alias shares its anchor's).
+    identity: KeyIdentity,
+    /// The node's flattened pairs, kept where a `<<` may use them (anchored nodes, `<<` values).
+    flat: Flat,
+}
+
+/// Which Python object a mapping key's value string is: PyYAML 6.0.4 skips a merged pair whose
+/// key is the same object (`id()`) as one merged before it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum KeyIdentity {
+    /// A string CPython caches as a singleton: `""` (None) or one character below U+0100.
+    Cached(Option<char>),
+    /// One key node (and every alias of it).
+    Node(u64),
+}
+
+/// A mapping node's pair list after PyYAML's `flatten_mapping` (merged pairs, then its own).
+#[derive(Clone, Default)]
+enum Flat {
+    /// Not kept (nothing can merge this node), or not a collection.
+    #[default]
+    None,
+    /// A mapping's flattened pairs.
+    Map(Arc<[FlatPair]>),
+    /// A sequence's items, for `<<: [*a, *b]`.
+    Seq(Arc<[Flat]>),
+}
+
+/// One entry of a flattened pair list.
+#[derive(Clone)]
+struct FlatPair {
+    identity: KeyIdentity,
+    key: Node,
+    value: Node,
+    /// The `<<` key of the mapping this pair was merged into (None: the mapping's own pair).
+    merged_at: Option<Span>,
 }
 
 impl<'a> Composer<'a> {
@@ -39,7 +92,13 @@ impl<'a> Composer<'a> {
             anchors: HashMap::new(),
             warnings: Vec::new(),
             nodes: 0,
+            next_identity: 0,
         }
+    }
+
+    fn new_identity(&mut self) -> KeyIdentity {
+        self.next_identity += 1;
+        KeyIdentity::Node(self.next_identity)
     }
 
     /// Reads every document of the stream.
@@ -53,7 +112,7 @@ impl<'a> Composer<'a> {
                 Event::DocumentStart(_) => {
                     self.anchors.clear();
                     let (event, span) = self.next()?;
-                    let built = self.node(event, span, 0)?;
+                    let built = self.node(event, span, 0, false)?;
                     docs.push(built.node);
                 }
                 other => {
@@ -122,7 +181,14 @@ impl<'a> Composer<'a> {
         Ok(())
     }
 
-    fn node(&mut self, event: Event<'a>, span: YSpan, depth: usize) -> Result<Built, Diagnostic> {
+    /// Builds one node; `keep_flat` keeps what a `<<` would merge of it (see [`Flat`]).
+    fn node(
+        &mut self,
+        event: Event<'a>,
+        span: YSpan,
+        depth: usize,
+        keep_flat: bool,
+    ) -> Result<Built, Diagnostic> {
         if depth > MAX_DEPTH {
             return Err(self
                 .error(
@@ -133,14 +199,10 @@ impl<'a> Composer<'a> {
         }
         match event {
             Event::Alias(id) => match self.anchors.get(&id) {
-                Some((node, size)) => {
-                    let (node, size) = (node.clone(), *size);
-                    self.count(size, &span)?;
-                    Ok(Built {
-                        node,
-                        size,
-                        is_merge_key: false,
-                    })
+                Some(anchored) => {
+                    let built = anchored.clone();
+                    self.count(built.size, &span)?;
+                    Ok(built)
                 }
                 None => Err(self
                     .error(
@@ -166,25 +228,39 @@ impl<'a> Composer<'a> {
                     value,
                     tag: local_tag,
                 };
-                self.remember(anchor, &node, 1);
-                Ok(Built {
+                let mut chars = text.chars();
+                let identity = match (chars.next(), chars.next()) {
+                    (None, _) => KeyIdentity::Cached(None),
+                    (Some(c), None) if u32::from(c) < 0x100 => KeyIdentity::Cached(Some(c)),
+                    _ => self.new_identity(),
+                };
+                let built = Built {
                     node,
                     size: 1,
                     is_merge_key,
-                })
+                    identity,
+                    flat: Flat::None,
+                };
+                self.remember(anchor, &built);
+                Ok(built)
             }
             Event::SequenceStart(anchor, tag) => {
                 let local_tag = self.collection_tag(tag.as_deref(), "seq", &span)?;
+                let keep_flat = keep_flat || anchor != 0;
                 let mut items = Vec::new();
+                let mut flats = Vec::new();
                 let mut size = 1;
                 let end = loop {
                     let (event, item_span) = self.next()?;
                     if let Event::SequenceEnd = event {
                         break item_span;
                     }
-                    let built = self.node(event, item_span, depth + 1)?;
+                    let built = self.node(event, item_span, depth + 1, keep_flat)?;
                     size += built.size;
                     items.push(built.node);
+                    if keep_flat {
+                        flats.push(built.flat);
+                    }
                 };
                 self.count(1, &span)?;
                 let node = Node {
@@ -192,36 +268,47 @@ impl<'a> Composer<'a> {
                     value: NodeValue::Seq(items),
                     tag: local_tag,
                 };
-                self.remember(anchor, &node, size);
-                Ok(Built {
+                let built = Built {
                     node,
                     size,
                     is_merge_key: false,
-                })
+                    identity: self.new_identity(),
+                    flat: if keep_flat {
+                        Flat::Seq(flats.into())
+                    } else {
+                        Flat::None
+                    },
+                };
+                self.remember(anchor, &built);
+                Ok(built)
             }
             Event::MappingStart(anchor, tag) => {
                 let local_tag = self.collection_tag(tag.as_deref(), "map", &span)?;
-                let (mapping, size, end) = self.mapping(depth)?;
+                let keep_flat = keep_flat || anchor != 0;
+                let (mapping, size, end, flat) = self.mapping(depth, keep_flat)?;
                 self.count(1, &span)?;
                 let node = Node {
                     span: self.span(&YSpan::new(span.start, end.start)),
                     value: NodeValue::Map(mapping),
                     tag: local_tag,
                 };
-                self.remember(anchor, &node, size);
-                Ok(Built {
+                let built = Built {
                     node,
                     size,
                     is_merge_key: false,
-                })
+                    identity: self.new_identity(),
+                    flat,
+                };
+                self.remember(anchor, &built);
+                Ok(built)
             }
             other => Err(self.error(&span, format!("unexpected YAML event {other:?}"))),
         }
     }
 
-    fn remember(&mut self, anchor: usize, node: &Node, size: usize) {
+    fn remember(&mut self, anchor: usize, built: &Built) {
         if anchor != 0 {
-            self.anchors.insert(anchor, (node.clone(), size));
+            self.anchors.insert(anchor, built.clone());
         }
     }
 
@@ -276,85 +363,112 @@ impl<'a> Composer<'a> {
             .with_help("Ansible's loader knows only the core `!!` tags, `!unsafe` and `!vault`")
     }
 
-    /// Reads mapping entries up to MappingEnd and constructs the mapping like PyYAML's
-    /// `flatten_mapping` + `construct_mapping`.
-    fn mapping(&mut self, depth: usize) -> Result<(Mapping, usize, YSpan), Diagnostic> {
-        let mut merged: Vec<(Node, Node)> = Vec::new();
-        let mut own: Vec<(Node, Node)> = Vec::new();
+    /// Reads mapping entries up to MappingEnd and constructs the mapping like PyYAML 6.0.4's
+    /// `flatten_mapping` + Ansible's `construct_mapping` (see the module docs). Returns the
+    /// flattened pairs too when `keep_flat` (a `<<` may merge this mapping).
+    #[allow(clippy::type_complexity)]
+    fn mapping(
+        &mut self,
+        depth: usize,
+        keep_flat: bool,
+    ) -> Result<(Mapping, usize, YSpan, Flat), Diagnostic> {
+        let mut merged: Vec<FlatPair> = Vec::new();
+        let mut merged_ids: HashSet<KeyIdentity> = HashSet::new();
+        let mut own: Vec<FlatPair> = Vec::new();
         let mut size = 1;
         let end = loop {
             let (event, key_span) = self.next()?;
             if let Event::MappingEnd = event {
                 break key_span;
             }
-            let key = self.node(event, key_span, depth + 1)?;
+            let key = self.node(event, key_span, depth + 1, false)?;
             let (event, value_span) = self.next()?;
-            let value = self.node(event, value_span, depth + 1)?;
+            let value = self.node(event, value_span, depth + 1, key.is_merge_key)?;
             size += key.size + value.size;
             if key.is_merge_key {
-                merged.extend(self.merge_entries(&value.node)?);
+                for pair in merge_sources(&value)? {
+                    if merged_ids.insert(pair.identity) {
+                        merged.push(FlatPair {
+                            merged_at: Some(key.node.span.clone()),
+                            ..pair.clone()
+                        });
+                    }
+                }
             } else {
                 if matches!(key.node.value, NodeValue::Seq(_) | NodeValue::Map(_)) {
                     return Err(unhashable_key(&key.node));
                 }
-                own.push((key.node, value.node));
+                own.push(FlatPair {
+                    identity: key.identity,
+                    key: key.node,
+                    value: value.node,
+                    merged_at: None,
+                });
             }
         };
+        merged.extend(own);
+        let flat = merged;
         let mut mapping = Mapping::default();
-        let mut index: HashMap<String, (usize, bool)> = HashMap::new();
-        let merged_count = merged.len();
-        for (i, (key, value)) in merged.into_iter().chain(own).enumerate() {
-            let explicit = i >= merged_count;
-            let norm = normalized_key(&key);
+        // where each key is in `mapping`, and the pair that put it there first
+        let mut index: HashMap<String, (usize, usize)> = HashMap::new();
+        for (i, pair) in flat.iter().enumerate() {
+            let norm = normalized_key(&pair.key);
             match index.get(&norm).copied() {
-                Some((pos, was_explicit)) => {
-                    if explicit && was_explicit {
-                        self.warnings
-                            .push(duplicate_key_warning(&mapping.entries[pos].0, &key));
-                    }
-                    mapping.entries[pos].1 = value;
-                    index.insert(norm, (pos, was_explicit || explicit));
+                Some((pos, first)) => {
+                    self.warnings
+                        .push(duplicate_key_warning(&flat[first], pair));
+                    mapping.entries[pos].1 = pair.value.clone();
                 }
                 None => {
-                    index.insert(norm, (mapping.entries.len(), explicit));
-                    mapping.entries.push((key, value));
+                    index.insert(norm, (mapping.entries.len(), i));
+                    mapping.entries.push((pair.key.clone(), pair.value.clone()));
                 }
             }
         }
-        Ok((mapping, size, end))
+        let flat = if keep_flat {
+            Flat::Map(flat.into())
+        } else {
+            Flat::None
+        };
+        Ok((mapping, size, end, flat))
     }
+}
 
-    /// The entries a `<<` value contributes, in PyYAML's order (a list merges its mappings
-    /// so that earlier ones win).
-    fn merge_entries(&self, value: &Node) -> Result<Vec<(Node, Node)>, Diagnostic> {
-        match &value.value {
-            NodeValue::Map(m) => Ok(m.entries.clone()),
-            NodeValue::Seq(items) => {
-                let mut out = Vec::new();
-                for item in items.iter().rev() {
-                    match &item.value {
-                        NodeValue::Map(m) => out.extend(m.entries.iter().cloned()),
-                        _ => {
-                            return Err(Diagnostic::error(format!(
+/// The pairs a `<<` value contributes, in order: a mapping's flattened pairs, or those of each
+/// mapping of a list in turn (the caller skips keys already merged).
+fn merge_sources(value: &Built) -> Result<Vec<&FlatPair>, Diagnostic> {
+    let shape_error = |node: &Node, message: String| {
+        Diagnostic::error(message)
+            .with_span(node.span.clone())
+            .with_help("`<<:` takes a mapping or a list of mappings (usually `*anchor`)")
+    };
+    match (&value.node.value, &value.flat) {
+        (NodeValue::Map(_), Flat::Map(pairs)) => Ok(pairs.iter().collect()),
+        (NodeValue::Seq(items), Flat::Seq(flats)) => {
+            let mut out = Vec::new();
+            for (item, flat) in items.iter().zip(flats.iter()) {
+                match (&item.value, flat) {
+                    (NodeValue::Map(_), Flat::Map(pairs)) => out.extend(pairs.iter()),
+                    _ => {
+                        return Err(shape_error(
+                            item,
+                            format!(
                                 "expected a mapping for merging, but found {}",
                                 item.kind_name()
-                            ))
-                            .with_span(item.span.clone())
-                            .with_help(
-                                "`<<:` takes a mapping or a list of mappings (usually `*anchor`)",
-                            ));
-                        }
+                            ),
+                        ));
                     }
                 }
-                Ok(out)
             }
-            _ => Err(Diagnostic::error(format!(
-                "expected a mapping or list of mappings for merging, but found {}",
-                value.kind_name()
-            ))
-            .with_span(value.span.clone())
-            .with_help("`<<:` takes a mapping or a list of mappings (usually `*anchor`)")),
+            Ok(out)
         }
+        _ => Err(shape_error(
+            &value.node,
+            format!(
+                "expected a mapping or list of mappings for merging, but found {}",
+                value.node.kind_name()
+            ),
+        )),
     }
 }
 
@@ -402,14 +516,30 @@ fn unhashable_key(key: &Node) -> Diagnostic {
     d
 }
 
-fn duplicate_key_warning(first: &Node, again: &Node) -> Diagnostic {
-    Diagnostic::warning(format!(
-        "duplicate mapping key `{}` (first defined at {}); using the last value only",
-        again.key_string(),
-        first.span.location()
-    ))
-    .with_span(again.span.clone())
-    .with_help("remove one of the two keys")
+/// Ansible warns for every key that comes again in a mapping's flattened pair list: a repeated
+/// key, an own key overriding a merged one, or a key two merged mappings share.
+fn duplicate_key_warning(first: &FlatPair, again: &FlatPair) -> Diagnostic {
+    let key = again.key.key_string();
+    let first_at = first.key.span.location();
+    match &again.merged_at {
+        None => Diagnostic::warning(format!(
+            "duplicate mapping key `{key}` (first defined at {first_at}); using the last value only"
+        ))
+        .with_span(again.key.span.clone())
+        .with_help(if first.merged_at.is_some() {
+            "Ansible warns when a key overrides one merged by `<<`; leave the key out of the merged mapping to silence it"
+        } else {
+            "remove one of the two keys"
+        }),
+        Some(merge_key) => Diagnostic::warning(format!(
+            "duplicate mapping key `{key}` merged by `<<` (first defined at {first_at}, again at {}); using the last value only",
+            again.key.span.location()
+        ))
+        .with_span(merge_key.clone())
+        .with_help(
+            "with PyYAML 6.0.4 (Ansible's loader) a later merged mapping wins for keys longer than one character; keep the key in one merged mapping only",
+        ),
+    }
 }
 
 /// True when the line looks like `key: {{ ... }}` (an unquoted template value).

@@ -4,8 +4,10 @@
 //! - `yes/no/on/off/true/false` (lower, Title, UPPER case) are booleans; `y`/`n` are strings.
 //! - `0755` is octal (493), `0x1f` hex, `0b11` binary, `1_000` and `1:30` (sexagesimal) ints.
 //! - Floats need a dot: `1e3` and `1.0e3` are strings, `1.0e+3` is a float.
-//! - `<<:` merge keys with PyYAML's precedence (explicit keys win; in `<<: [*a, *b]`, `a` wins).
-//! - Duplicate keys: the last value wins and a warning is returned.
+//! - `<<:` merge keys as PyYAML 6.0.4 applies them (explicit keys win; in `<<: [*a, *b]`, `a` wins
+//!   for one-character keys and `b` for longer ones: see `compose.rs`).
+//! - Duplicate keys: the last value wins and a warning is returned, wherever Ansible warns
+//!   (also for a key that overrides or repeats a merged one).
 //! - Several documents per stream with [`Loaded::documents`]; [`Loaded::single`] refuses more than
 //!   one, as Ansible's loader does for playbooks, inventories and vars files.
 //! - Timestamps are kept as their ISO text (what Ansible prints for them in JSON).

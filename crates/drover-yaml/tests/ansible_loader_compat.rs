@@ -36,15 +36,19 @@ fn require_ansible() -> Option<PathBuf> {
     }
 }
 
-/// What Ansible's loader makes of a file, as JSON (the way ansible-inventory prints values).
-fn ansible_json(python: &Path, file: &Path) -> serde_json::Value {
+/// What Ansible's loader makes of a file, as JSON (the way ansible-inventory prints values),
+/// and how many duplicate-key warnings it printed.
+fn ansible_json(python: &Path, file: &Path) -> (serde_json::Value, usize) {
     let script = r#"
 import json, sys
+from ansible.parsing.yaml import constructor
 from ansible.parsing.yaml.loader import AnsibleLoader
 from ansible.module_utils.common.json import AnsibleJSONEncoder
+warnings = []
+constructor.display.warning = lambda msg, *a, **k: warnings.append(msg)
 with open(sys.argv[1]) as f:
     data = AnsibleLoader(f.read(), file_name=sys.argv[1]).get_single_data()
-print(json.dumps(data, cls=AnsibleJSONEncoder))
+print(json.dumps({"data": data, "warnings": len(warnings)}, cls=AnsibleJSONEncoder))
 "#;
     let out = Command::new(python)
         .args(["-c", script])
@@ -56,21 +60,31 @@ print(json.dumps(data, cls=AnsibleJSONEncoder))
         "ansible loader failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    serde_json::from_slice(&out.stdout).expect("json from ansible")
+    let mut v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json from ansible");
+    let warnings = v["warnings"].as_u64().expect("warning count") as usize;
+    (v["data"].take(), warnings)
 }
 
-fn drover_json(file: &Path) -> serde_json::Value {
+fn drover_json(file: &Path) -> (serde_json::Value, usize) {
     let loaded = drover_yaml::load_file(file).unwrap_or_else(|e| panic!("{e}"));
-    loaded
+    let warnings = loaded.warnings.len();
+    let value = loaded
         .single()
         .unwrap_or_else(|e| panic!("{e}"))
         .map(|n| n.to_json())
-        .unwrap_or(serde_json::Value::Null)
+        .unwrap_or(serde_json::Value::Null);
+    (value, warnings)
 }
 
 fn assert_same(python: &Path, file: &Path) {
-    let theirs = ansible_json(python, file);
-    let ours = drover_json(file);
+    let (theirs, their_warnings) = ansible_json(python, file);
+    let (ours, our_warnings) = drover_json(file);
+    assert_eq!(
+        our_warnings,
+        their_warnings,
+        "duplicate-key warnings differ on {}",
+        file.display()
+    );
     assert_eq!(ours, theirs, "loader differs on {}", file.display());
     // key order matters too (Ansible keeps insertion order)
     assert_eq!(
@@ -114,6 +128,19 @@ anchors:
     <<: [*base, *other]
     w: 0
   copy: *base
+  long_a: &long_a {xx: 1, yy: 1}
+  long_b: &long_b {xx: 2, zz: 2}
+  m3:
+    <<: [*long_a, *long_b]
+    ww: 0
+  m4: {<<: [*long_a, *long_a], xx: 5}
+  nested: &nested
+    <<: *base
+    x: 7
+    xx: 8
+  m5:
+    <<: [*nested, {yy: 1, xx: 9}]
+  m6: {<<: [{'': 1, "\u00e9": 1, "\u0101": 1}, {'': 2, "\u00e9": 2, "\u0101": 2}]}
 blocks:
   literal: |
     line one

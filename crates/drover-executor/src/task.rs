@@ -391,6 +391,8 @@ impl HostTask<'_> {
                     "skip_reason".into(),
                     Value::String("Conditional result was False".into()),
                 );
+                // as Ansible registers it: `r is skipped` reads this
+                run.result.insert("skipped".into(), Value::Bool(true));
                 return run;
             }
             Err(msg) => {

@@ -103,7 +103,6 @@ const BUILTIN_FILTERS: &[&str] = &[
     "tojson",
     "trim",
     "upper",
-    "urlencode",
     "zip",
     "chain",
     "format",

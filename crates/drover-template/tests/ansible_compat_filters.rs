@@ -83,6 +83,16 @@ const CASES: &[(&str, &str)] = &[
     ("quote", "{{ \"it's a test\" | quote }}"),
     ("quote_safe", "{{ 'safe-1.2/x' | quote }}"),
     ("quote_empty", "{{ '' | quote }}"),
+    (
+        "urlencode_str",
+        "{{ 'DBUser.Monitor a/b c&d=e~f:g@h\u{e9}' | urlencode }}",
+    ),
+    ("urlencode_dict", "{{ {'a b': 'c/d', 'n': 5} | urlencode }}"),
+    (
+        "urlencode_pairs",
+        "{{ [['k', 'v w'], ['x', true]] | urlencode }}",
+    ),
+    ("urlencode_int", "{{ 42 | urlencode }}"),
     ("hash_sha1", "{{ 'abc' | hash('sha1') }}"),
     ("hash_sha256", "{{ 'abc' | hash('sha256') }}"),
     ("md5", "{{ 'abc' | md5 }}"),

@@ -52,6 +52,7 @@ pub const NAMES: &[&str] = &[
     "sha1",
     "checksum",
     "quote",
+    "urlencode",
     "indent",
     "wordcount",
     "tojson",

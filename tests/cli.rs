@@ -189,3 +189,55 @@ fn a_playbook_runs_through_its_shebang_and_finds_the_inventory() {
         assert!(listed, "tag `{tag}` missing from --list-tags:\n{listing}");
     }
 }
+
+#[test]
+fn pgsql_playbook_lists_pigstys_tags() {
+    // `./playbooks/pgsql.yml --list-tags`, as a Pigsty user would run it (issue "Pigsty pgsql")
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let bin_dir = Path::new(env!("CARGO_BIN_EXE_drover")).parent().unwrap();
+    let path = format!(
+        "{}:{}",
+        bin_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let out = Command::new("./playbooks/pgsql.yml")
+        .arg("--list-tags")
+        .current_dir(root)
+        .env("PATH", path)
+        .env_remove("DROVER_INVENTORY")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let listing = text(&out.stdout);
+    assert!(
+        listing.contains("play #2 (all): Pgsql Init\tTAGS: [pgsql]"),
+        "{listing}"
+    );
+    for tag in [
+        "pgsql",
+        "postgres",
+        "pg_install",
+        "pg_dbsu",
+        "pg_dir",
+        "pg_config",
+        "pg_primary",
+        "pg_init",
+        "pg_replica",
+        "pg_hba",
+        "pg_user",
+        "pg_db",
+        "pgbouncer",
+        "monitor",
+        "pg_exporter",
+        "pgbouncer_exporter",
+        "service",
+        "haproxy",
+        "register",
+    ] {
+        let listed = listing
+            .lines()
+            .filter(|l| l.contains("TAGS: ["))
+            .any(|l| l.split(['[', ']', ',']).any(|word| word.trim() == tag));
+        assert!(listed, "tag `{tag}` missing from --list-tags:\n{listing}");
+    }
+}

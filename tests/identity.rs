@@ -1,6 +1,6 @@
 #![allow(clippy::unwrap_used)]
 //! Pigsty identity is checked before any node is touched: a broken inventory stops
-//! `./playbooks/infra.yml` with errors that name the host and point at its inventory line.
+//! `./playbooks/infra.yml` and `./playbooks/pgsql.yml` with errors that name the host and point at its inventory line.
 //! (The copies of the sandbox inventory point every host at 127.0.0.1:9, so a run that went
 //! ahead by mistake would fail as unreachable instead of connecting anywhere.)
 
@@ -25,11 +25,15 @@ fn inventory_with(dir: &Path, from: &str, to: &str) -> std::path::PathBuf {
 }
 
 fn play(inventory: &Path, extra: &[&str]) -> Output {
+    play_book("playbooks/infra.yml", inventory, extra)
+}
+
+fn play_book(playbook: &str, inventory: &Path, extra: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_drover"))
         .arg("play")
         .arg("-i")
         .arg(inventory)
-        .arg("playbooks/infra.yml")
+        .arg(playbook)
         .args(extra)
         .env_remove("DROVER_INVENTORY")
         .env("NO_COLOR", "1")
@@ -50,11 +54,25 @@ fn two_primaries_stop_the_run_before_any_node_is_touched() {
         "10.10.10.12: {pg_seq: 2, pg_role: replica}",
         "10.10.10.12: {pg_seq: 2, pg_role: primary}",
     );
-    for extra in [&[][..], &["-C"][..], &["-t", "register"][..]] {
-        let out = play(&inv, extra);
+    let runs = [
+        ("playbooks/infra.yml", &[][..]),
+        ("playbooks/infra.yml", &["-C"][..]),
+        ("playbooks/infra.yml", &["-t", "register"][..]),
+        ("playbooks/pgsql.yml", &[][..]),
+        (
+            "playbooks/pgsql.yml",
+            &["-l", "pg-test", "-t", "pg_hba"][..],
+        ),
+    ];
+    for (playbook, extra) in runs {
+        let out = play_book(playbook, &inv, extra);
         let stderr = String::from_utf8_lossy(&out.stderr);
         let stdout = String::from_utf8_lossy(&out.stdout);
-        assert_eq!(out.status.code(), Some(1), "{extra:?}\n{stderr}\n{stdout}");
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{playbook} {extra:?}\n{stderr}\n{stdout}"
+        );
         assert!(
             stderr.contains("cluster `pg-test` has 2 primaries (10.10.10.11, 10.10.10.12)"),
             "{stderr}"

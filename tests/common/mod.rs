@@ -77,12 +77,36 @@ impl Run {
     }
 }
 
-/// `drover play playbooks/infra.yml -i <inventory> -i <the sandbox's connection file> <extra>`.
+/// The infra suites provision infra.yml on its own, a sandbox where pgsql.yml never runs:
+/// the postgres, pgbouncer and haproxy exporters the inventory turns on for pgsql.yml are off
+/// (nothing would answer them), and without haproxy every member registers the cluster service
+/// of its own role (roles/register). tests/pigsty_pgsql.rs runs the inventory as it is.
+pub const INFRA_ONLY: &[&str] = &[
+    "-e",
+    "pg_exporter_enabled=false",
+    "-e",
+    "pgbouncer_exporter_enabled=false",
+    "-e",
+    "haproxy_enabled=false",
+];
+
+/// `drover play playbooks/infra.yml -i <inventory> -i <the sandbox's connection file>
+/// <INFRA_ONLY> <extra>`.
 pub fn play_infra(sb: &TestSandbox, inventory: &Path, extra: &[&str]) -> Run {
+    play_playbook(
+        sb,
+        "playbooks/infra.yml",
+        inventory,
+        &[INFRA_ONLY, extra].concat(),
+    )
+}
+
+/// `drover play <playbook> -i <inventory> -i <the sandbox's connection file> <extra>`.
+pub fn play_playbook(sb: &TestSandbox, playbook: &str, inventory: &Path, extra: &[&str]) -> Run {
     let started = Instant::now();
     let out = Command::new(env!("CARGO_BIN_EXE_drover"))
         .arg("play")
-        .arg(repo_root().join("playbooks/infra.yml"))
+        .arg(repo_root().join(playbook))
         .arg("-i")
         .arg(inventory)
         .arg("-i")

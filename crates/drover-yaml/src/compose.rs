@@ -366,7 +366,6 @@ impl<'a> Composer<'a> {
     /// Reads mapping entries up to MappingEnd and constructs the mapping like PyYAML 6.0.4's
     /// `flatten_mapping` + Ansible's `construct_mapping` (see the module docs). Returns the
     /// flattened pairs too when `keep_flat` (a `<<` may merge this mapping).
-    #[allow(clippy::type_complexity)]
     fn mapping(
         &mut self,
         depth: usize,

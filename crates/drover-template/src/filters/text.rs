@@ -450,6 +450,66 @@ pub fn shell_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', "'\"'\"'"))
 }
 
+/// Jinja2's `urlencode`: a string (or any non-iterable, as `str()`) is percent-encoded keeping
+/// `/` and the unreserved characters (`quote(s, safe="/")`); a mapping, or a list of pairs,
+/// becomes a query string `k=v&...` with `+` for spaces and `/` encoded.
+fn urlencode(value: &Value) -> Result<String, Error> {
+    use minijinja::value::ValueKind;
+    let pairs: Vec<(Value, Value)> = match value.kind() {
+        ValueKind::Map => value
+            .try_iter()?
+            .map(|k| {
+                let v = value.get_item(&k)?;
+                Ok((k, v))
+            })
+            .collect::<Result<_, Error>>()?,
+        ValueKind::Seq | ValueKind::Iterable => value
+            .try_iter()?
+            .map(|pair| {
+                let mut it = pair.try_iter()?;
+                match (it.next(), it.next(), it.next()) {
+                    (Some(k), Some(v), None) => Ok((k, v)),
+                    _ => Err(op_error(
+                        "urlencode: a list must hold (key, value) pairs".to_string(),
+                    )),
+                }
+            })
+            .collect::<Result<_, Error>>()?,
+        _ => return Ok(url_quote(&to_text(value), false)),
+    };
+    Ok(pairs
+        .iter()
+        .map(|(k, v)| {
+            format!(
+                "{}={}",
+                url_quote(&to_text(k), true),
+                url_quote(&to_text(v), true)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("&"))
+}
+
+/// Python's `urllib.parse.quote` on UTF-8 (`safe="/"`, or `safe=""` and `+` for spaces in a
+/// query string, as Jinja2's `url_quote(for_qs=True)`).
+fn url_quote(text: &str, for_qs: bool) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::with_capacity(text.len());
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric()
+            || matches!(b, b'_' | b'.' | b'-' | b'~')
+            || (!for_qs && b == b'/')
+        {
+            out.push(char::from(b));
+        } else if for_qs && b == b' ' {
+            out.push('+');
+        } else {
+            let _ = write!(out, "%{b:02X}");
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use crate::filters::testutil::eval;
@@ -534,64 +594,4 @@ mod tests {
                 .contains("not supported")
         );
     }
-}
-
-/// Jinja2's `urlencode`: a string (or any non-iterable, as `str()`) is percent-encoded keeping
-/// `/` and the unreserved characters (`quote(s, safe="/")`); a mapping, or a list of pairs,
-/// becomes a query string `k=v&...` with `+` for spaces and `/` encoded.
-fn urlencode(value: &Value) -> Result<String, Error> {
-    use minijinja::value::ValueKind;
-    let pairs: Vec<(Value, Value)> = match value.kind() {
-        ValueKind::Map => value
-            .try_iter()?
-            .map(|k| {
-                let v = value.get_item(&k)?;
-                Ok((k, v))
-            })
-            .collect::<Result<_, Error>>()?,
-        ValueKind::Seq | ValueKind::Iterable => value
-            .try_iter()?
-            .map(|pair| {
-                let mut it = pair.try_iter()?;
-                match (it.next(), it.next(), it.next()) {
-                    (Some(k), Some(v), None) => Ok((k, v)),
-                    _ => Err(op_error(
-                        "urlencode: a list must hold (key, value) pairs".to_string(),
-                    )),
-                }
-            })
-            .collect::<Result<_, Error>>()?,
-        _ => return Ok(url_quote(&to_text(value), false)),
-    };
-    Ok(pairs
-        .iter()
-        .map(|(k, v)| {
-            format!(
-                "{}={}",
-                url_quote(&to_text(k), true),
-                url_quote(&to_text(v), true)
-            )
-        })
-        .collect::<Vec<_>>()
-        .join("&"))
-}
-
-/// Python's `urllib.parse.quote` on UTF-8 (`safe="/"`, or `safe=""` and `+` for spaces in a
-/// query string, as Jinja2's `url_quote(for_qs=True)`).
-fn url_quote(text: &str, for_qs: bool) -> String {
-    use std::fmt::Write as _;
-    let mut out = String::with_capacity(text.len());
-    for b in text.bytes() {
-        if b.is_ascii_alphanumeric()
-            || matches!(b, b'_' | b'.' | b'-' | b'~')
-            || (!for_qs && b == b'/')
-        {
-            out.push(char::from(b));
-        } else if for_qs && b == b' ' {
-            out.push('+');
-        } else {
-            let _ = write!(out, "%{b:02X}");
-        }
-    }
-    out
 }

@@ -1,0 +1,496 @@
+#![allow(clippy::unwrap_used)]
+//! `playbooks/pgsql.yml` on the 4-node Docker sandbox after `playbooks/infra.yml`, with the
+//! committed inventory as it is (pg-meta on meta, pg-test on node-1..3; exporters and
+//! haproxy on), checked the way a DBA would, through `docker exec`: Patroni's list, the
+//! Consul health API, DNS answers from dnsmasq on meta, Prometheus's active targets, psql
+//! round trips through the service names and haproxy, and PIDs before and after a rerun.
+//! One sandbox for every assertion (the whole suite takes a few minutes).
+//!
+//! 1. First runs: infra.yml, then pgsql.yml, both converge.
+//! 2. Patroni: pg-test has one Leader (pg-test-1) and two replicas, both streaming with lag 0
+//!    after a write; pg-meta has one Leader. No Debian `main` cluster anywhere.
+//! 3. Consul: 0 critical checks; `pg-test-primary.service.consul` answers every member,
+//!    `primary.postgres.service.consul` the two primaries, `master.pg-test` the leader.
+//! 4. psql from node-3: writes through `pg-test-primary.service.consul:5433`, reads from a
+//!    replica through `pg-test-replica:5434`; the business users and databases exist.
+//! 5. Prometheus (consul SD): node, pg, pgbouncer and haproxy exporters of every member up,
+//!    labelled cls/ins/ip/role/svc with the identities.
+//! 6. A second pgsql.yml: changed=0, Patroni, postgres and pgbouncer PIDs unchanged; a check
+//!    run (-C) predicts no change; `-l pg-test -t pg_hba` is a no-op.
+//! 7. A pg parameter changed in an inventory copy: `-C -D` shows the diff of patroni.yml and
+//!    changes nothing; the real run reloads it through Patroni (no restart, PIDs kept); a
+//!    parameter that needs a restart restarts the replicas one at a time, then the primary.
+//! 8. `pg_exists_action: abort` stops at the existing clusters and touches nothing.
+//! 9. `prometheus_sd_method: static`: the same 16 exporter targets up with the same labels.
+//!
+//! Needs Docker (with CI=true a missing Docker fails) and the package cache
+//! (sandbox/packages/fetch-packages, run here; it does nothing when the cache is current).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use drover_sandbox::testing::{TestSandbox, repo_root, require_docker};
+use serde_json::Value;
+
+mod common;
+use common::{Run, eventually as poll, play_playbook, recap};
+
+fn eventually(what: &str, check: impl FnMut() -> Result<(), String>) {
+    poll(what, Duration::from_secs(90), check)
+}
+
+fn sh(sb: &TestSandbox, node: &str, script: &str) -> String {
+    sb.exec(node, &["sh", "-c", script])
+        .unwrap_or_else(|e| panic!("{node}: `{script}` failed: {e}"))
+}
+
+fn try_sh(sb: &TestSandbox, node: &str, script: &str) -> Result<String, String> {
+    sb.exec(node, &["sh", "-c", script])
+        .map_err(|e| e.to_string())
+}
+
+fn infra(sb: &TestSandbox, inventory: &Path, extra: &[&str]) -> Run {
+    play_playbook(sb, "playbooks/infra.yml", inventory, extra)
+}
+
+fn pgsql(sb: &TestSandbox, inventory: &Path, extra: &[&str]) -> Run {
+    play_playbook(sb, "playbooks/pgsql.yml", inventory, extra)
+}
+
+/// `patronictl list` rows of a cluster: member → (role, state, lag).
+fn patroni_members(sb: &TestSandbox, node: &str, cluster: &str) -> BTreeMap<String, Vec<String>> {
+    let out = sh(
+        sb,
+        node,
+        &format!("patronictl -c /pg/bin/patroni.yml list {cluster}"),
+    );
+    out.lines()
+        .filter(|l| l.starts_with(&format!("| {cluster}-")))
+        .map(|l| {
+            let cells: Vec<String> = l
+                .trim_matches('|')
+                .split('|')
+                .map(|c| c.trim().to_string())
+                .collect();
+            // Member | Host | Role | State | TL | Lag in MB | Tags
+            (
+                cells[0].clone(),
+                vec![cells[2].clone(), cells[3].clone(), cells[5].clone()],
+            )
+        })
+        .collect()
+}
+
+/// The PIDs a rerun must not change: Patroni, the postmaster and pgbouncer on every node.
+fn pids(sb: &TestSandbox) -> BTreeMap<String, String> {
+    let mut m = BTreeMap::new();
+    for n in ["meta", "node-1", "node-2", "node-3"] {
+        let out = sh(
+            sb,
+            n,
+            "echo patroni=$(systemctl show -p MainPID --value patroni) \
+             postmaster=$(head -1 /pg/data/postmaster.pid) \
+             pgbouncer=$(systemctl show -p MainPID --value pgbouncer)",
+        );
+        m.insert(n.to_string(), out.trim().to_string());
+    }
+    m
+}
+
+fn dig(sb: &TestSandbox, meta: &str, name: &str) -> Vec<String> {
+    let mut v: Vec<String> = sh(sb, "node-3", &format!("dig +short @{meta} {name}"))
+        .lines()
+        .map(str::to_string)
+        .collect();
+    v.sort();
+    v
+}
+
+/// One active target of job `pg`: (url, health, labels).
+type Target = (String, String, BTreeMap<String, String>);
+
+/// Job `pg`'s active targets.
+fn pg_targets(sb: &TestSandbox) -> Result<Vec<Target>, String> {
+    let body = try_sh(sb, "meta", "curl -sf http://127.0.0.1:9090/api/v1/targets")?;
+    let v: Value = serde_json::from_str(&body).map_err(|e| format!("{e}: {body}"))?;
+    Ok(v["data"]["activeTargets"]
+        .as_array()
+        .ok_or(format!("no activeTargets: {body}"))?
+        .iter()
+        .filter(|t| t["scrapePool"] == "pg")
+        .map(|t| {
+            let labels = t["labels"]
+                .as_object()
+                .unwrap()
+                .iter()
+                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
+                .collect();
+            (
+                t["scrapeUrl"].as_str().unwrap_or_default().to_string(),
+                t["health"].as_str().unwrap_or_default().to_string(),
+                labels,
+            )
+        })
+        .collect())
+}
+
+/// Every member's node (9100), haproxy (9101), pg (9630) and pgbouncer (9631) exporter is
+/// up, with the member's identity as labels.
+fn check_targets(
+    sb: &TestSandbox,
+    ids: &BTreeMap<String, (String, u32, String)>,
+) -> Result<(), String> {
+    let targets = pg_targets(sb)?;
+    let mut seen = 0;
+    for (ip, (cls, seq, role)) in ids {
+        for port in [9100, 9101, 9630, 9631] {
+            let url = format!("http://{ip}:{port}/metrics");
+            let Some((_, health, labels)) = targets.iter().find(|(u, _, _)| *u == url) else {
+                return Err(format!("no target {url}"));
+            };
+            if health != "up" {
+                return Err(format!("{url} is {health}"));
+            }
+            let want = [
+                ("cls", cls.clone()),
+                ("ins", format!("{cls}-{seq}")),
+                ("ip", ip.clone()),
+                ("role", role.clone()),
+                ("svc", format!("{cls}-{role}")),
+            ];
+            for (k, v) in want {
+                if labels.get(k) != Some(&v) {
+                    return Err(format!("{url}: label {k}={:?}, want {v}", labels.get(k)));
+                }
+            }
+            seen += 1;
+        }
+    }
+    if targets.len() != seen {
+        return Err(format!("{} targets, want {seen}", targets.len()));
+    }
+    Ok(())
+}
+
+fn changed_hosts(run: &Run) -> BTreeMap<String, u32> {
+    recap(&run.out)
+        .into_iter()
+        .map(|(h, r)| (h, r.changed))
+        .collect()
+}
+
+#[test]
+fn pgsql_cluster_on_consul() {
+    if !require_docker("pigsty_pgsql") {
+        return;
+    }
+    let fetch = Command::new(repo_root().join("sandbox/packages/fetch-packages"))
+        .status()
+        .expect("run sandbox/packages/fetch-packages");
+    assert!(fetch.success(), "sandbox/packages/fetch-packages failed");
+
+    let sb = TestSandbox::up("pgsql-e2e", 4).unwrap();
+    let inventory = sb.paths().inventory();
+    let addr = |n: &str| sb.node(n).unwrap().spec.address.to_string();
+    let (meta, n1, n2, n3) = (addr("meta"), addr("node-1"), addr("node-2"), addr("node-3"));
+    let ids: BTreeMap<String, (String, u32, String)> = [
+        (
+            meta.clone(),
+            ("pg-meta".to_string(), 1, "primary".to_string()),
+        ),
+        (
+            n1.clone(),
+            ("pg-test".to_string(), 1, "primary".to_string()),
+        ),
+        (
+            n2.clone(),
+            ("pg-test".to_string(), 2, "replica".to_string()),
+        ),
+        (
+            n3.clone(),
+            ("pg-test".to_string(), 3, "replica".to_string()),
+        ),
+    ]
+    .into();
+    let mut times = Vec::new();
+
+    // 1. first runs
+    let run = infra(&sb, &inventory, &[]);
+    run.ok("infra.yml", 4);
+    times.push(format!("infra.yml first run {:.1}s", run.secs));
+    let first = pgsql(&sb, &inventory, &[]);
+    first.ok("pgsql.yml first run", 4);
+    times.push(format!("pgsql.yml first run {:.1}s", first.secs));
+
+    // 2. Patroni: one leader per cluster, replicas streaming, lag 0 after a write
+    let members = patroni_members(&sb, "node-2", "pg-test");
+    assert_eq!(members.len(), 3, "{members:?}");
+    assert_eq!(members["pg-test-1"][0], "Leader", "{members:?}");
+    for r in ["pg-test-2", "pg-test-3"] {
+        assert_eq!(members[r][0], "Replica", "{members:?}");
+        assert!(
+            ["running", "streaming"].contains(&members[r][1].as_str()),
+            "{members:?}"
+        );
+    }
+    let meta_members = patroni_members(&sb, "meta", "pg-meta");
+    assert_eq!(meta_members.len(), 1, "{meta_members:?}");
+    assert_eq!(meta_members["pg-meta-1"][0], "Leader", "{meta_members:?}");
+    sh(
+        &sb,
+        "node-1",
+        "su postgres -c \"psql -d test -Atqc 'CREATE TABLE IF NOT EXISTS lag_probe(x int); INSERT INTO lag_probe VALUES (1)'\"",
+    );
+    eventually("replicas streaming with lag 0 after a write", || {
+        let out = try_sh(
+            &sb,
+            "node-1",
+            "su postgres -c \"psql -Atc \\\"SELECT application_name, state, pg_current_wal_lsn() = replay_lsn FROM pg_stat_replication ORDER BY 1\\\"\"",
+        )?;
+        if out.trim() != "pg-test-2|streaming|t\npg-test-3|streaming|t" {
+            return Err(format!("pg_stat_replication: {out}"));
+        }
+        let members = patroni_members(&sb, "node-1", "pg-test");
+        for r in ["pg-test-2", "pg-test-3"] {
+            if members[r][2] != "0" {
+                return Err(format!("patronictl list: {members:?}"));
+            }
+        }
+        Ok(())
+    });
+    for n in ["meta", "node-1", "node-2", "node-3"] {
+        let clusters = sh(&sb, n, "pg_lsclusters -h | wc -l");
+        assert_eq!(clusters.trim(), "0", "{n}: a Debian cluster exists");
+    }
+
+    // 3. Consul: every check passes; DNS answers
+    eventually("0 critical checks in consul", || {
+        let out = try_sh(
+            &sb,
+            "meta",
+            "curl -sf http://127.0.0.1:8500/v1/health/state/critical",
+        )?;
+        let v: Value = serde_json::from_str(&out).map_err(|e| e.to_string())?;
+        if v.as_array().is_some_and(Vec::is_empty) {
+            Ok(())
+        } else {
+            Err(format!("critical: {out}"))
+        }
+    });
+    let passing = sh(
+        &sb,
+        "meta",
+        "curl -sf http://127.0.0.1:8500/v1/health/state/passing",
+    );
+    for svc in [
+        "postgres",
+        "pgbouncer",
+        "patroni",
+        "pg-exporter",
+        "pgbouncer-exporter",
+        "haproxy",
+        "node-exporter",
+    ] {
+        let n = passing
+            .matches(&format!("\"ServiceName\":\"{svc}\""))
+            .count();
+        assert_eq!(n, 4, "{svc}: {n} passing checks, want 4");
+    }
+    let mut members = vec![n1.clone(), n2.clone(), n3.clone()];
+    members.sort();
+    eventually("dns: pg-test-primary.service.consul", || {
+        let got = dig(&sb, &meta, "pg-test-primary.service.consul");
+        if got == members {
+            Ok(())
+        } else {
+            Err(format!("{got:?}"))
+        }
+    });
+    let mut primaries = vec![meta.clone(), n1.clone()];
+    primaries.sort();
+    assert_eq!(
+        dig(&sb, &meta, "primary.postgres.service.consul"),
+        primaries
+    );
+    assert_eq!(
+        dig(&sb, &meta, "master.pg-test.service.consul"),
+        vec![n1.clone()]
+    );
+
+    // 4. psql through the service names and haproxy
+    let write = sh(
+        &sb,
+        "node-3",
+        "PGPASSWORD=test psql -h pg-test-primary.service.consul -p 5433 -U test -d test -Atc \
+         'CREATE TABLE IF NOT EXISTS e2e(x int); INSERT INTO e2e VALUES (42); SELECT pg_is_in_recovery(), sum(x) FROM e2e'",
+    );
+    assert!(
+        write.trim().ends_with("f|42"),
+        "write through 5433: {write}"
+    );
+    eventually("read through pg-test-replica:5434 from a replica", || {
+        let read = try_sh(
+            &sb,
+            "node-3",
+            "PGPASSWORD=test psql -h pg-test-replica -p 5434 -U test -d test -Atc \
+             'SELECT pg_is_in_recovery(), sum(x) FROM e2e'",
+        )?;
+        if read.trim() == "t|42" {
+            Ok(())
+        } else {
+            Err(read)
+        }
+    });
+    let meta_db = sh(
+        &sb,
+        "node-3",
+        &format!(
+            "PGPASSWORD=DBUser.Meta psql -h {meta} -p 5433 -U dbuser_meta -d meta -Atc \
+             \"SELECT current_user, (SELECT count(*) FROM pg_namespace WHERE nspname = 'pigsty')\""
+        ),
+    );
+    assert_eq!(
+        meta_db.trim(),
+        "dbuser_meta|1",
+        "meta database through pgbouncer"
+    );
+
+    // 5. Prometheus, consul SD
+    eventually("consul sd: 16 exporters up with identity labels", || {
+        check_targets(&sb, &ids)
+    });
+
+    // 6. rerun, check mode, tag-scoped rerun
+    let before = pids(&sb);
+    let second = pgsql(&sb, &inventory, &[]);
+    let changed = second.ok("pgsql.yml rerun", 4);
+    assert!(
+        changed.values().all(|c| *c == 0),
+        "rerun changed: {changed:?}\n{}",
+        second.out
+    );
+    times.push(format!("pgsql.yml no-op rerun {:.1}s", second.secs));
+    assert_eq!(pids(&sb), before, "a rerun restarted something");
+    let check = pgsql(&sb, &inventory, &["-C"]);
+    let changed = check.ok("pgsql.yml -C", 4);
+    assert!(
+        changed.values().all(|c| *c == 0),
+        "-C predicts: {changed:?}\n{}",
+        check.out
+    );
+    let hba = pgsql(&sb, &inventory, &["-l", "pg-test", "-t", "pg_hba"]);
+    let changed = hba.ok("-l pg-test -t pg_hba", 3);
+    assert!(changed.values().all(|c| *c == 0), "{}", hba.out);
+    times.push(format!("-l pg-test -t pg_hba {:.1}s", hba.secs));
+
+    // 7. a parameter change in the inventory: -C -D shows it and changes nothing; the real
+    // run reloads it through Patroni; one that needs a restart restarts replicas first
+    let text = std::fs::read_to_string(&inventory).unwrap();
+    let anchor = "    pg_maintenance_work_mem: 32MB\n";
+    assert!(text.contains(anchor), "inventory changed shape");
+    let with = |params: &str| {
+        let path = inventory.with_file_name(format!("param-{}.yml", params.len()));
+        std::fs::write(
+            &path,
+            text.replace(anchor, &format!("{anchor}    pg_parameters: {params}\n")),
+        )
+        .unwrap();
+        path
+    };
+    let work_mem = with("{work_mem: 8MB}");
+    let conf_before = sh(&sb, "node-2", "sha256sum /pg/conf/pg-test-2.yml");
+    let cd = pgsql(&sb, &work_mem, &["-l", "pg-test", "-C", "-D"]);
+    cd.ok("-C -D with work_mem", 3);
+    assert!(
+        cd.out.contains("-    work_mem: \"4MB\"") && cd.out.contains("+    work_mem: \"8MB\""),
+        "no diff of work_mem:\n{}",
+        cd.out
+    );
+    assert!(changed_hosts(&cd).values().all(|c| *c > 0), "{}", cd.out);
+    assert_eq!(
+        sh(&sb, "node-2", "sha256sum /pg/conf/pg-test-2.yml"),
+        conf_before,
+        "-C wrote"
+    );
+    assert_eq!(pids(&sb), before, "-C restarted something");
+    let apply = pgsql(&sb, &work_mem, &["-l", "pg-test"]);
+    apply.ok("work_mem", 3);
+    assert_eq!(
+        pids(&sb),
+        before,
+        "a reloadable parameter restarted something"
+    );
+    eventually("work_mem reloaded on every member", || {
+        for n in ["node-1", "node-2", "node-3"] {
+            let v = try_sh(&sb, n, "su postgres -c \"psql -Atc 'SHOW work_mem'\"")?;
+            if v.trim() != "8MB" {
+                return Err(format!("{n}: {v}"));
+            }
+        }
+        Ok(())
+    });
+    let buffers = with("{work_mem: 8MB, shared_buffers: 96MB}");
+    let restart = pgsql(&sb, &buffers, &["-l", "pg-test"]);
+    restart.ok("shared_buffers", 3);
+    let replicas_at = restart
+        .out
+        .find("RUNNING HANDLER [postgres : Restart pending replicas]")
+        .unwrap();
+    let primary_at = restart
+        .out
+        .find("RUNNING HANDLER [postgres : Restart the pending primary]")
+        .unwrap();
+    assert!(replicas_at < primary_at, "{}", restart.out);
+    let after = pids(&sb);
+    for n in ["node-1", "node-2", "node-3"] {
+        assert_ne!(
+            after[n], before[n],
+            "{n} was not restarted for shared_buffers"
+        );
+        let v = sh(&sb, n, "su postgres -c \"psql -Atc 'SHOW shared_buffers'\"");
+        assert_eq!(v.trim(), "96MB", "{n}");
+    }
+    assert_eq!(after["meta"], before["meta"], "pg-meta was touched");
+    assert_eq!(
+        patroni_members(&sb, "node-1", "pg-test")["pg-test-1"][0],
+        "Leader"
+    );
+    let back = pgsql(&sb, &inventory, &["-l", "pg-test"]);
+    back.ok("back to the inventory", 3);
+
+    // 8. pg_exists_action: abort stops at the existing clusters
+    let abort = pgsql(&sb, &inventory, &["-e", "pg_exists_action=abort"]);
+    assert_ne!(abort.code, Some(0), "{}", abort.out);
+    assert!(
+        abort
+            .out
+            .contains("Abort because a postgres instance already exists"),
+        "{}",
+        abort.out
+    );
+    assert!(
+        recap(&abort.out).values().all(|r| r.changed == 0),
+        "{}",
+        abort.out
+    );
+
+    // 9. static target files instead of consul SD
+    let static_run = infra(
+        &sb,
+        &inventory,
+        &["-e", "prometheus_sd_method=static", "-t", "prometheus"],
+    );
+    static_run.ok("prometheus_sd_method=static", 4);
+    let conf = sh(&sb, "meta", "cat /etc/prometheus/prometheus.yml");
+    assert!(
+        conf.contains("file_sd_configs:") && !conf.contains("consul_sd_configs:"),
+        "{conf}"
+    );
+    eventually("file sd: 16 exporters up with identity labels", || {
+        check_targets(&sb, &ids)
+    });
+
+    eprintln!("pigsty_pgsql timings: {}", times.join(", "));
+}

@@ -382,7 +382,8 @@ fn consul_cluster_and_service_registration() {
     );
     assert!(r[n2].changed > 0, "{}", back.out);
     eventually("catalog after pg-register", || check_identities(&sb, &ids));
-    // upstream's bugs: cluster names with role words, odd and unreadable files, offline
+    // upstream's bugs: cluster names with role words, odd and unreadable files, offline; and
+    // haproxy's cluster services (meta.type service, roles/service) are left alone
     let script = r#"set -e
 d=$(mktemp -d)
 cat > $d/svc-pg-replica-primary.json <<'EOF'
@@ -398,6 +399,7 @@ EOF
 echo '{"checks": []}' > $d/svc-odd.json
 echo '{"service": {"name": "prometheus", "port": 9090, "tags": ["meta", "exporter"], "meta": {"type": "prometheus"}}}' > $d/svc-prometheus.json
 echo 'not json' > $d/svc-broken.json
+echo '{"service": {"name": "pg-test-replica", "port": 5434, "tags": ["pg-test-replica", "pg-test", "replica"], "meta": {"type": "service", "service": "pg-test-replica", "cluster": "pg-test"}}}' > $d/svc-pg-test-replica.json
 cp /etc/consul.d/svc-postgres.json $d/
 /pg/bin/pg-register offline $d | sed "s|$d/||g"
 ls $d
@@ -414,11 +416,13 @@ rm -rf $d"#;
         r#"[svc-skipped] svc-broken.json: not a JSON object
 [svc-skipped] svc-odd.json: not a service definition (no service.name)
 [svc-changed] svc-pg-replica-offline.json (was svc-pg-replica-primary.json)
+[svc-intact] svc-pg-test-replica.json
 [svc-changed] svc-postgres.json
 [svc-intact] svc-prometheus.json
 svc-broken.json
 svc-odd.json
 svc-pg-replica-offline.json
+svc-pg-test-replica.json
 svc-postgres.json
 svc-prometheus.json
 {

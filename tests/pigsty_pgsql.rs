@@ -20,7 +20,10 @@
 //! 7. A pg parameter changed in an inventory copy: `-C -D` shows the diff of patroni.yml and
 //!    changes nothing; the real run reloads it through Patroni (no restart, PIDs kept); a
 //!    parameter that needs a restart restarts the replicas one at a time, then the primary.
-//! 8. `pg_exists_action: abort` stops at the existing clusters and touches nothing.
+//! 8. `pg_exists_action: abort` stops at the existing clusters and touches nothing; `clean`
+//!    with `pg_disable_purge: true` (the sandbox's) refuses too; with `pg_disable_purge:
+//!    false` on the replica pg-test-3 it wipes it (a marker file in its data dir is gone) and
+//!    the replica is cloned again from the primary.
 //! 9. `prometheus_sd_method: static`: the same 16 exporter targets up with the same labels.
 //!
 //! Needs Docker (with CI=true a missing Docker fails) and the package cache
@@ -474,6 +477,66 @@ fn pgsql_cluster_on_consul() {
         recap(&abort.out).values().all(|r| r.changed == 0),
         "{}",
         abort.out
+    );
+
+    // a wipe needs both pg_exists_action=clean and pg_disable_purge=false (the sandbox says
+    // true): with purging disabled, clean aborts like abort
+    let refused = pgsql(
+        &sb,
+        &inventory,
+        &["-l", &n3, "-e", "pg_exists_action=clean"],
+    );
+    assert_ne!(refused.code, Some(0), "{}", refused.out);
+    assert!(
+        refused
+            .out
+            .contains("pg_exists_action=clean but pg_disable_purge=true"),
+        "{}",
+        refused.out
+    );
+    let marker = "touch /pg/data/drover-wipe-marker";
+    sh(&sb, "node-3", marker);
+    let wipe = pgsql(
+        &sb,
+        &inventory,
+        &[
+            "-l",
+            &n3,
+            "-e",
+            "pg_exists_action=clean",
+            "-e",
+            "pg_disable_purge=false",
+        ],
+    );
+    wipe.ok("pg_exists_action=clean on the replica pg-test-3", 1);
+    assert!(
+        wipe.out.contains("[DANGEROUS] wiping postgres"),
+        "{}",
+        wipe.out
+    );
+    assert_eq!(
+        sh(
+            &sb,
+            "node-3",
+            "ls /pg/data/drover-wipe-marker 2>/dev/null || echo gone"
+        )
+        .trim(),
+        "gone"
+    );
+    eventually(
+        "the wiped replica streams again with the cluster's data",
+        || {
+            let read = try_sh(
+                &sb,
+                "node-3",
+                "su postgres -c \"psql -d test -Atc 'SELECT pg_is_in_recovery(), sum(x) FROM e2e'\"",
+            )?;
+            if read.trim() == "t|42" {
+                Ok(())
+            } else {
+                Err(read)
+            }
+        },
     );
 
     // 9. static target files instead of consul SD

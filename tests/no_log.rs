@@ -1,6 +1,7 @@
 #![allow(clippy::unwrap_used)]
 //! Values under `no_log` never reach drover's output: human output at -vvv with --diff, and the
-//! JSON event stream, for commands, debug, set_fact, loops, copy with diff and a failing task.
+//! JSON event stream, for commands, debug, set_fact, loops, copy with diff and a failing task;
+//! `no_log` evaluated per loop item, and a `no_log` that cannot be evaluated hides the output.
 
 use std::process::Command;
 
@@ -34,6 +35,21 @@ const PLAYBOOK: &str = r#"
         dest: "{{ out_dir }}/secret.txt"
         content: "{{ token }}\n"
       no_log: true
+    - name: no_log per item, shown with --diff
+      copy:
+        dest: "{{ out_dir }}/{{ item.name }}.txt"
+        content: "{{ item.content }}\n"
+      loop:
+        - {name: public, content: nothing to hide}
+        - {name: private, content: "{{ token }}"}
+      loop_control:
+        label: "{{ item.name }}"
+      no_log: "{{ item.name == 'private' }}"
+    - name: no_log that cannot be evaluated hides the output
+      debug:
+        msg: "token is {{ token }}"
+      no_log: "{{ undefined_switch }}"
+      ignore_errors: true
     - name: failing task with a secret
       command: sh -c "echo {{ token }}; exit 3"
       no_log: true
@@ -78,6 +94,11 @@ fn no_log_values_appear_nowhere_in_output() {
         assert!(
             stdout.contains("censored"),
             "{extra:?}: expected censored results:\n{stdout}"
+        );
+        // the item that is not secret is shown (with its diff)
+        assert!(
+            stdout.contains("nothing to hide"),
+            "{extra:?}: the public item's diff is missing:\n{stdout}"
         );
         // the work was still done
         assert_eq!(

@@ -160,11 +160,14 @@ impl HostTask<'_> {
     async fn run_inner(&self) -> HostRun {
         let started = Instant::now();
         let base_vars = self.exec.vars(self.vars.clone());
-        let no_log = self
-            .keyword_bool("no_log", &base_vars)
-            .ok()
-            .flatten()
-            .unwrap_or(false);
+        // `no_log` may depend on the loop item (`no_log: "{{ item.secret }}"`): it is evaluated
+        // again per item below. A value that cannot be evaluated hides the output (never the
+        // other way round: this keyword guards secrets).
+        let task_no_log = self.keyword_bool("no_log", &base_vars);
+        let no_log = match &task_no_log {
+            Ok(v) => v.unwrap_or(false),
+            Err(_) => true,
+        };
         let items = match self.loop_items(&base_vars) {
             Ok(items) => items,
             Err(msg) => {
@@ -178,6 +181,14 @@ impl HostTask<'_> {
         };
         let include = is_include(self.task.module);
         let Some(items) = items else {
+            if let Err(msg) = task_no_log {
+                let mut one = ItemRun {
+                    status: Status::Failed,
+                    ..ItemRun::default()
+                };
+                task_error(&mut one.result, msg);
+                return self.finish_single(one, started, true);
+            }
             let one = self.run_item(&Map::new(), &base_vars, no_log).await;
             let included = include_item(&one, Map::new(), None);
             let mut run = self.finish_single(one, started, no_log);
@@ -191,6 +202,7 @@ impl HostTask<'_> {
         let mut effects = Vec::new();
         let mut trips = 0;
         let (mut any_changed, mut any_failed, mut all_skipped) = (false, false, true);
+        let mut any_no_log = false;
         for (index, item) in items.iter().enumerate() {
             if self.exec.stop_requested() {
                 break;
@@ -201,6 +213,11 @@ impl HostTask<'_> {
                 extra.insert(iv.clone(), json!(index));
             }
             let item_vars = self.vars_with(&extra);
+            let no_log = match self.keyword_bool("no_log", &item_vars) {
+                Ok(v) => v.unwrap_or(false),
+                Err(_) => true,
+            };
+            any_no_log |= no_log;
             let item_started = Instant::now();
             let one = self.run_item(&extra, &item_vars, no_log).await;
             trips += one.round_trips;
@@ -285,7 +302,11 @@ impl HostTask<'_> {
             round_trips: trips,
             ..ItemRun::default()
         };
-        let mut run = self.finish_single(summary, started, no_log);
+        let summary_no_log = match task_no_log {
+            Ok(v) => v.unwrap_or(false) || any_no_log,
+            Err(_) => true,
+        };
+        let mut run = self.finish_single(summary, started, summary_no_log);
         run.looped = true;
         run.includes = includes;
         run

@@ -509,9 +509,15 @@ fn pgsql_cluster_on_consul() {
         ],
     );
     wipe.ok("pg_exists_action=clean on the replica pg-test-3", 1);
+    let purge = wipe
+        .out
+        .split("TASK [postgres : Purge the existing postgres (pg_exists_action=clean)]")
+        .nth(1)
+        .and_then(|rest| rest.split("TASK [").next())
+        .unwrap_or_default();
     assert!(
-        wipe.out.contains("[DANGEROUS] wiping postgres"),
-        "{}",
+        purge.contains("changed: ["),
+        "the purge did not run:\n{}",
         wipe.out
     );
     assert_eq!(

@@ -20,6 +20,12 @@ use crate::Executor;
 use crate::play::{PlayCtx, lock};
 use crate::task::{IncludeItem, value_text};
 
+/// How deep dynamic includes may nest. Ansible has no limit (its includes do not recurse in
+/// Python); a self-including file with no `when:` that ends it never stops there. drover's run
+/// recurses, so it stops here with an error naming the chain instead of overflowing the stack
+/// (a debug build overflows past about 130 levels).
+pub(crate) const MAX_INCLUDE_DEPTH: usize = 64;
+
 /// One file (or role) included by some hosts with the same arguments and loop variables.
 struct IncludeGroup {
     /// What `included:` shows: the task file's absolute path, or the role's name.
@@ -42,6 +48,11 @@ impl Executor {
         });
         let mut loaded: Vec<(IncludeGroup, Included)> = Vec::new();
         for group in groups {
+            if ctx.include_chain.len() >= MAX_INCLUDE_DEPTH {
+                let reason_text = too_deep(&ctx.include_chain, &group.file);
+                self.include_failed(&group.hosts, reason(&reason_text));
+                continue;
+            }
             if task.module == "include_tasks" && !Path::new(&group.file).is_file() {
                 // Ansible's wording, with the include as written.
                 let include = group
@@ -110,6 +121,7 @@ impl Executor {
             };
             let mut nested = ctx.nested();
             nested.in_handler = handler;
+            nested.include_chain.push(group.file.clone());
             // The include's `vars:` and loop variables are include params of what it brought in.
             if let Some(vars) = &task.vars {
                 combine(&mut nested.include_params, &vars.vars);
@@ -258,6 +270,34 @@ fn absolute(path: &Path) -> PathBuf {
     std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
 }
 
+/// The error for an include nested [`MAX_INCLUDE_DEPTH`] deep: the cycle when the chain
+/// repeats a file (`a.yml → b.yml → a.yml`), else the outermost and innermost includes.
+fn too_deep(chain: &[String], next: &str) -> String {
+    let short = |f: &String| {
+        Path::new(f)
+            .file_name()
+            .map_or_else(|| f.clone(), |n| n.to_string_lossy().into_owned())
+    };
+    let cycle = chain.iter().rposition(|f| f == next).map(|at| {
+        let mut names: Vec<String> = chain[at..].iter().map(short).collect();
+        names.push(short(&next.to_string()));
+        names.join(" → ")
+    });
+    let shown = match cycle {
+        Some(cycle) => format!("they include each other in a cycle: {cycle} → …"),
+        None => format!(
+            "{} → … → {} → {}",
+            short(&chain[0]),
+            short(&chain[chain.len() - 1]),
+            short(&next.to_string())
+        ),
+    };
+    format!(
+        "includes nested more than {MAX_INCLUDE_DEPTH} deep, {shown}; end the recursion with a \
+         `when:` that becomes false sooner (drover stops at {MAX_INCLUDE_DEPTH} nested includes)"
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -337,5 +377,18 @@ mod tests {
             name,
         );
         assert_eq!(summary(&groups), ["t.yml for h1,h2", "t.yml for h1"]);
+    }
+
+    #[test]
+    fn a_cycle_is_named_and_a_long_chain_is_shortened() {
+        let chain: Vec<String> = ["/p/site.yml", "/p/a.yml", "/p/b.yml"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let msg = super::too_deep(&chain, "/p/a.yml");
+        assert!(msg.contains("a cycle: a.yml → b.yml → a.yml → …"), "{msg}");
+        assert!(msg.contains("more than 64 deep"), "{msg}");
+        let msg = super::too_deep(&chain, "/p/c.yml");
+        assert!(msg.contains("site.yml → … → b.yml → c.yml"), "{msg}");
     }
 }

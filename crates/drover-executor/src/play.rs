@@ -38,6 +38,8 @@ pub(crate) struct PlayCtx<'a> {
     pub(crate) dynamic: Arc<PlayDynamic>,
     /// The tasks run as handlers (brought in by an include in a handler).
     pub(crate) in_handler: bool,
+    /// The files of the dynamic includes the current tasks come from, outermost first.
+    pub(crate) include_chain: Vec<String>,
 }
 
 /// Play state that grows while the play runs.
@@ -66,6 +68,7 @@ impl PlayCtx<'_> {
             include_params: self.include_params.clone(),
             dynamic: self.dynamic.clone(),
             in_handler: self.in_handler,
+            include_chain: self.include_chain.clone(),
         }
     }
 }
@@ -139,6 +142,7 @@ impl Executor {
                 include_params: Map::new(),
                 dynamic: Arc::new(PlayDynamic::default()),
                 in_handler: false,
+                include_chain: Vec::new(),
             };
             for host in &batch {
                 let base = self.layered_vars(&ctx, None, host);

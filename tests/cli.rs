@@ -241,3 +241,58 @@ fn pgsql_playbook_lists_pigstys_tags() {
         assert!(listed, "tag `{tag}` missing from --list-tags:\n{listing}");
     }
 }
+
+#[test]
+fn a_limit_that_leaves_no_host_stops_the_run() {
+    // ansible-playbook 2.18: `-l nohost` → "ERROR! Specified inventory, host pattern and/or
+    // --limit leaves us with no hosts to target.", exit 1, listings included; a limit that
+    // still matches a host only warns about the part that matched nothing.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("site.yml"),
+        "- hosts: all\n  gather_facts: false\n  tasks:\n    - debug: msg=hi\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("hosts"),
+        "a ansible_connection=local\nb ansible_connection=local\n",
+    )
+    .unwrap();
+    let play = |extra: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_drover"))
+            .arg("play")
+            .arg(dir.path().join("site.yml"))
+            .arg("-i")
+            .arg(dir.path().join("hosts"))
+            .args(extra)
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap()
+    };
+    for extra in [&["-l", "nohost"][..], &["-l", "nohost", "--list-tasks"][..]] {
+        let out = play(extra);
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{extra:?}: {}",
+            text(&out.stdout)
+        );
+        let stderr = text(&out.stderr);
+        assert!(
+            stderr.contains(
+                "Specified inventory, host pattern and/or --limit leaves us with no hosts to target."
+            ),
+            "{stderr}"
+        );
+        assert!(!text(&out.stdout).contains("PLAY ["), "a play started");
+    }
+    let out = play(&["-l", "a,nohost"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr)
+            .contains("[WARNING]: Could not match supplied host pattern, ignoring: nohost\n"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(text(&out.stdout).contains("ok: [a]"));
+}

@@ -65,6 +65,22 @@ pub fn run(args: &PlayArgs) -> ExitCode {
         Ok(inventory) => inventory,
         Err(diag) => return exit::fail(&diag, exit::ERROR),
     };
+    // ansible-playbook stops before any play when the limit leaves no host of a non-empty
+    // inventory (CLI.get_host_list), listings included
+    if args.limit.is_some() && !inventory.hosts().is_empty() {
+        match inventory.select_patterns(&["all".to_string()], true) {
+            Ok(selection) if selection.hosts.is_empty() => {
+                exit::warn_all(&selection.warnings);
+                let diag = Diagnostic::error(
+                    "Specified inventory, host pattern and/or --limit leaves us with no hosts to target.",
+                )
+                .with_help("check the names in -l/--limit against `drover inventory --graph`");
+                return exit::fail(&diag, exit::ERROR);
+            }
+            Ok(_) => {}
+            Err(diag) => return exit::fail(&diag, exit::ERROR),
+        }
+    }
 
     let list = ListOptions {
         tasks: args.list_tasks,

@@ -235,10 +235,14 @@ impl Executor {
         }
     }
 
+    /// Each warning as ansible-playbook shows one (`[WARNING]: <message>`, the reporter adds
+    /// the prefix): the diagnostic without its own `warning: ` label.
     pub(crate) fn warn(&self, warnings: &[Diagnostic]) {
         for w in warnings {
+            let text = w.to_string();
+            let message = text.strip_prefix("warning: ").unwrap_or(&text).trim_end();
             self.emit(Event::Warning {
-                message: w.to_string(),
+                message: message.to_string(),
             });
         }
     }

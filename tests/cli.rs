@@ -296,3 +296,50 @@ fn a_limit_that_leaves_no_host_stops_the_run() {
     );
     assert!(text(&out.stdout).contains("ok: [a]"));
 }
+
+#[test]
+fn a_play_that_cannot_run_is_an_error_not_a_silent_exit_0() {
+    // `serial: abc` and a `vars_files` entry that is a directory stopped the run with exit 0,
+    // no error and no recap; ansible-playbook fails (250 and 4: drover says 1, its ERROR).
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("vfdir")).unwrap();
+    std::fs::write(dir.path().join("hosts"), "a ansible_connection=local\n").unwrap();
+    let cases = [
+        (
+            "  serial: abc\n",
+            "`serial` must be a number",
+            "site.yml:3:11",
+        ),
+        (
+            "  vars_files: [vfdir]\n",
+            "vfdir (a directory)",
+            "site.yml:3:16",
+        ),
+    ];
+    for (keyword, message, location) in cases {
+        let site = dir.path().join("site.yml");
+        std::fs::write(
+            &site,
+            format!(
+                "- hosts: all\n  gather_facts: false\n{keyword}  tasks:\n    - debug: msg=hi\n"
+            ),
+        )
+        .unwrap();
+        let out = Command::new(env!("CARGO_BIN_EXE_drover"))
+            .arg("play")
+            .arg(&site)
+            .arg("-i")
+            .arg(dir.path().join("hosts"))
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap();
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{keyword}: {stderr}");
+        assert!(stderr.contains(message), "{keyword}: {stderr}");
+        assert!(stderr.contains(location), "{keyword}: {stderr}");
+        assert!(
+            !text(&out.stdout).contains("PLAY ["),
+            "{keyword}: a play banner was printed"
+        );
+    }
+}

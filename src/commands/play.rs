@@ -204,6 +204,13 @@ fn run_playbooks(
         }
     };
     let summary = runtime.block_on(executor.run(&playbooks));
+    // A play that could not run at all (a bad `serial`, a `vars_files` entry that is not a
+    // file, ...): the run stopped there, with ansible-playbook's ERROR exit code.
+    if let Some(diag) = &summary.error
+        && !summary.interrupted
+    {
+        return exit::fail(diag, exit::ERROR);
+    }
     ExitCode::from(drover_report::exit_code(
         &summary.stats,
         summary.interrupted,

@@ -121,11 +121,6 @@ impl Executor {
             if self.stop_requested() {
                 return Ok(false);
             }
-            // ansible-playbook announces the play for every `serial` batch.
-            self.emit(Event::PlayStart {
-                name: play.name.clone(),
-                hosts: batch.clone(),
-            });
             let mut ctx = PlayCtx {
                 playbook,
                 play,
@@ -149,6 +144,12 @@ impl Executor {
                 let files = load_vars_files(play, self.load_templater.as_ref(), &base)?;
                 ctx.vars_files.insert(host.clone(), files);
             }
+            // ansible-playbook announces the play for every `serial` batch, once its vars
+            // files have loaded (a bad one stops the run before the banner).
+            self.emit(Event::PlayStart {
+                name: play.name.clone(),
+                hosts: batch.clone(),
+            });
             if self.gathers_facts(play) {
                 self.gather_facts(&ctx, &batch).await;
             }

@@ -272,6 +272,10 @@ pub fn load_vars_files(
                 found = Some(path);
                 break;
             }
+            if path.is_dir() {
+                tried.push(format!("{} (a directory)", path.display()));
+                continue;
+            }
             tried.push(path.display().to_string());
         }
         let Some(path) = found else {

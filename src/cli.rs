@@ -79,7 +79,8 @@ pub struct PlayArgs {
         short = 'f',
         long = "forks",
         value_name = "FORKS",
-        default_value_t = 16
+        default_value_t = 16,
+        value_parser = forks_parser
     )]
     pub forks: usize,
 
@@ -180,6 +181,16 @@ pub fn split_tags(values: &[String]) -> Vec<String> {
         .collect()
 }
 
+/// `-f`/`--forks`: at least 1, as ansible-playbook requires ("The number of processes
+/// (--forks) must be >= 1", exit 2).
+fn forks_parser(text: &str) -> Result<usize, String> {
+    match text.trim().parse::<usize>() {
+        Ok(0) => Err("the number of processes (--forks) must be >= 1".into()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(format!("`{text}` is not a number of processes: {e}")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -246,5 +257,14 @@ mod tests {
         };
         assert_eq!(p.playbooks, [PathBuf::from("./infra.yml")]);
         assert_eq!(p.tags, ["x"]);
+    }
+
+    #[test]
+    fn forks_must_be_at_least_one() {
+        for bad in ["0", "-1", "x"] {
+            let e = Cli::try_parse_from(["drover", "play", "-f", bad, "site.yml"]).unwrap_err();
+            assert_eq!(e.exit_code(), 2, "{bad}");
+        }
+        assert!(Cli::try_parse_from(["drover", "play", "-f", "1", "site.yml"]).is_ok());
     }
 }

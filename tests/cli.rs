@@ -298,30 +298,57 @@ fn a_limit_that_leaves_no_host_stops_the_run() {
 }
 
 #[test]
-fn a_play_that_cannot_run_is_an_error_not_a_silent_exit_0() {
-    // `serial: abc` and a `vars_files` entry that is a directory stopped the run with exit 0,
-    // no error and no recap; ansible-playbook fails (250 and 4: drover says 1, its ERROR).
+fn keyword_values_drover_cannot_use_are_errors() {
+    // Each of these used to run (or silently run nothing) with exit 0. ansible-playbook 2.18:
+    // serial abc 250 (a crash), max_fail_percentage 4, throttle 1, gather_facts 4, a
+    // vars_files directory 4. drover: 4 for a value wrong as written (load time), 1 for a play
+    // that cannot start (the directory is found when the play starts); never a banner first.
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir(dir.path().join("vfdir")).unwrap();
     std::fs::write(dir.path().join("hosts"), "a ansible_connection=local\n").unwrap();
     let cases = [
         (
             "  serial: abc\n",
-            "`serial` must be a number",
+            "",
+            4,
+            "the field `serial` has an invalid value `abc`",
             "site.yml:3:11",
         ),
         (
+            "  serial: [1, x]\n",
+            "",
+            4,
+            "the field `serial` has an invalid value",
+            "site.yml:3:11",
+        ),
+        (
+            "  max_fail_percentage: lots\n",
+            "",
+            4,
+            "the field `max_fail_percentage` has an invalid value `lots`",
+            "site.yml:3:24",
+        ),
+        (
+            "",
+            "      throttle: fast\n",
+            4,
+            "the field `throttle` has an invalid value `fast`",
+            "site.yml:5:17",
+        ),
+        (
             "  vars_files: [vfdir]\n",
+            "",
+            1,
             "vfdir (a directory)",
             "site.yml:3:16",
         ),
     ];
-    for (keyword, message, location) in cases {
+    for (play_keyword, task_keyword, code, message, location) in cases {
         let site = dir.path().join("site.yml");
         std::fs::write(
             &site,
             format!(
-                "- hosts: all\n  gather_facts: false\n{keyword}  tasks:\n    - debug: msg=hi\n"
+                "- hosts: all\n  gather_facts: false\n{play_keyword}  tasks:\n    - debug: msg=hi\n{task_keyword}"
             ),
         )
         .unwrap();
@@ -334,12 +361,37 @@ fn a_play_that_cannot_run_is_an_error_not_a_silent_exit_0() {
             .output()
             .unwrap();
         let stderr = text(&out.stderr);
-        assert_eq!(out.status.code(), Some(1), "{keyword}: {stderr}");
-        assert!(stderr.contains(message), "{keyword}: {stderr}");
-        assert!(stderr.contains(location), "{keyword}: {stderr}");
+        let what = format!("{play_keyword}{task_keyword}");
+        assert_eq!(out.status.code(), Some(code), "{what}: {stderr}");
+        assert!(stderr.contains(message), "{what}: {stderr}");
+        assert!(stderr.contains(location), "{what}: {stderr}");
         assert!(
             !text(&out.stdout).contains("PLAY ["),
-            "{keyword}: a play banner was printed"
+            "{what}: a play banner was printed"
         );
     }
+    // gather_facts: maybe (its own play: gather_facts is set above)
+    let site = dir.path().join("site.yml");
+    std::fs::write(
+        &site,
+        "- hosts: all\n  gather_facts: maybe\n  tasks:\n    - debug: msg=hi\n",
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_drover"))
+        .arg("play")
+        .arg(&site)
+        .arg("-i")
+        .arg(dir.path().join("hosts"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(4));
+    assert!(text(&out.stderr).contains("the field `gather_facts` has an invalid value `maybe`"));
+    // -f 0: ansible-playbook's "must be >= 1", exit 2
+    let out = Command::new(env!("CARGO_BIN_EXE_drover"))
+        .args(["play", "-f", "0"])
+        .arg(&site)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("--forks) must be >= 1"));
 }

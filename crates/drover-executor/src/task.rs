@@ -133,10 +133,19 @@ impl HostTask<'_> {
         }
     }
 
+    /// A boolean keyword (`no_log`, `become`, `run_once`, ...) after templating, through
+    /// Ansible's `boolean()`: a value that is not a boolean is an error, as in Ansible (it was
+    /// taken as false).
     fn keyword_bool(&self, name: &str, vars: &Vars) -> Result<Option<bool>, String> {
-        Ok(self
-            .keyword(name, vars)?
-            .map(|v| drover_modules::params::to_bool(&v).unwrap_or(false)))
+        match self.keyword(name, vars)? {
+            None => Ok(None),
+            Some(v) => drover_python::boolean(&v).map(Some).ok_or_else(|| {
+                format!(
+                    "the field '{name}' has an invalid value ({}), and could not be converted to bool; use true or false (yes/no, on/off, 1/0)",
+                    value_text(&v)
+                )
+            }),
+        }
     }
 
     /// Runs the task on the host.

@@ -101,20 +101,7 @@ impl Connection {
 
 /// Ansible's `boolean()` (strict): yes/no, on/off, true/false, 1/0, y/n, t/f.
 pub fn to_bool(v: &Value) -> Option<bool> {
-    match v {
-        Value::Bool(b) => Some(*b),
-        Value::Number(n) => match n.as_f64() {
-            Some(1.0) => Some(true),
-            Some(0.0) => Some(false),
-            _ => None,
-        },
-        Value::String(s) => match s.trim().to_lowercase().as_str() {
-            "y" | "yes" | "on" | "1" | "true" | "t" | "1.0" => Some(true),
-            "n" | "no" | "off" | "0" | "false" | "f" | "0.0" => Some(false),
-            _ => None,
-        },
-        _ => None,
-    }
+    drover_python::boolean(v)
 }
 
 fn describe(v: &Value) -> String {

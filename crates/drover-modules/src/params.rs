@@ -41,20 +41,7 @@ impl<'de> Deserialize<'de> for Bool {
 
 /// Ansible's `boolean()` on a JSON value; `None` when the value is not a boolean.
 pub fn to_bool(value: &Value) -> Option<bool> {
-    match value {
-        Value::Bool(b) => Some(*b),
-        Value::Number(n) => match n.as_i64() {
-            Some(1) => Some(true),
-            Some(0) => Some(false),
-            _ => None,
-        },
-        Value::String(s) => match s.to_lowercase().as_str() {
-            "yes" | "on" | "true" | "1" | "y" | "t" | "1.0" => Some(true),
-            "no" | "off" | "false" | "0" | "n" | "f" | "0.0" | "" => Some(false),
-            _ => None,
-        },
-        _ => None,
-    }
+    drover_python::boolean(value)
 }
 
 /// An integer given as a number or a numeric string.

@@ -142,13 +142,9 @@ impl Task {
     }
 }
 
-/// YAML 1.1/Ansible boolean words.
+/// Ansible's `boolean()` on a keyword written as text.
 pub fn parse_bool_text(s: &str) -> Option<bool> {
-    match s.to_ascii_lowercase().as_str() {
-        "yes" | "on" | "true" | "1" | "y" | "t" => Some(true),
-        "no" | "off" | "false" | "0" | "n" | "f" => Some(false),
-        _ => None,
-    }
+    drover_python::boolean(&serde_json::Value::String(s.to_string()))
 }
 
 /// Reads a `tags:` value (a string split on commas, a list of strings/ints, or an int).

@@ -6,7 +6,7 @@ use serde_json::Value;
 
 use crate::error::LoadResult;
 use crate::play::Play;
-use crate::task::{Task, parse_bool_text};
+use crate::task::Task;
 
 /// `meta` actions drover implements.
 pub const META_ACTIONS: &[&str] = &[
@@ -52,6 +52,7 @@ pub fn validate_play(play: &Play) -> LoadResult<()> {
             });
         }
     }
+    check_play_keywords(play)?;
     for task in tasks.iter().copied().chain(&play.handlers) {
         check_task(task)?;
     }
@@ -97,14 +98,109 @@ pub fn validate_play(play: &Play) -> LoadResult<()> {
     Ok(())
 }
 
+/// A keyword value as the user wrote it (strings without JSON quotes).
+fn display(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// A keyword value that is a template is checked when it is rendered, at run time.
+fn templated(v: &Value) -> bool {
+    matches!(v, Value::String(s) if s.contains("{{"))
+}
+
+/// `serial: 2`, `"30%"`, or a list of those.
+fn serial_size_ok(v: &Value) -> bool {
+    match v {
+        Value::Number(n) => n.as_u64().is_some(),
+        Value::String(s) => {
+            let t = s.trim();
+            match t.strip_suffix('%') {
+                Some(pct) => pct.trim().parse::<f64>().is_ok_and(|p| p >= 0.0),
+                None => t.parse::<u64>().is_ok(),
+            }
+        }
+        _ => false,
+    }
+}
+
+/// Play keywords whose literal value drover cannot use are errors at load time, as
+/// ansible-playbook's "the field ... has an invalid value" (never a silent default).
+fn check_play_keywords(play: &Play) -> LoadResult<()> {
+    let bad = |key: &str, v: &crate::Spanned<Value>, want: &str| {
+        Diagnostic::error(format!(
+            "the field `{key}` has an invalid value `{}`: {want}",
+            display(&v.value)
+        ))
+        .with_span(v.span.clone())
+    };
+    if let Some(v) = &play.gather_facts
+        && !templated(&v.value)
+        && drover_python::boolean(&v.value).is_none()
+    {
+        return Err(bad("gather_facts", v, "it must be a boolean")
+            .with_help("use `true` or `false` (yes/no, on/off, 1/0)"));
+    }
+    if let Some(v) = &play.max_fail_percentage
+        && !templated(&v.value)
+    {
+        let ok = match &v.value {
+            Value::Number(_) => true,
+            Value::String(s) => s.trim().parse::<f64>().is_ok(),
+            _ => false,
+        };
+        if !ok {
+            return Err(bad("max_fail_percentage", v, "it must be a number")
+                .with_help("a percentage of the batch's hosts, such as `25` or `25.5`"));
+        }
+    }
+    if let Some(v) = &play.serial
+        && !templated(&v.value)
+    {
+        let ok = match &v.value {
+            Value::Array(items) => {
+                !items.is_empty() && items.iter().all(|i| templated(i) || serial_size_ok(i))
+            }
+            other => serial_size_ok(other),
+        };
+        if !ok {
+            return Err(bad(
+                "serial",
+                v,
+                "it must be a number, a percentage such as \"30%\", or a list of those",
+            )
+            .with_help("e.g. `serial: 1`, `serial: \"25%\"` or `serial: [1, 5, \"50%\"]`"));
+        }
+    }
+    Ok(())
+}
+
 fn check_task(task: &Task) -> LoadResult<()> {
+    if let Some(v) = task.keywords.get("throttle")
+        && !templated(&v.value)
+    {
+        let ok = match &v.value {
+            Value::Number(n) => n.as_u64().is_some(),
+            Value::String(s) => s.trim().parse::<u64>().is_ok(),
+            _ => false,
+        };
+        if !ok {
+            return Err(Diagnostic::error(format!(
+                "the field `throttle` has an invalid value `{}`: it must be a whole number",
+                display(&v.value)
+            ))
+            .with_span(v.span.clone())
+            .with_help("the most hosts that run this task at once, such as `throttle: 1`"));
+        }
+    }
     for key in BOOL_KEYWORDS {
         if let Some(v) = task.keywords.get(key) {
             let ok = match &v.value {
                 Value::Bool(_) => true,
-                Value::String(s) => s.contains("{{") || parse_bool_text(s).is_some(),
-                Value::Number(n) => n.as_i64().is_some_and(|i| i == 0 || i == 1),
-                _ => false,
+                Value::String(s) if s.contains("{{") => true,
+                other => drover_python::boolean(other).is_some(),
             };
             if !ok {
                 return Err(Diagnostic::error(format!(

@@ -7,14 +7,18 @@
 //! - [`json`]: `json.dumps` with `indent`, `sort_keys`, `separators` and `ensure_ascii`;
 //! - [`float_repr`]: Python's `repr(float)`;
 //! - [`shlex_split`]: `shlex.split` (POSIX mode, with or without comments);
-//! - [`text`]: `str.isspace`, `str.strip` and `str.splitlines`.
+//! - [`text`]: `str.isspace`, `str.strip` and `str.splitlines`;
+//! - [`boolean`]: Ansible's strict `boolean()`, the one conversion of keywords, connection
+//!   variables and module arguments.
 
+mod boolean;
 pub mod json;
 mod literal;
 mod repr;
 mod shlex;
 pub mod text;
 
+pub use boolean::boolean;
 pub use literal::{Dialect, JsonView, Literal, literal_eval, literal_eval_with};
 pub use repr::float_repr;
 pub use shlex::{ShlexError, shlex_split};

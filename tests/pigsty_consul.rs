@@ -98,7 +98,7 @@ fn pg_meta(kind: &str, cluster: &str, seq: u32, role: &str) -> Value {
     serde_json::json!({
         "type": kind, "role": role, "seq": seq.to_string(),
         "instance": format!("{cluster}-{seq}"), "service": format!("{cluster}-{role}"),
-        "cluster": cluster, "version": "13",
+        "cluster": cluster, "version": "15",
     })
 }
 

@@ -77,6 +77,8 @@ pub struct Executor {
     pool: connect::Pool,
     states: Arc<Mutex<IndexMap<String, HostState>>>,
     inventory_vars: Arc<HashMap<String, Map<String, Value>>>,
+    /// `-e` variables, shared with every `hostvars` view.
+    hostvars_extra: Arc<Map<String, Value>>,
     sink: Arc<dyn Sink>,
     load_templater: Arc<dyn LoadTemplater>,
     /// How dynamic includes load their files (the loader's templating, `-e`, roles path).
@@ -111,6 +113,7 @@ impl Executor {
             states.insert(host.to_string(), HostState::new(host));
         }
         let groups = Value::Object(inventory.groups_map());
+        let hostvars_extra = Arc::new(options.extra_vars.clone());
         let load_options = LoadOptions {
             extra_vars: options.extra_vars.clone(),
             templater: load_templater.clone(),
@@ -124,6 +127,7 @@ impl Executor {
             pool: connect::Pool::new()?,
             states: Arc::new(Mutex::new(states)),
             inventory_vars: Arc::new(vars),
+            hostvars_extra,
             sink,
             load_templater,
             load_options,
@@ -251,6 +255,7 @@ impl Executor {
     pub(crate) fn vars(&self, map: Map<String, Value>) -> Vars {
         Vars::new(map).with_hostvars(Arc::new(HostVarsView {
             inventory_vars: self.inventory_vars.clone(),
+            extra_vars: self.hostvars_extra.clone(),
             states: self.states.clone(),
             hosts: self
                 .inventory
@@ -353,10 +358,12 @@ async fn interrupt_signal() {
     }
 }
 
-/// `hostvars`: each host's inventory variables, facts and set facts, templated lazily in that
+/// `hostvars`: each host's inventory variables, facts and set facts, and the `-e` variables
+/// over them (as Ansible's `hostvars`, which are `get_vars(host)`), templated lazily in that
 /// host's context by the templating layer.
 struct HostVarsView {
     inventory_vars: Arc<HashMap<String, Map<String, Value>>>,
+    extra_vars: Arc<Map<String, Value>>,
     states: Arc<Mutex<IndexMap<String, HostState>>>,
     hosts: Vec<String>,
 }
@@ -383,6 +390,9 @@ impl HostVarsSource for HostVarsView {
                     map.insert(k.clone(), v.clone());
                 }
             }
+        }
+        for (k, v) in self.extra_vars.iter() {
+            map.insert(k.clone(), v.clone());
         }
         Some(map)
     }

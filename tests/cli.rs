@@ -395,3 +395,37 @@ fn keyword_values_drover_cannot_use_are_errors() {
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("--forks) must be >= 1"));
 }
+
+#[test]
+fn delegate_to_a_host_outside_the_inventory_connects_to_it() {
+    // delegate_to a name the inventory does not have ran the task on the controller and said
+    // `changed: [localhost -> nohost]`; Ansible connects to that name (here sent to a closed
+    // loopback port with -e, as -e applies to delegated hosts too) and reports it unreachable.
+    let dir = tempfile::tempdir().unwrap();
+    let marker = dir.path().join("ran-here");
+    std::fs::write(
+        dir.path().join("site.yml"),
+        format!(
+            "- hosts: all\n  gather_facts: false\n  tasks:\n    - command: touch {}\n      delegate_to: nohost\n    - command: echo local\n      delegate_to: localhost\n",
+            marker.display()
+        ),
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("hosts"), "a ansible_connection=local\n").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_drover"))
+        .arg("play")
+        .arg(dir.path().join("site.yml"))
+        .arg("-i")
+        .arg(dir.path().join("hosts"))
+        .args(["-e", "ansible_host=127.0.0.1", "-e", "ansible_port=9"])
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(4), "{stdout}");
+    assert!(
+        stdout.contains("fatal: [a -> nohost]: UNREACHABLE!"),
+        "{stdout}"
+    );
+    assert!(!marker.exists(), "the task ran on the controller");
+}

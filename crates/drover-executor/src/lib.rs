@@ -267,14 +267,22 @@ impl Executor {
     }
 
     /// The variables of another host (for `delegate_to`): its inventory vars and facts.
+    ///
+    /// A host that is not in the inventory is connected to by its name, as Ansible does (it
+    /// fails as unreachable when that does not work); only the implicit localhost names run
+    /// locally. (Every unknown host used to run on the controller.) The `-e` variables apply
+    /// on top, as in Ansible's delegated vars.
     pub(crate) fn delegate_vars(&self, host: &str) -> Map<String, Value> {
         let mut map = self
             .inventory_vars
             .get(host)
             .cloned()
             .unwrap_or_else(|| self.inventory.host_vars(host).unwrap_or_default());
-        if !self.inventory.has_host(host) {
+        if !self.inventory.has_host(host) && drover_inventory::LOCALHOST_NAMES.contains(&host) {
             map.insert("ansible_connection".into(), Value::String("local".into()));
+        }
+        for (k, v) in self.hostvars_extra.iter() {
+            map.insert(k.clone(), v.clone());
         }
         map
     }

@@ -234,25 +234,31 @@ fn assert(
     ok(verbose(r))
 }
 
+/// What a `meta` action does (every name of `drover_playbook::validate::META_ACTIONS`).
+fn meta_action(name: &str) -> Option<Meta> {
+    Some(match name {
+        "flush_handlers" => Meta::FlushHandlers,
+        "end_host" => Meta::EndHost,
+        "end_play" => Meta::EndPlay,
+        "noop" | "reset_connection" => Meta::Noop,
+        "clear_facts" => Meta::ClearFacts,
+        "clear_host_errors" => Meta::ClearHostErrors,
+        _ => return None,
+    })
+}
+
 fn meta(args: &Map<String, Value>) -> Result<EngineResult, String> {
     let action = args
         .get("_raw_params")
         .or_else(|| args.get("free_form"))
         .map(text)
         .unwrap_or_default();
-    let meta = match action.trim() {
-        "flush_handlers" => Meta::FlushHandlers,
-        "end_host" => Meta::EndHost,
-        "end_play" => Meta::EndPlay,
-        "noop" => Meta::Noop,
-        "clear_facts" => Meta::ClearFacts,
-        "clear_host_errors" => Meta::ClearHostErrors,
-        "reset_connection" => Meta::Noop,
-        other => {
-            return Err(format!(
-                "`meta: {other}` is not supported by drover (supported: flush_handlers, end_host, end_play, noop, clear_facts, clear_host_errors, reset_connection)"
-            ));
-        }
+    let Some(meta) = meta_action(action.trim()) else {
+        return Err(format!(
+            "`meta: {}` is not supported by drover (supported: {})",
+            action.trim(),
+            drover_playbook::validate::META_ACTIONS.join(", ")
+        ));
     };
     Ok(EngineResult {
         result: base(false, false),
@@ -355,4 +361,14 @@ async fn pause(args: &Map<String, Value>) -> Result<EngineResult, String> {
     let mut r = base(false, false);
     r.insert("delta".into(), json!(seconds as u64));
     ok(r)
+}
+
+#[cfg(test)]
+mod meta_tests {
+    #[test]
+    fn every_meta_action_the_loader_accepts_runs() {
+        for action in drover_playbook::validate::META_ACTIONS {
+            assert!(super::meta_action(action).is_some(), "meta: {action}");
+        }
+    }
 }

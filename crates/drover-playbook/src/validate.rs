@@ -8,16 +8,32 @@ use crate::error::LoadResult;
 use crate::play::Play;
 use crate::task::Task;
 
-/// `meta` actions drover implements.
+/// `meta` actions drover implements: the one list the loader accepts and the executor
+/// dispatches (a unit test in drover-executor checks that each one runs).
 pub const META_ACTIONS: &[&str] = &[
     "flush_handlers",
     "noop",
     "end_play",
     "end_host",
-    "end_batch",
     "clear_facts",
     "clear_host_errors",
     "reset_connection",
+];
+
+/// Ansible `meta` actions drover refuses at load time, with why.
+const META_REFUSED: &[(&str, &str)] = &[
+    (
+        "refresh_inventory",
+        "drover does not change the inventory while running",
+    ),
+    (
+        "end_batch",
+        "drover does not run `meta: end_batch`; use `meta: end_play` (the same without `serial`)",
+    ),
+    (
+        "end_role",
+        "drover does not run `meta: end_role`; skip the rest of the role with `when:`",
+    ),
 ];
 
 /// Keywords whose literal value must be a boolean.
@@ -220,11 +236,12 @@ fn check_task(task: &Task) -> LoadResult<()> {
             if let Some(hint) = did_you_mean(what, META_ACTIONS.iter().copied()) {
                 help = format!("{hint} ({help})");
             }
-            let d = if what == "refresh_inventory" {
-                Diagnostic::error("`meta: refresh_inventory` is not supported by drover")
-                    .with_help("drover does not change the inventory while running")
-            } else {
-                Diagnostic::error(format!("unknown meta action `{what}`")).with_help(help)
+            let d = match META_REFUSED.iter().find(|(name, _)| *name == what) {
+                Some((name, why)) => {
+                    Diagnostic::error(format!("`meta: {name}` is not supported by drover"))
+                        .with_help(*why)
+                }
+                None => Diagnostic::error(format!("unknown meta action `{what}`")).with_help(help),
             };
             return Err(d.with_span(
                 task.args

@@ -304,3 +304,24 @@ fn loads_every_supported_keyword() {
     assert_eq!(r.tags, ["p", "rt"]);
     assert_eq!(r.role.as_ref().unwrap().layer.params["param"], 3);
 }
+
+#[test]
+fn meta_actions_drover_does_not_run_are_refused_at_load_time() {
+    // `meta: end_batch` passed --syntax-check and failed at run time.
+    for (action, why) in [
+        ("end_batch", "use `meta: end_play`"),
+        ("end_role", "skip the rest of the role"),
+        ("refresh_inventory", "does not change the inventory"),
+    ] {
+        let got = load_error(&[(
+            "site.yml",
+            &format!("- hosts: all\n  tasks:\n    - meta: {action}\n"),
+        )]);
+        assert!(
+            got.contains(&format!("`meta: {action}` is not supported by drover")),
+            "{got}"
+        );
+        assert!(got.contains("<dir>/site.yml:3:13"), "{got}");
+        assert!(got.contains(why), "{got}");
+    }
+}

@@ -429,3 +429,39 @@ fn delegate_to_a_host_outside_the_inventory_connects_to_it() {
     );
     assert!(!marker.exists(), "the task ran on the controller");
 }
+
+#[test]
+fn a_templated_list_of_tags_is_flattened_like_ansible() {
+    // `tags: "{{ my_tags }}"` listed as [["alpha","beta"]] and `-t alpha` ran nothing; Ansible
+    // 2.18 lists `TASK TAGS: [alpha, beta, gamma]` and runs the task.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("site.yml"),
+        "- hosts: all\n  gather_facts: false\n  vars:\n    my_tags: [alpha, beta]\n  tasks:\n    - debug: msg=tagged\n      tags: \"{{ my_tags }}\"\n    - debug: msg=other\n      tags: gamma\n",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("hosts"), "a ansible_connection=local\n").unwrap();
+    let play = |extra: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_drover"))
+            .arg("play")
+            .arg(dir.path().join("site.yml"))
+            .arg("-i")
+            .arg(dir.path().join("hosts"))
+            .args(extra)
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{extra:?}: {}", text(&out.stderr));
+        text(&out.stdout)
+    };
+    let listing = play(&["--list-tags"]);
+    assert!(
+        listing.contains("TASK TAGS: [alpha, beta, gamma]"),
+        "{listing}"
+    );
+    let run = play(&["-t", "alpha"]);
+    assert!(
+        run.contains("\"msg\": \"tagged\"") && !run.contains("\"msg\": \"other\""),
+        "{run}"
+    );
+}

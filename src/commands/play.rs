@@ -242,15 +242,18 @@ struct JinjaLoadTemplater(Arc<Templar>);
 
 impl LoadTemplater for JinjaLoadTemplater {
     fn render(&self, text: &str, vars: &Map<String, Value>) -> Result<String, String> {
+        self.render_value(text, vars)
+            .map(drover_playbook::loader::rendered_text)
+    }
+
+    /// Data, not text: a templated `tags:` may render a list (Ansible flattens it).
+    fn render_value(&self, text: &str, vars: &Map<String, Value>) -> Result<Value, String> {
         let vars = Vars::new(vars.clone());
         let outcome = self
             .0
             .template_value(&Value::String(text.to_string()), &vars, None)
             .map_err(|d| d.message.clone())?;
         exit::warn_all(&outcome.warnings);
-        Ok(match outcome.value {
-            Value::String(s) => s,
-            other => other.to_string(),
-        })
+        Ok(outcome.value)
     }
 }

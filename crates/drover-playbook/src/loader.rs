@@ -24,16 +24,22 @@ pub trait LoadTemplater: Send + Sync {
     }
 }
 
+/// A rendered value as text where a name is needed (a task name, an import path): strings as
+/// they are, `True`/`False`/`None` as Python prints them, other data as JSON.
+pub fn rendered_text(value: Value) -> String {
+    match value {
+        Value::String(s) => s,
+        Value::Bool(true) => "True".into(),
+        Value::Bool(false) => "False".into(),
+        Value::Null => "None".into(),
+        other => other.to_string(),
+    }
+}
+
 /// drover's Ansible-compatible templating engine, for names, tags and `vars_files`.
 impl LoadTemplater for drover_template::Templar {
     fn render(&self, text: &str, vars: &Map<String, Value>) -> Result<String, String> {
-        match self.render_value(text, vars)? {
-            Value::String(s) => Ok(s),
-            Value::Bool(true) => Ok("True".into()),
-            Value::Bool(false) => Ok("False".into()),
-            Value::Null => Ok("None".into()),
-            other => Ok(other.to_string()),
-        }
+        self.render_value(text, vars).map(rendered_text)
     }
 
     fn render_value(&self, text: &str, vars: &Map<String, Value>) -> Result<Value, String> {

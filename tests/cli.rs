@@ -465,3 +465,39 @@ fn a_templated_list_of_tags_is_flattened_like_ansible() {
         "{run}"
     );
 }
+
+#[test]
+fn templates_see_ansible_managed_and_the_template_variables() {
+    // `{{ ansible_managed }}` was undefined in a `template:` task (the code that defines the
+    // template module's variables was never called). ansible-playbook 2.18 renders this same
+    // template to `# Ansible managed from t.j2 to <dest>`.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("t.j2"),
+        "# {{ ansible_managed }} from {{ template_path }} to {{ template_destpath }}\n",
+    )
+    .unwrap();
+    let dest = dir.path().join("out.txt");
+    std::fs::write(
+        dir.path().join("site.yml"),
+        format!(
+            "- hosts: all\n  gather_facts: false\n  tasks:\n    - template: src=t.j2 dest={}\n",
+            dest.display()
+        ),
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("hosts"), "a ansible_connection=local\n").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_drover"))
+        .arg("play")
+        .arg(dir.path().join("site.yml"))
+        .arg("-i")
+        .arg(dir.path().join("hosts"))
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stdout));
+    assert_eq!(
+        std::fs::read_to_string(&dest).unwrap(),
+        format!("# Ansible managed from t.j2 to {}\n", dest.display())
+    );
+}

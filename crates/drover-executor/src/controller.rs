@@ -55,14 +55,19 @@ impl drover_modules::Controller for TaskController {
         self.find(name, &self.template_dirs, "template")
     }
 
-    fn render_template(&self, path: &Path) -> Result<String, String> {
+    fn render_template(&self, path: &Path, src: &str, dest: &str) -> Result<String, String> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| format!("cannot read template `{}`: {e}", path.display()))?;
         let mut search = self.template_dirs.clone();
         if let Some(dir) = path.parent() {
             search.insert(0, dir.to_path_buf());
         }
-        let vars = self.vars.clone().with_search_paths(search);
+        // ansible_managed, template_path, ... (they were defined but never added)
+        let vars = self
+            .vars
+            .clone()
+            .with_overlay(drover_template::template_module_vars(src, path, dest))
+            .with_search_paths(search);
         self.templar
             .render_template_file(&path.display().to_string(), &text, &vars)
             .map(|o| o.value)

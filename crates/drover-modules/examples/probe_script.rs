@@ -13,7 +13,7 @@ impl Controller for Here {
     fn find_template(&self, name: &str) -> Result<PathBuf, String> {
         Ok(PathBuf::from(name))
     }
-    fn render_template(&self, path: &Path) -> Result<String, String> {
+    fn render_template(&self, path: &Path, _: &str, _: &str) -> Result<String, String> {
         std::fs::read_to_string(path).map_err(|e| e.to_string())
     }
 }

@@ -41,8 +41,10 @@ pub trait Controller: Send + Sync {
     fn find_file(&self, name: &str) -> Result<PathBuf, String>;
     /// Finds a template for `template` `src:` (role `templates/`, then the playbook directory).
     fn find_template(&self, name: &str) -> Result<PathBuf, String>;
-    /// Renders a template file with the task's variables (Ansible's template module semantics).
-    fn render_template(&self, path: &Path) -> Result<String, String>;
+    /// Renders the template file at `path` (found for `src:`, written to `dest:`) with the
+    /// task's variables and the ones Ansible's template module adds (`ansible_managed`,
+    /// `template_path`, `template_destpath`, ...).
+    fn render_template(&self, path: &Path, src: &str, dest: &str) -> Result<String, String>;
 }
 
 /// Per-task facts a module may use when preparing.

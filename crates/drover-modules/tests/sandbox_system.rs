@@ -26,7 +26,7 @@ impl Controller for Files {
     fn find_template(&self, name: &str) -> Result<PathBuf, String> {
         Err(format!("no template {name}"))
     }
-    fn render_template(&self, _: &Path) -> Result<String, String> {
+    fn render_template(&self, _: &Path, _: &str, _: &str) -> Result<String, String> {
         Err("no templates".into())
     }
 }

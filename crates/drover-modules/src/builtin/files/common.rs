@@ -619,7 +619,7 @@ pub(crate) mod testkit {
         fn find_template(&self, name: &str) -> Result<PathBuf, String> {
             self.find_file(name)
         }
-        fn render_template(&self, path: &Path) -> Result<String, String> {
+        fn render_template(&self, path: &Path, _: &str, _: &str) -> Result<String, String> {
             std::fs::read_to_string(path)
                 .map(|t| t.replace("{{ name }}", "drover"))
                 .map_err(|e| e.to_string())

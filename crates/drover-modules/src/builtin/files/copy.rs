@@ -393,7 +393,7 @@ mod tests {
         fn find_template(&self, name: &str) -> Result<PathBuf, String> {
             Err(format!("could not find `{name}`"))
         }
-        fn render_template(&self, _: &Path) -> Result<String, String> {
+        fn render_template(&self, _: &Path, _: &str, _: &str) -> Result<String, String> {
             Err("no templates".into())
         }
     }

@@ -70,7 +70,7 @@ pub fn prepare(args: &Map<String, Value>, ctx: &TaskContext<'_>) -> Result<Prepa
         .map_err(ModuleError::params)?;
     let rendered = ctx
         .controller
-        .render_template(&path)
+        .render_template(&path, &p.src, &p.dest)
         .map_err(ModuleError::params)?;
     // Ansible writes the rendered text to a temp file named like the source and copies it, so
     // a `dest` ending in `/` (or an existing directory) gets the source's base name (`.j2`

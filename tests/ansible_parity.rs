@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 mod common;
-use common::ansible_bin;
+use common::require_ansible;
 
 struct Case {
     dir: tempfile::TempDir,
@@ -99,11 +99,7 @@ fn normalize(stdout: &[u8], dir: &Path) -> String {
 }
 
 fn check(name: &str, extra: &[&str], runs: usize) {
-    let Some(bin) = ansible_bin() else {
-        if std::env::var("CI").as_deref() == Ok("true") {
-            panic!("ansible-core is required for the parity tests in CI; run scripts/test");
-        }
-        eprintln!("SKIPPED {name}: ansible-core not found (set DROVER_ANSIBLE_BIN_DIR)");
+    let Some(bin) = require_ansible(name) else {
         return;
     };
     let case = case(name);
@@ -156,11 +152,7 @@ fn failures_rescue_always_loops() {
 /// directory is copied, and the inventory has two local hosts, run with `-f 1` so both tools
 /// report hosts in inventory order (this shows how includes group hosts).
 fn check_tree(name: &str, extra: &[&str], runs: usize) {
-    let Some(bin) = ansible_bin() else {
-        if std::env::var("CI").as_deref() == Ok("true") {
-            panic!("ansible-core is required for the parity tests in CI; run scripts/test");
-        }
-        eprintln!("SKIPPED {name}: ansible-core not found (set DROVER_ANSIBLE_BIN_DIR)");
+    let Some(bin) = require_ansible(name) else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();

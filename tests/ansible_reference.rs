@@ -30,38 +30,34 @@ fn pins(text: &str) -> BTreeMap<String, String> {
         .collect()
 }
 
-#[test]
-fn the_pin_file_pins_every_package_by_hash() {
+/// The pins of `scripts/ansible-reference.txt`, and the count of its wheel hashes.
+fn reference() -> (BTreeMap<String, String>, usize) {
     let text = std::fs::read_to_string(
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/ansible-reference.txt"),
     )
     .unwrap();
-    let pins = pins(&text);
+    (pins(&text), text.matches("--hash=sha256:").count())
+}
+
+#[test]
+fn the_pin_file_pins_every_package_by_hash() {
+    let (pins, hashes) = reference();
     for name in ["ansible-core", "pyyaml", "jinja2", "markupsafe", "jmespath"] {
         assert!(pins.contains_key(name), "{name} is not pinned");
     }
-    let hashes = text.matches("--hash=sha256:").count();
     assert_eq!(hashes, pins.len(), "one wheel hash per pin");
 }
 
 #[test]
 fn the_installed_reference_is_the_pinned_one() {
-    let Some(bin) = common::ansible_bin() else {
-        if std::env::var("CI").as_deref() == Ok("true") {
-            panic!("ansible-core is required in CI; run scripts/test");
-        }
-        eprintln!("SKIPPED: ansible-core not found (set DROVER_ANSIBLE_BIN_DIR)");
+    let Some(bin) = common::require_ansible("the_installed_reference_is_the_pinned_one") else {
         return;
     };
-    let text = std::fs::read_to_string(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/ansible-reference.txt"),
-    )
-    .unwrap();
-    let want = pins(&text);
+    // every distribution with its version, then whether PyYAML has libyaml's loader
     let out = Command::new(bin.join("python"))
         .args([
             "-c",
-            "import importlib.metadata as m\nfor d in m.distributions(): print(d.metadata['Name'], d.version)",
+            "import importlib.metadata as m, yaml\nfor d in m.distributions(): print(d.metadata['Name'], d.version)\nprint('libyaml', yaml.__with_libyaml__)",
         ])
         .output()
         .unwrap();
@@ -70,8 +66,9 @@ fn the_installed_reference_is_the_pinned_one() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let have: BTreeMap<String, String> = String::from_utf8(out.stdout)
-        .unwrap()
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let (dists, libyaml) = stdout.trim_end().rsplit_once('\n').unwrap();
+    let have: BTreeMap<String, String> = dists
         .lines()
         .filter_map(|l| l.split_once(' '))
         .map(|(n, v)| (normalize(n), v.to_string()))
@@ -79,14 +76,10 @@ fn the_installed_reference_is_the_pinned_one() {
         .collect();
     assert_eq!(
         have,
-        want,
+        reference().0,
         "the venv at {} is not scripts/ansible-reference.txt; rerun scripts/test (it rebuilds the venv)",
         bin.display()
     );
-    // and the loader is the C one the pins were checked with
-    let out = Command::new(bin.join("python"))
-        .args(["-c", "import yaml; print(yaml.__with_libyaml__)"])
-        .output()
-        .unwrap();
-    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "True");
+    // the loader is the C one the pins were checked with
+    assert_eq!(libyaml, "libyaml True");
 }

@@ -17,6 +17,72 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
+/// A temp dir holding a playbook `site.yml` and an INI inventory `hosts` (local connections).
+struct Scratch(tempfile::TempDir);
+
+impl Scratch {
+    fn new(site: &str, hosts: &str) -> Scratch {
+        let s = Scratch(tempfile::tempdir().unwrap());
+        s.write("site.yml", site);
+        s.write("hosts", hosts);
+        s
+    }
+
+    fn path(&self, name: &str) -> std::path::PathBuf {
+        self.0.path().join(name)
+    }
+
+    fn write(&self, name: &str, text: &str) {
+        std::fs::write(self.path(name), text).unwrap();
+    }
+
+    /// `drover play site.yml -i hosts <extra>`.
+    fn play(&self, extra: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_drover"))
+            .arg("play")
+            .arg(self.path("site.yml"))
+            .arg("-i")
+            .arg(self.path("hosts"))
+            .args(extra)
+            .env("NO_COLOR", "1")
+            .env_remove("DROVER_INVENTORY")
+            .output()
+            .unwrap()
+    }
+}
+
+/// `./playbooks/<playbook> --list-tags` run through its shebang from the repository root (it
+/// finds `inventory/` beside the playbooks directory, like Pigsty's `./infra.yml`).
+fn list_tags_through_the_shebang(playbook: &str) -> String {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let bin_dir = Path::new(env!("CARGO_BIN_EXE_drover")).parent().unwrap();
+    let path = format!(
+        "{}:{}",
+        bin_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let out = Command::new(format!("./playbooks/{playbook}"))
+        .arg("--list-tags")
+        .current_dir(root)
+        .env("PATH", path)
+        .env_remove("DROVER_INVENTORY")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    text(&out.stdout)
+}
+
+/// Every tag is on some `TAGS: [...]` line of a `--list-tags` listing.
+fn assert_tags_listed(listing: &str, tags: &[&str]) {
+    for tag in tags {
+        let listed = listing
+            .lines()
+            .filter(|l| l.contains("TAGS: ["))
+            .any(|l| l.split(['[', ']', ',']).any(|word| word.trim() == *tag));
+        assert!(listed, "tag `{tag}` missing from --list-tags:\n{listing}");
+    }
+}
+
 #[test]
 fn help_lists_the_subcommands() {
     let out = drover(&["--help"]);
@@ -133,24 +199,7 @@ fn repository_playbooks_are_executable_with_a_drover_shebang() {
 
 #[test]
 fn a_playbook_runs_through_its_shebang_and_finds_the_inventory() {
-    // `./playbooks/infra.yml --list-tags` runs `drover play ./playbooks/infra.yml --list-tags`
-    // and finds `inventory/` beside the playbooks directory, like Pigsty's `./infra.yml`.
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let bin_dir = Path::new(env!("CARGO_BIN_EXE_drover")).parent().unwrap();
-    let path = format!(
-        "{}:{}",
-        bin_dir.display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
-    let out = Command::new("./playbooks/infra.yml")
-        .arg("--list-tags")
-        .current_dir(root)
-        .env("PATH", path)
-        .env_remove("DROVER_INVENTORY")
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    let listing = text(&out.stdout);
+    let listing = list_tags_through_the_shebang("infra.yml");
     assert!(
         listing.contains("playbook: ./playbooks/infra.yml"),
         "{listing}"
@@ -161,116 +210,79 @@ fn a_playbook_runs_through_its_shebang_and_finds_the_inventory() {
     );
     assert!(listing.contains("node_repo, node_repo_add"), "{listing}");
     // Pigsty's tags (issue "Pigsty infra")
-    for tag in [
-        "infra",
-        "repo",
-        "dcs",
-        "consul",
-        "consul_check",
-        "consul_install",
-        "consul_config",
-        "consul_server",
-        "consul_agent",
-        "node_exporter",
-        "register",
-        "register_consul_postgres",
-        "prometheus",
-        "prometheus_install",
-        "prometheus_config",
-        "prometheus_launch",
-        "prometheus_targets",
-        "prometheus_reload",
-        "nameserver",
-    ] {
-        let listed = listing
-            .lines()
-            .filter(|l| l.contains("TAGS: ["))
-            .any(|l| l.split(['[', ']', ',']).any(|word| word.trim() == tag));
-        assert!(listed, "tag `{tag}` missing from --list-tags:\n{listing}");
-    }
+    assert_tags_listed(
+        &listing,
+        &[
+            "infra",
+            "repo",
+            "dcs",
+            "consul",
+            "consul_check",
+            "consul_install",
+            "consul_config",
+            "consul_server",
+            "consul_agent",
+            "node_exporter",
+            "register",
+            "register_consul_postgres",
+            "prometheus",
+            "prometheus_install",
+            "prometheus_config",
+            "prometheus_launch",
+            "prometheus_targets",
+            "prometheus_reload",
+            "nameserver",
+        ],
+    );
 }
 
 #[test]
 fn pgsql_playbook_lists_pigstys_tags() {
     // `./playbooks/pgsql.yml --list-tags`, as a Pigsty user would run it (issue "Pigsty pgsql")
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let bin_dir = Path::new(env!("CARGO_BIN_EXE_drover")).parent().unwrap();
-    let path = format!(
-        "{}:{}",
-        bin_dir.display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
-    let out = Command::new("./playbooks/pgsql.yml")
-        .arg("--list-tags")
-        .current_dir(root)
-        .env("PATH", path)
-        .env_remove("DROVER_INVENTORY")
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    let listing = text(&out.stdout);
+    let listing = list_tags_through_the_shebang("pgsql.yml");
     assert!(
         listing.contains("play #2 (all): Pgsql Init\tTAGS: [pgsql]"),
         "{listing}"
     );
-    for tag in [
-        "pgsql",
-        "postgres",
-        "pg_install",
-        "pg_dbsu",
-        "pg_dir",
-        "pg_config",
-        "pg_primary",
-        "pg_init",
-        "pg_replica",
-        "pg_hba",
-        "pg_user",
-        "pg_db",
-        "pgbouncer",
-        "monitor",
-        "pg_exporter",
-        "pgbouncer_exporter",
-        "service",
-        "haproxy",
-        "register",
-    ] {
-        let listed = listing
-            .lines()
-            .filter(|l| l.contains("TAGS: ["))
-            .any(|l| l.split(['[', ']', ',']).any(|word| word.trim() == tag));
-        assert!(listed, "tag `{tag}` missing from --list-tags:\n{listing}");
-    }
+    assert_tags_listed(
+        &listing,
+        &[
+            "pgsql",
+            "postgres",
+            "pg_install",
+            "pg_dbsu",
+            "pg_dir",
+            "pg_config",
+            "pg_primary",
+            "pg_init",
+            "pg_replica",
+            "pg_hba",
+            "pg_user",
+            "pg_db",
+            "pgbouncer",
+            "monitor",
+            "pg_exporter",
+            "pgbouncer_exporter",
+            "service",
+            "haproxy",
+            "register",
+        ],
+    );
 }
+
+const DEBUG_PLAY: &str = "- hosts: all\n  gather_facts: false\n  tasks:\n    - debug: msg=hi\n";
 
 #[test]
 fn a_limit_that_leaves_no_host_stops_the_run() {
     // ansible-playbook 2.18: `-l nohost` → "ERROR! Specified inventory, host pattern and/or
     // --limit leaves us with no hosts to target.", exit 1, listings included; a limit that
     // still matches a host only warns about the part that matched nothing.
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("site.yml"),
-        "- hosts: all\n  gather_facts: false\n  tasks:\n    - debug: msg=hi\n",
-    )
-    .unwrap();
-    std::fs::write(
-        dir.path().join("hosts"),
+    let s = Scratch::new(
+        DEBUG_PLAY,
         "a ansible_connection=local\nb ansible_connection=local\n",
-    )
-    .unwrap();
-    let play = |extra: &[&str]| {
-        Command::new(env!("CARGO_BIN_EXE_drover"))
-            .arg("play")
-            .arg(dir.path().join("site.yml"))
-            .arg("-i")
-            .arg(dir.path().join("hosts"))
-            .args(extra)
-            .env("NO_COLOR", "1")
-            .output()
-            .unwrap()
-    };
+    );
     for extra in [&["-l", "nohost"][..], &["-l", "nohost", "--list-tasks"][..]] {
-        let out = play(extra);
+        let out = s.play(extra);
         assert_eq!(
             out.status.code(),
             Some(1),
@@ -286,7 +298,7 @@ fn a_limit_that_leaves_no_host_stops_the_run() {
         );
         assert!(!text(&out.stdout).contains("PLAY ["), "a play started");
     }
-    let out = play(&["-l", "a,nohost"]);
+    let out = s.play(&["-l", "a,nohost"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert!(
         text(&out.stderr)
@@ -303,65 +315,63 @@ fn keyword_values_drover_cannot_use_are_errors() {
     // serial abc 250 (a crash), max_fail_percentage 4, throttle 1, gather_facts 4, a
     // vars_files directory 4. drover: 4 for a value wrong as written (load time), 1 for a play
     // that cannot start (the directory is found when the play starts); never a banner first.
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir(dir.path().join("vfdir")).unwrap();
-    std::fs::write(dir.path().join("hosts"), "a ansible_connection=local\n").unwrap();
+    let s = Scratch::new(DEBUG_PLAY, "a ansible_connection=local\n");
+    std::fs::create_dir(s.path("vfdir")).unwrap();
+    let play = |play_keywords: &str, task_keywords: &str| {
+        s.write(
+            "site.yml",
+            &format!("- hosts: all\n{play_keywords}  tasks:\n    - debug: msg=hi\n{task_keywords}"),
+        );
+        s.play(&[])
+    };
     let cases = [
         (
             "  serial: abc\n",
             "",
             4,
             "the field `serial` has an invalid value `abc`",
-            "site.yml:3:11",
+            "site.yml:2:11",
         ),
         (
             "  serial: [1, x]\n",
             "",
             4,
             "the field `serial` has an invalid value",
-            "site.yml:3:11",
+            "site.yml:2:11",
         ),
         (
             "  max_fail_percentage: lots\n",
             "",
             4,
             "the field `max_fail_percentage` has an invalid value `lots`",
-            "site.yml:3:24",
+            "site.yml:2:24",
+        ),
+        (
+            "  gather_facts: maybe\n",
+            "",
+            4,
+            "the field `gather_facts` has an invalid value `maybe`",
+            "site.yml:2:17",
         ),
         (
             "",
             "      throttle: fast\n",
             4,
             "the field `throttle` has an invalid value `fast`",
-            "site.yml:5:17",
+            "site.yml:4:17",
         ),
         (
             "  vars_files: [vfdir]\n",
             "",
             1,
             "vfdir (a directory)",
-            "site.yml:3:16",
+            "site.yml:2:16",
         ),
     ];
-    for (play_keyword, task_keyword, code, message, location) in cases {
-        let site = dir.path().join("site.yml");
-        std::fs::write(
-            &site,
-            format!(
-                "- hosts: all\n  gather_facts: false\n{play_keyword}  tasks:\n    - debug: msg=hi\n{task_keyword}"
-            ),
-        )
-        .unwrap();
-        let out = Command::new(env!("CARGO_BIN_EXE_drover"))
-            .arg("play")
-            .arg(&site)
-            .arg("-i")
-            .arg(dir.path().join("hosts"))
-            .env("NO_COLOR", "1")
-            .output()
-            .unwrap();
+    for (play_keywords, task_keywords, code, message, location) in cases {
+        let out = play(play_keywords, task_keywords);
         let stderr = text(&out.stderr);
-        let what = format!("{play_keyword}{task_keyword}");
+        let what = format!("{play_keywords}{task_keywords}");
         assert_eq!(out.status.code(), Some(code), "{what}: {stderr}");
         assert!(stderr.contains(message), "{what}: {stderr}");
         assert!(stderr.contains(location), "{what}: {stderr}");
@@ -370,28 +380,8 @@ fn keyword_values_drover_cannot_use_are_errors() {
             "{what}: a play banner was printed"
         );
     }
-    // gather_facts: maybe (its own play: gather_facts is set above)
-    let site = dir.path().join("site.yml");
-    std::fs::write(
-        &site,
-        "- hosts: all\n  gather_facts: maybe\n  tasks:\n    - debug: msg=hi\n",
-    )
-    .unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_drover"))
-        .arg("play")
-        .arg(&site)
-        .arg("-i")
-        .arg(dir.path().join("hosts"))
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(4));
-    assert!(text(&out.stderr).contains("the field `gather_facts` has an invalid value `maybe`"));
     // -f 0: ansible-playbook's "must be >= 1", exit 2
-    let out = Command::new(env!("CARGO_BIN_EXE_drover"))
-        .args(["play", "-f", "0"])
-        .arg(&site)
-        .output()
-        .unwrap();
+    let out = s.play(&["-f", "0"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("--forks) must be >= 1"));
 }
@@ -401,26 +391,16 @@ fn delegate_to_a_host_outside_the_inventory_connects_to_it() {
     // delegate_to a name the inventory does not have ran the task on the controller and said
     // `changed: [localhost -> nohost]`; Ansible connects to that name (here sent to a closed
     // loopback port with -e, as -e applies to delegated hosts too) and reports it unreachable.
-    let dir = tempfile::tempdir().unwrap();
-    let marker = dir.path().join("ran-here");
-    std::fs::write(
-        dir.path().join("site.yml"),
-        format!(
+    let s = Scratch::new("", "a ansible_connection=local\n");
+    let marker = s.path("ran-here");
+    s.write(
+        "site.yml",
+        &format!(
             "- hosts: all\n  gather_facts: false\n  tasks:\n    - command: touch {}\n      delegate_to: nohost\n    - command: echo local\n      delegate_to: localhost\n",
             marker.display()
         ),
-    )
-    .unwrap();
-    std::fs::write(dir.path().join("hosts"), "a ansible_connection=local\n").unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_drover"))
-        .arg("play")
-        .arg(dir.path().join("site.yml"))
-        .arg("-i")
-        .arg(dir.path().join("hosts"))
-        .args(["-e", "ansible_host=127.0.0.1", "-e", "ansible_port=9"])
-        .env("NO_COLOR", "1")
-        .output()
-        .unwrap();
+    );
+    let out = s.play(&["-e", "ansible_host=127.0.0.1", "-e", "ansible_port=9"]);
     let stdout = text(&out.stdout);
     assert_eq!(out.status.code(), Some(4), "{stdout}");
     assert!(
@@ -434,23 +414,12 @@ fn delegate_to_a_host_outside_the_inventory_connects_to_it() {
 fn a_templated_list_of_tags_is_flattened_like_ansible() {
     // `tags: "{{ my_tags }}"` listed as [["alpha","beta"]] and `-t alpha` ran nothing; Ansible
     // 2.18 lists `TASK TAGS: [alpha, beta, gamma]` and runs the task.
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("site.yml"),
+    let s = Scratch::new(
         "- hosts: all\n  gather_facts: false\n  vars:\n    my_tags: [alpha, beta]\n  tasks:\n    - debug: msg=tagged\n      tags: \"{{ my_tags }}\"\n    - debug: msg=other\n      tags: gamma\n",
-    )
-    .unwrap();
-    std::fs::write(dir.path().join("hosts"), "a ansible_connection=local\n").unwrap();
+        "a ansible_connection=local\n",
+    );
     let play = |extra: &[&str]| {
-        let out = Command::new(env!("CARGO_BIN_EXE_drover"))
-            .arg("play")
-            .arg(dir.path().join("site.yml"))
-            .arg("-i")
-            .arg(dir.path().join("hosts"))
-            .args(extra)
-            .env("NO_COLOR", "1")
-            .output()
-            .unwrap();
+        let out = s.play(extra);
         assert!(out.status.success(), "{extra:?}: {}", text(&out.stderr));
         text(&out.stdout)
     };
@@ -471,30 +440,20 @@ fn templates_see_ansible_managed_and_the_template_variables() {
     // `{{ ansible_managed }}` was undefined in a `template:` task (the code that defines the
     // template module's variables was never called). ansible-playbook 2.18 renders this same
     // template to `# Ansible managed from t.j2 to <dest>`.
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("t.j2"),
+    let s = Scratch::new("", "a ansible_connection=local\n");
+    s.write(
+        "t.j2",
         "# {{ ansible_managed }} from {{ template_path }} to {{ template_destpath }}\n",
-    )
-    .unwrap();
-    let dest = dir.path().join("out.txt");
-    std::fs::write(
-        dir.path().join("site.yml"),
-        format!(
+    );
+    let dest = s.path("out.txt");
+    s.write(
+        "site.yml",
+        &format!(
             "- hosts: all\n  gather_facts: false\n  tasks:\n    - template: src=t.j2 dest={}\n",
             dest.display()
         ),
-    )
-    .unwrap();
-    std::fs::write(dir.path().join("hosts"), "a ansible_connection=local\n").unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_drover"))
-        .arg("play")
-        .arg(dir.path().join("site.yml"))
-        .arg("-i")
-        .arg(dir.path().join("hosts"))
-        .env("NO_COLOR", "1")
-        .output()
-        .unwrap();
+    );
+    let out = s.play(&[]);
     assert!(out.status.success(), "{}", text(&out.stdout));
     assert_eq!(
         std::fs::read_to_string(&dest).unwrap(),

@@ -22,10 +22,9 @@
 //! (sandbox/packages/fetch-packages, run here; it does nothing when the cache is current).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::process::Command;
 use std::time::Duration;
 
-use drover_sandbox::testing::{TestSandbox, repo_root, require_docker};
+use drover_sandbox::testing::TestSandbox;
 use serde_json::Value;
 
 mod common;
@@ -163,15 +162,9 @@ fn handler_hosts(out: &str, handler: &str) -> Vec<String> {
 
 #[test]
 fn consul_cluster_and_service_registration() {
-    if !require_docker("pigsty_consul") {
+    let Some(sb) = common::pigsty_sandbox("pigsty_consul", "consul-e2e") else {
         return;
-    }
-    let fetch = Command::new(repo_root().join("sandbox/packages/fetch-packages"))
-        .status()
-        .expect("run sandbox/packages/fetch-packages");
-    assert!(fetch.success(), "sandbox/packages/fetch-packages failed");
-
-    let sb = TestSandbox::up("consul-e2e", 4).expect("sandbox up");
+    };
     let inventory = sb.paths().inventory();
     let ip: Vec<String> = sb
         .nodes()

@@ -31,27 +31,29 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
-use drover_sandbox::testing::{TestSandbox, repo_root, require_docker};
+use drover_sandbox::testing::TestSandbox;
 use serde_json::Value;
 
 mod common;
-use common::{Run, eventually as poll, play_playbook, recap};
+use common::{Run, eventually as poll, play_playbook, recap, sh, try_sh};
 
 fn eventually(what: &str, check: impl FnMut() -> Result<(), String>) {
     poll(what, Duration::from_secs(90), check)
 }
 
-fn sh(sb: &TestSandbox, node: &str, script: &str) -> String {
-    sb.exec(node, &["sh", "-c", script])
-        .unwrap_or_else(|e| panic!("{node}: `{script}` failed: {e}"))
-}
-
-fn try_sh(sb: &TestSandbox, node: &str, script: &str) -> Result<String, String> {
-    sb.exec(node, &["sh", "-c", script])
-        .map_err(|e| e.to_string())
+/// Polling check: the script's output (trimmed) is `want`, else the error says what it is.
+fn output_is(sb: &TestSandbox, node: &str, script: &str, want: &str) -> Result<(), String> {
+    let got = try_sh(sb, node, script)?;
+    if got.trim() == want {
+        Ok(())
+    } else {
+        Err(format!(
+            "{node}: `{script}` gave `{}`, want `{want}`",
+            got.trim()
+        ))
+    }
 }
 
 fn infra(sb: &TestSandbox, inventory: &Path, extra: &[&str]) -> Run {
@@ -177,24 +179,11 @@ fn check_targets(
     Ok(())
 }
 
-fn changed_hosts(run: &Run) -> BTreeMap<String, u32> {
-    recap(&run.out)
-        .into_iter()
-        .map(|(h, r)| (h, r.changed))
-        .collect()
-}
-
 #[test]
 fn pgsql_cluster_on_consul() {
-    if !require_docker("pigsty_pgsql") {
+    let Some(sb) = common::pigsty_sandbox("pigsty_pgsql", "pgsql-e2e") else {
         return;
-    }
-    let fetch = Command::new(repo_root().join("sandbox/packages/fetch-packages"))
-        .status()
-        .expect("run sandbox/packages/fetch-packages");
-    assert!(fetch.success(), "sandbox/packages/fetch-packages failed");
-
-    let sb = TestSandbox::up("pgsql-e2e", 4).unwrap();
+    };
     let inventory = sb.paths().inventory();
     let addr = |n: &str| sb.node(n).unwrap().spec.address.to_string();
     let (meta, n1, n2, n3) = (addr("meta"), addr("node-1"), addr("node-2"), addr("node-3"));
@@ -334,17 +323,13 @@ fn pgsql_cluster_on_consul() {
         "write through 5433: {write}"
     );
     eventually("read through pg-test-replica:5434 from a replica", || {
-        let read = try_sh(
+        output_is(
             &sb,
             "node-3",
             "PGPASSWORD=test psql -h pg-test-replica -p 5434 -U test -d test -Atc \
              'SELECT pg_is_in_recovery(), sum(x) FROM e2e'",
-        )?;
-        if read.trim() == "t|42" {
-            Ok(())
-        } else {
-            Err(read)
-        }
+            "t|42",
+        )
     });
     let meta_db = sh(
         &sb,
@@ -405,13 +390,13 @@ fn pgsql_cluster_on_consul() {
     let work_mem = with("{work_mem: 8MB}");
     let conf_before = sh(&sb, "node-2", "sha256sum /pg/conf/pg-test-2.yml");
     let cd = pgsql(&sb, &work_mem, &["-l", "pg-test", "-C", "-D"]);
-    cd.ok("-C -D with work_mem", 3);
+    let predicted = cd.ok("-C -D with work_mem", 3);
     assert!(
         cd.out.contains("-    work_mem: \"4MB\"") && cd.out.contains("+    work_mem: \"8MB\""),
         "no diff of work_mem:\n{}",
         cd.out
     );
-    assert!(changed_hosts(&cd).values().all(|c| *c > 0), "{}", cd.out);
+    assert!(predicted.values().all(|c| *c > 0), "{}", cd.out);
     assert_eq!(
         sh(&sb, "node-2", "sha256sum /pg/conf/pg-test-2.yml"),
         conf_before,
@@ -427,10 +412,12 @@ fn pgsql_cluster_on_consul() {
     );
     eventually("work_mem reloaded on every member", || {
         for n in ["node-1", "node-2", "node-3"] {
-            let v = try_sh(&sb, n, "su postgres -c \"psql -Atc 'SHOW work_mem'\"")?;
-            if v.trim() != "8MB" {
-                return Err(format!("{n}: {v}"));
-            }
+            output_is(
+                &sb,
+                n,
+                "su postgres -c \"psql -Atc 'SHOW work_mem'\"",
+                "8MB",
+            )?;
         }
         Ok(())
     });
@@ -532,16 +519,12 @@ fn pgsql_cluster_on_consul() {
     eventually(
         "the wiped replica streams again with the cluster's data",
         || {
-            let read = try_sh(
+            output_is(
                 &sb,
                 "node-3",
                 "su postgres -c \"psql -d test -Atc 'SELECT pg_is_in_recovery(), sum(x) FROM e2e'\"",
-            )?;
-            if read.trim() == "t|42" {
-                Ok(())
-            } else {
-                Err(read)
-            }
+                "t|42",
+            )
         },
     );
 

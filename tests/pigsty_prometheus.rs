@@ -29,25 +29,17 @@
 //! (sandbox/packages/fetch-packages, run here; it does nothing when the cache is current).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::process::Command;
 use std::time::Duration;
 
-use drover_sandbox::testing::{TestSandbox, repo_root, require_docker};
+use drover_sandbox::testing::TestSandbox;
 use serde_json::Value;
 
 mod common;
-use common::{eventually as poll, play_infra as play};
+use common::{eventually as poll, play_infra as play, sh};
 
 /// Polls `check` for up to 45 s (service discovery refreshes every 5 s, scrapes every 5 s).
 fn eventually(what: &str, check: impl FnMut() -> Result<(), String>) {
     poll(what, Duration::from_secs(45), check)
-}
-
-/// Runs a shell script inside a node's container (as root) and returns its stdout, or
-/// panics with the error.
-fn sh(sb: &TestSandbox, node: &str, script: &str) -> String {
-    sb.exec(node, &["sh", "-c", script])
-        .unwrap_or_else(|e| panic!("{node}: `{script}` failed: {e}"))
 }
 
 /// One active target of Prometheus.
@@ -258,15 +250,9 @@ fn pg_test_file(ids: &Identities) -> String {
 
 #[test]
 fn prometheus_discovery_dns_and_failover() {
-    if !require_docker("pigsty_prometheus") {
+    let Some(sb) = common::pigsty_sandbox("pigsty_prometheus", "prom-e2e") else {
         return;
-    }
-    let fetch = Command::new(repo_root().join("sandbox/packages/fetch-packages"))
-        .status()
-        .expect("run sandbox/packages/fetch-packages");
-    assert!(fetch.success(), "sandbox/packages/fetch-packages failed");
-
-    let sb = TestSandbox::up("prom-e2e", 4).unwrap();
+    };
     let inventory = sb.paths().inventory();
     let meta = sb.node("meta").unwrap().spec.address.to_string();
     let ids = identities(&sb, 1);

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use drover_sandbox::testing::{TestSandbox, repo_root};
+use drover_sandbox::testing::{TestSandbox, repo_root, require_docker};
 
 /// One host's PLAY RECAP line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -150,4 +150,43 @@ pub fn ansible_bin() -> Option<PathBuf> {
     .into_iter()
     .flatten()
     .find(|d| d.join("ansible-playbook").exists())
+}
+
+/// [`ansible_bin`], or `None` after saying loudly that `what` was skipped; with `CI=true` a
+/// missing ansible-core fails the test instead.
+pub fn require_ansible(what: &str) -> Option<PathBuf> {
+    let bin = ansible_bin();
+    if bin.is_none() {
+        if std::env::var("CI").as_deref() == Ok("true") {
+            panic!("{what} needs ansible-core in CI; run scripts/test");
+        }
+        eprintln!("SKIPPED {what}: ansible-core not found (set DROVER_ANSIBLE_BIN_DIR)");
+    }
+    bin
+}
+
+/// The 4-node Pigsty sandbox `name` for the test `test`, with the package cache the roles
+/// install from (sandbox/packages/fetch-packages does nothing when it is current); `None`
+/// when Docker is missing outside CI (`require_docker` says so; with CI=true it fails).
+pub fn pigsty_sandbox(test: &str, name: &str) -> Option<TestSandbox> {
+    if !require_docker(test) {
+        return None;
+    }
+    let fetch = Command::new(repo_root().join("sandbox/packages/fetch-packages"))
+        .status()
+        .expect("run sandbox/packages/fetch-packages");
+    assert!(fetch.success(), "sandbox/packages/fetch-packages failed");
+    Some(TestSandbox::up(name, 4).expect("sandbox up"))
+}
+
+/// Runs a shell script inside a node's container (as root) and returns its stdout, or panics
+/// with the error.
+pub fn sh(sb: &TestSandbox, node: &str, script: &str) -> String {
+    try_sh(sb, node, script).unwrap_or_else(|e| panic!("{node}: `{script}` failed: {e}"))
+}
+
+/// [`sh`] for polling: the error instead of a panic.
+pub fn try_sh(sb: &TestSandbox, node: &str, script: &str) -> Result<String, String> {
+    sb.exec(node, &["sh", "-c", script])
+        .map_err(|e| e.to_string())
 }

@@ -460,3 +460,73 @@ fn templates_see_ansible_managed_and_the_template_variables() {
         format!("# Ansible managed from t.j2 to {}\n", dest.display())
     );
 }
+
+/// Run-time failures drover diagnoses name the task's (or the expression's) file:line:col:
+/// on stderr in human output (stdout stays Ansible's) and as the `error` field of the
+/// `host_result` event in `--output json`. One row per kind of failure.
+#[test]
+fn run_time_errors_name_their_location() {
+    let site = "\
+- hosts: all
+  gather_facts: false
+  tasks:
+    - name: undefined variable in an argument
+      debug:
+        msg: \"{{ nope }}\"
+      ignore_errors: true
+    - name: loop over a string
+      debug:
+        msg: x
+      loop: \"{{ 'abc' }}\"
+      ignore_errors: true
+    - name: unknown module argument
+      file:
+        path: /tmp
+        colour: red
+      ignore_errors: true
+    - name: no_log keyword that is not a boolean
+      command: 'true'
+      no_log: \"{{ 'maybe' }}\"
+      ignore_errors: true
+    - name: retries that are not a number
+      command: 'true'
+      until: true
+      retries: \"{{ 'abc' }}\"
+      ignore_errors: true
+";
+    let s = Scratch::new(site, "a ansible_connection=local\n");
+    let out = s.play(&[]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    let site_path = s.path("site.yml").display().to_string();
+    for (line_col, kind) in [
+        ("6:18", "template"),
+        ("11:13", "invalid"),
+        ("13:7", "module"),
+        ("20:15", "invalid"),
+        ("25:16", "invalid"),
+    ] {
+        let want = format!("  --> {site_path}:{line_col} ({kind} error, host a)");
+        assert!(stderr.contains(&want), "missing `{want}` in:\n{stderr}");
+    }
+    let json = s.play(&["--output", "json"]);
+    let events: Vec<serde_json::Value> = text(&json.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let errors: Vec<(String, String)> = events
+        .iter()
+        .filter_map(|e| e.get("error"))
+        .map(|e| {
+            (
+                e["kind"].as_str().unwrap().to_string(),
+                e["location"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(errors.len(), 5, "{errors:?}");
+    assert_eq!(
+        errors[2],
+        ("module".to_string(), format!("{site_path}:13:7"))
+    );
+}

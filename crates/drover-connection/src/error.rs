@@ -2,7 +2,7 @@
 //! is in [`crate::Output`]); these are the cases where the node could not be asked at all.
 
 /// Why a command could not be run on a node.
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum Error {
     /// The node cannot be reached (connection refused, timed out, host key rejected, master
     /// died). Reported as UNREACHABLE, like Ansible.

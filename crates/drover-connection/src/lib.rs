@@ -97,29 +97,33 @@ impl Request {
     }
 }
 
-/// A connection to one host.
-pub enum Connection {
-    /// Over SSH (the default).
-    Ssh(SshConnection),
-    /// On the controller itself.
-    Local(LocalConnection),
+/// A boxed, sendable future (what [`Connection`]'s methods return, so it can be a trait object).
+pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
+
+/// An open connection to one host, whatever carries it. The executor's pool holds these; a new
+/// transport is one more implementation ([`SshConnection`] and [`LocalConnection`] are two).
+pub trait Connection: Send + Sync {
+    /// Runs a request and returns its output; a non-zero exit status is not an error here.
+    fn run<'a>(&'a self, request: &'a Request) -> BoxFuture<'a, Result<Output>>;
+    /// Closes the connection (stops an SSH master); the default does nothing.
+    fn close(self: Box<Self>) -> BoxFuture<'static, ()> {
+        Box::pin(async {})
+    }
 }
 
-impl Connection {
-    /// Runs a request and returns its output; a non-zero exit status is not an error here.
-    pub async fn run(&self, request: &Request) -> Result<Output> {
-        match self {
-            Connection::Ssh(c) => c.run(request).await,
-            Connection::Local(c) => c.run(request).await,
-        }
+impl Connection for SshConnection {
+    fn run<'a>(&'a self, request: &'a Request) -> BoxFuture<'a, Result<Output>> {
+        Box::pin(SshConnection::run(self, request))
     }
 
-    /// Closes the connection (stops the SSH master).
-    pub async fn close(self) {
-        match self {
-            Connection::Ssh(c) => c.close().await,
-            Connection::Local(_) => {}
-        }
+    fn close(self: Box<Self>) -> BoxFuture<'static, ()> {
+        Box::pin(SshConnection::close(*self))
+    }
+}
+
+impl Connection for LocalConnection {
+    fn run<'a>(&'a self, request: &'a Request) -> BoxFuture<'a, Result<Output>> {
+        Box::pin(LocalConnection::run(self, request))
     }
 }
 

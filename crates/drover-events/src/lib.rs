@@ -57,6 +57,21 @@ pub struct HostResult {
     pub duration: Duration,
     /// SSH round trips the task cost on this host.
     pub round_trips: u32,
+    /// Why drover failed the task, when the failure is not the module's own result (a
+    /// template, an argument, a connection): with the task's `file:line:col`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<TaskFailure>,
+}
+
+/// A task failure drover diagnosed (beyond Ansible's `msg`: where it is).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct TaskFailure {
+    /// `template`, `invalid`, `module`, `engine`, `connection`, `unreachable`, `interrupted`.
+    pub kind: String,
+    /// The message (as in the result's `msg`).
+    pub message: String,
+    /// `path:line:col` of the expression, keyword or task, when known.
+    pub location: Option<String>,
 }
 
 /// Per-host totals for the PLAY RECAP.
@@ -199,6 +214,7 @@ mod tests {
             diffs: vec![],
             duration: Duration::from_micros(1500),
             round_trips: 2,
+            error: None,
         });
         assert_eq!(
             serde_json::to_value(&e).unwrap(),

@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use drover_events::Status;
 use drover_template::{Condition, Templar, Vars};
 use serde_json::{Map, Value, json};
 
@@ -40,14 +41,17 @@ pub enum Meta {
 
 /// An engine module's result.
 pub struct EngineResult {
+    /// What became of the task.
+    pub status: Status,
     /// The registered value (`changed`, `failed`, `msg`, …).
     pub result: Map<String, Value>,
     /// What to do with it.
     pub effect: Effect,
 }
 
-fn ok(result: Map<String, Value>) -> Result<EngineResult, String> {
+fn done(status: Status, result: Map<String, Value>) -> Result<EngineResult, String> {
     Ok(EngineResult {
+        status,
         result,
         effect: Effect::None,
     })
@@ -60,15 +64,58 @@ fn base(changed: bool, failed: bool) -> Map<String, Value> {
     m
 }
 
+/// The modules the executor runs itself (the [`drover_modules::Runner::Engine`] rows of the
+/// module table), so that dispatch is a `match` the compiler checks for exhaustiveness.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EngineModule {
+    /// `assert`.
+    Assert,
+    /// `debug`.
+    Debug,
+    /// `fail`.
+    Fail,
+    /// `setup` and `gather_facts`.
+    Facts,
+    /// `include_tasks` and `include_role` (loaded by the play once every host answered).
+    Include,
+    /// `include_vars`.
+    IncludeVars,
+    /// `meta`.
+    Meta,
+    /// `pause`.
+    Pause,
+    /// `set_fact`.
+    SetFact,
+}
+
+impl EngineModule {
+    /// The engine module of a task's (short) module name.
+    pub fn of(module: &str) -> Option<EngineModule> {
+        Some(match module {
+            "assert" => EngineModule::Assert,
+            "debug" => EngineModule::Debug,
+            "fail" => EngineModule::Fail,
+            "setup" | "gather_facts" => EngineModule::Facts,
+            "include_tasks" | "include_role" => EngineModule::Include,
+            "include_vars" => EngineModule::IncludeVars,
+            "meta" => EngineModule::Meta,
+            "pause" => EngineModule::Pause,
+            "set_fact" => EngineModule::SetFact,
+            _ => return None,
+        })
+    }
+}
+
 /// The raw (untemplated) arguments for modules whose arguments are expressions, not templates.
 pub fn takes_raw_args(module: &str) -> bool {
     matches!(module, "assert" | "debug")
 }
 
-/// Runs an engine module. `args` are templated, except for `assert.that` and `debug.var`
-/// ([`takes_raw_args`]), which are evaluated here.
+/// Runs an engine module that works on the controller alone (every [`EngineModule`] but
+/// `Facts` and `Include`, which the task pipeline handles). `args` are templated, except for
+/// `assert.that` and `debug.var` ([`takes_raw_args`]), which are evaluated here.
 pub async fn run(
-    module: &str,
+    module: EngineModule,
     args: &Map<String, Value>,
     templar: &Templar,
     vars: &Vars,
@@ -76,8 +123,8 @@ pub async fn run(
     search_dirs: &[PathBuf],
 ) -> Result<EngineResult, String> {
     match module {
-        "debug" => debug(args, templar, vars, verbosity),
-        "set_fact" => {
+        EngineModule::Debug => debug(args, templar, vars, verbosity),
+        EngineModule::SetFact => {
             let mut facts = args.clone();
             facts.remove("cacheable");
             if facts.is_empty() {
@@ -86,23 +133,26 @@ pub async fn run(
             let mut result = base(false, false);
             result.insert("ansible_facts".into(), Value::Object(facts.clone()));
             Ok(EngineResult {
+                status: Status::Ok,
                 result,
                 effect: Effect::SetFacts(facts),
             })
         }
-        "fail" => {
+        EngineModule::Fail => {
             let msg = args
                 .get("msg")
                 .map_or("Failed as requested from task".into(), text);
             let mut result = base(false, true);
             result.insert("msg".into(), Value::String(msg));
-            ok(result)
+            done(Status::Failed, result)
         }
-        "assert" => assert(args, templar, vars),
-        "meta" => meta(args),
-        "include_vars" => include_vars(args, search_dirs),
-        "pause" => pause(args).await,
-        other => Err(format!("module `{other}` is not implemented in drover yet")),
+        EngineModule::Assert => assert(args, templar, vars),
+        EngineModule::Meta => meta(args),
+        EngineModule::IncludeVars => include_vars(args, search_dirs),
+        EngineModule::Pause => pause(args).await,
+        EngineModule::Facts | EngineModule::Include => Err(format!(
+            "internal error in drover (please report): {module:?} is run by the task pipeline"
+        )),
     }
 }
 
@@ -134,7 +184,7 @@ fn debug(
             json!("Verbosity threshold not met."),
         );
         r.insert("skipped".into(), json!(true));
-        return ok(r);
+        return done(Status::Skipped, r);
     }
     let mut result = base(false, false);
     result.insert("_ansible_verbose_always".into(), Value::Bool(true));
@@ -153,7 +203,7 @@ fn debug(
             Err(_) => Value::String("VARIABLE IS NOT DEFINED!".into()),
         };
         result.insert(name, value);
-        return ok(result);
+        return done(Status::Ok, result);
     }
     let msg = match args.get("msg") {
         None => Value::String("Hello world!".into()),
@@ -167,7 +217,7 @@ fn debug(
             .map_err(|d| d.message.clone())?,
     };
     result.insert("msg".into(), msg);
-    ok(result)
+    done(Status::Ok, result)
 }
 
 fn assert(
@@ -224,14 +274,14 @@ fn assert(
             r.insert("assertion".into(), Value::String(condition.clone()));
             r.insert("evaluated_to".into(), Value::Bool(false));
             r.insert("msg".into(), msg);
-            return ok(verbose(r));
+            return done(Status::Failed, verbose(r));
         }
     }
     let mut r = base(false, false);
     let msg = render(args.get("success_msg"))?
         .unwrap_or_else(|| Value::String("All assertions passed".into()));
     r.insert("msg".into(), msg);
-    ok(verbose(r))
+    done(Status::Ok, verbose(r))
 }
 
 /// What a `meta` action does (every name of `drover_playbook::validate::META_ACTIONS`).
@@ -261,6 +311,7 @@ fn meta(args: &Map<String, Value>) -> Result<EngineResult, String> {
         ));
     };
     Ok(EngineResult {
+        status: Status::Ok,
         result: base(false, false),
         effect: Effect::Meta(meta),
     })
@@ -309,6 +360,7 @@ fn include_vars(
     );
     result.insert("ansible_facts".into(), Value::Object(vars.clone()));
     Ok(EngineResult {
+        status: Status::Ok,
         result,
         effect: Effect::IncludeVars(vars),
     })
@@ -360,11 +412,28 @@ async fn pause(args: &Map<String, Value>) -> Result<EngineResult, String> {
     }
     let mut r = base(false, false);
     r.insert("delta".into(), json!(seconds as u64));
-    ok(r)
+    done(Status::Ok, r)
 }
 
 #[cfg(test)]
 mod meta_tests {
+    use super::EngineModule;
+    use drover_modules::{MODULES, Runner};
+
+    /// The module table's engine rows are exactly the modules the executor dispatches.
+    #[test]
+    fn every_engine_module_of_the_table_dispatches() {
+        for m in MODULES {
+            let engine = matches!(m.runner, Runner::Engine);
+            assert_eq!(
+                EngineModule::of(m.name).is_some(),
+                engine,
+                "`{}`: the table and the executor disagree",
+                m.name
+            );
+        }
+    }
+
     #[test]
     fn every_meta_action_the_loader_accepts_runs() {
         for action in drover_playbook::validate::META_ACTIONS {

@@ -213,6 +213,7 @@ impl Executor {
                 diffs: Vec::new(),
                 duration: Duration::ZERO,
                 round_trips: 0,
+                error: None,
             }));
             let mut states = self.lock();
             if let Some(state) = states.get_mut(host) {

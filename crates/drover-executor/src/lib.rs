@@ -11,13 +11,14 @@
 //! The executor never prints: it emits [`drover_events::Event`]s to a [`Sink`].
 
 mod builtin;
-mod connect;
 mod controller;
 mod facts;
 mod host;
 mod include;
+mod outcome;
 mod play;
 mod task;
+mod transport;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -31,9 +32,9 @@ use drover_template::{HostVarsSource, Templar, Vars};
 use indexmap::IndexMap;
 use serde_json::{Map, Value};
 
-pub use connect::{Target, target_from_vars};
 pub use host::HostState;
-pub use task::NO_LOG_TEXT;
+pub use outcome::NO_LOG_TEXT;
+pub use transport::{Endpoint, Target, target_from_vars};
 
 /// How to run.
 #[derive(Clone)]
@@ -74,7 +75,7 @@ pub struct Executor {
     inventory: Arc<Inventory>,
     options: RunOptions,
     templar: Arc<Templar>,
-    pool: connect::Pool,
+    pool: transport::Pool,
     states: Arc<Mutex<IndexMap<String, HostState>>>,
     inventory_vars: Arc<HashMap<String, Map<String, Value>>>,
     /// `-e` variables, shared with every `hostvars` view.
@@ -124,7 +125,7 @@ impl Executor {
             inventory,
             options,
             templar,
-            pool: connect::Pool::new()?,
+            pool: transport::Pool::new()?,
             states: Arc::new(Mutex::new(states)),
             inventory_vars: Arc::new(vars),
             hostvars_extra,
@@ -348,12 +349,9 @@ impl Executor {
         // A run with a sandbox's connection file reaches nothing outside loopback (checked on
         // the inventory before the run; here again with templated addresses and the ssh
         // options), and reads no ssh config that could send it elsewhere.
-        if let (Some(sandbox), Target::Ssh(options)) =
-            (vars.get(sandbox_guard::SANDBOX_VAR), &mut target)
-        {
+        if let Some(sandbox) = vars.get(sandbox_guard::SANDBOX_VAR) {
             let sandbox = sandbox_guard::sandbox_name(sandbox);
-            connect::check_sandbox_ssh(host, &sandbox, options)?;
-            options.isolated = true;
+            target.confine_to_sandbox(host, &sandbox)?;
         }
         Ok(target)
     }

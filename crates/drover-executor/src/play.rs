@@ -344,7 +344,7 @@ impl Executor {
                     let connection = ctx.play.connection.as_ref().map(|c| &c.value);
                     let status = match self.target_with_keyword(host, &vars, connection) {
                         Err(msg) => failed(&mut result, msg),
-                        Ok(target) => match self.pool.get(host, &target).await {
+                        Ok(target) => match self.pool.get(host, target.as_ref()).await {
                             Err(e) => unreachable(&mut result, &e),
                             Ok(conn) => {
                                 let mut req = facts::script();
@@ -386,6 +386,7 @@ impl Executor {
                         diffs: Vec::new(),
                         duration: started.elapsed(),
                         round_trips: 1,
+                        error: None,
                     };
                     (event, facts_found)
                 }

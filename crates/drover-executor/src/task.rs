@@ -1,24 +1,27 @@
-//! One task on one host: loop items, `when`, argument templating, the module's
-//! probe → plan → apply, `until`/`retries`, `changed_when`/`failed_when`, `no_log`.
+//! One task on one host: loop items, `when`, argument templating, the module (an engine
+//! module here, a node module through the modules crate's one driver), `until`/`retries`,
+//! `changed_when`/`failed_when`, `no_log`.
+//!
+//! Every step returns `Result<_, TaskError>`: a failure is typed and keeps its span until the
+//! event is made, where it becomes Ansible's result map and the event's `error` field.
 
 use std::time::{Duration, Instant};
 
-use drover_connection::{Become, Request};
-use drover_diag::{Diagnostic, Span};
-use drover_events::{Diff, HostResult, Status};
-use drover_modules::{Outcome, Prepared, TaskContext};
-use drover_playbook::Task;
+use drover_connection::{Become, Output, Request};
+use drover_diag::Span;
+use drover_events::{Diff, HostResult, Status, TaskFailure};
+use drover_modules::{DriveError, ModuleResult, Prepared, TaskContext, Transport};
+use drover_playbook::{Spanned, Task};
 use drover_template::{Condition, Vars};
 use serde_json::{Map, Value, json};
 
-use crate::builtin::{self, Effect};
-use crate::connect::Target;
+use crate::builtin::{self, Effect, EngineModule};
 use crate::controller::TaskController;
+use crate::outcome::{ItemRun, TaskError, censor, clean_copy, strip_internal};
+use crate::transport::Target;
 use crate::{Executor, facts};
 
-/// Ansible's text for censored results.
-pub const NO_LOG_TEXT: &str =
-    "the output has been hidden due to the fact that 'no_log: true' was specified for this result";
+pub use crate::outcome::value_text;
 
 /// The outcome of a task on one host (all loop items together).
 pub struct HostRun {
@@ -52,7 +55,7 @@ pub struct IncludeItem {
 
 /// True for the dynamic include actions.
 pub fn is_include(module: &str) -> bool {
-    matches!(module, "include_tasks" | "include_role")
+    EngineModule::of(module) == Some(EngineModule::Include)
 }
 
 /// Everything a task needs on one host.
@@ -73,11 +76,11 @@ pub struct HostTask<'a> {
     pub vars_dirs: Vec<std::path::PathBuf>,
 }
 
-/// A failure of the task (not of the module): bad template, unknown module, ….
-fn task_error(result: &mut Map<String, Value>, msg: String) {
-    result.insert("failed".into(), Value::Bool(true));
-    result.insert("changed".into(), Value::Bool(false));
-    result.insert("msg".into(), Value::String(msg));
+/// A loop's settings after templating.
+struct LoopControl {
+    loop_var: String,
+    label: Option<Value>,
+    index_var: Option<String>,
 }
 
 impl HostTask<'_> {
@@ -89,63 +92,82 @@ impl HostTask<'_> {
         self.exec.vars(map)
     }
 
-    fn diag_text(d: &Diagnostic) -> String {
-        d.to_string().trim_end().to_string()
+    /// A value the task cannot use, at `span` (else at the task).
+    fn invalid(&self, message: impl Into<String>, span: Option<&Span>) -> TaskError {
+        TaskError::Invalid {
+            message: message.into(),
+            span: span.unwrap_or(&self.task.span).clone(),
+        }
     }
 
-    /// Evaluates a list of conditions (`when`, `changed_when`, `failed_when`, `until`).
+    /// Evaluates a list of conditions (`when`, `changed_when`, `failed_when`, `until`): the
+    /// first false one, as written (`false_condition` keeps a literal boolean a boolean).
     fn conditions(
         &self,
-        conds: &[drover_playbook::Spanned<Value>],
+        conds: &[Spanned<Value>],
         vars: &Vars,
-    ) -> Result<(bool, Option<Value>), String> {
+    ) -> Result<Option<Value>, TaskError> {
         for cond in conds {
-            let parsed = Condition::from_json(&cond.value)
-                .map_err(|e| Self::diag_text(&Diagnostic::error(e).with_span(cond.span.clone())))?;
+            let parsed = Condition::from_json(&cond.value).map_err(|e| {
+                TaskError::Template(drover_diag::Diagnostic::error(e).with_span(cond.span.clone()))
+            })?;
             let outcome = self
                 .exec
                 .templar
                 .evaluate_when(&parsed, vars, Some(&cond.span))
-                .map_err(|d| Self::diag_text(&d))?;
+                .map_err(TaskError::Template)?;
             self.exec.warn(&outcome.warnings);
             if !outcome.value {
-                // As written: `false_condition` keeps a literal boolean a boolean.
-                return Ok((false, Some(cond.value.clone())));
+                return Ok(Some(cond.value.clone()));
             }
         }
-        Ok((true, None))
+        Ok(None)
     }
 
-    fn template(&self, value: &Value, vars: &Vars, span: Option<&Span>) -> Result<Value, String> {
+    fn template(
+        &self,
+        value: &Value,
+        vars: &Vars,
+        span: Option<&Span>,
+    ) -> Result<Value, TaskError> {
         let outcome = self
             .exec
             .templar
             .template_value(value, vars, span)
-            .map_err(|d| Self::diag_text(&d))?;
+            .map_err(|d| TaskError::Template(d.or_span(span.unwrap_or(&self.task.span))))?;
         self.exec.warn(&outcome.warnings);
         Ok(outcome.value)
     }
 
-    fn keyword(&self, name: &str, vars: &Vars) -> Result<Option<Value>, String> {
+    fn keyword(&self, name: &str, vars: &Vars) -> Result<Option<Value>, TaskError> {
         match self.task.keywords.get(name) {
             None => Ok(None),
             Some(v) => self.template(&v.value, vars, Some(&v.span)).map(Some),
         }
     }
 
-    /// A boolean keyword (`no_log`, `become`, `run_once`, ...) after templating, through
-    /// Ansible's `boolean()`: a value that is not a boolean is an error, as in Ansible (it was
-    /// taken as false).
-    fn keyword_bool(&self, name: &str, vars: &Vars) -> Result<Option<bool>, String> {
-        match self.keyword(name, vars)? {
-            None => Ok(None),
-            Some(v) => drover_python::boolean(&v).map(Some).ok_or_else(|| {
+    /// A boolean keyword (`no_log`, `become`, `check_mode`, ...) after templating, through
+    /// Ansible's `boolean()`: a value that is not a boolean is an error, as in Ansible.
+    fn keyword_bool(&self, name: &str, vars: &Vars) -> Result<Option<bool>, TaskError> {
+        let Some(v) = self.keyword(name, vars)? else {
+            return Ok(None);
+        };
+        drover_python::boolean(&v).map(Some).ok_or_else(|| {
+            self.invalid(
                 format!(
                     "the field '{name}' has an invalid value ({}), and could not be converted to bool; use true or false (yes/no, on/off, 1/0)",
                     value_text(&v)
-                )
-            }),
-        }
+                ),
+                self.task.keywords.get(name).map(|k| &k.span),
+            )
+        })
+    }
+
+    /// `no_log` for these variables. A value that cannot be evaluated hides the output (never
+    /// the other way round: this keyword guards secrets).
+    fn no_log(&self, vars: &Vars) -> bool {
+        self.keyword_bool("no_log", vars)
+            .map_or(true, |v| v.unwrap_or(false))
     }
 
     /// Runs the task on the host.
@@ -170,42 +192,37 @@ impl HostTask<'_> {
         let started = Instant::now();
         let base_vars = self.exec.vars(self.vars.clone());
         // `no_log` may depend on the loop item (`no_log: "{{ item.secret }}"`): it is evaluated
-        // again per item below. A value that cannot be evaluated hides the output (never the
-        // other way round: this keyword guards secrets).
+        // again per item below.
         let task_no_log = self.keyword_bool("no_log", &base_vars);
-        let no_log = match &task_no_log {
-            Ok(v) => v.unwrap_or(false),
-            Err(_) => true,
-        };
+        let no_log = task_no_log.as_ref().map_or(true, |v| v.unwrap_or(false));
         let items = match self.loop_items(&base_vars) {
             Ok(items) => items,
-            Err(msg) => {
-                let mut one = ItemRun {
-                    status: Status::Failed,
-                    ..ItemRun::default()
-                };
-                task_error(&mut one.result, msg);
-                return self.finish_single(one, started, no_log);
-            }
+            Err(e) => return self.finish(ItemRun::failed(e), started, no_log),
         };
-        let include = is_include(self.task.module);
         let Some(items) = items else {
-            if let Err(msg) = task_no_log {
-                let mut one = ItemRun {
-                    status: Status::Failed,
-                    ..ItemRun::default()
-                };
-                task_error(&mut one.result, msg);
-                return self.finish_single(one, started, true);
+            if let Err(e) = task_no_log {
+                return self.finish(ItemRun::failed(e), started, true);
             }
-            let one = self.run_item(&Map::new(), &base_vars, no_log).await;
-            let included = include_item(&one, Map::new(), None);
-            let mut run = self.finish_single(one, started, no_log);
+            let mut one = self.run_item(&Map::new(), &base_vars, no_log).await;
+            let included = include_item(&mut one, Map::new(), None);
+            let mut run = self.finish(one, started, no_log);
             run.includes.extend(included);
             return run;
         };
-        // A loop: one event per item, then a summary.
-        let (loop_var, label_expr, index_var) = self.loop_control(&base_vars);
+        self.run_loop(items, &base_vars, task_no_log.ok().flatten(), started)
+            .await
+    }
+
+    /// A loop: one event per item, then the summary result.
+    async fn run_loop(
+        &self,
+        items: Vec<Value>,
+        base_vars: &Vars,
+        task_no_log: Option<bool>,
+        started: Instant,
+    ) -> HostRun {
+        let include = is_include(self.task.module);
+        let control = self.loop_control(base_vars);
         let mut results = Vec::new();
         let mut includes = Vec::new();
         let mut effects = Vec::new();
@@ -217,47 +234,43 @@ impl HostTask<'_> {
                 break;
             }
             let mut extra = Map::new();
-            extra.insert(loop_var.clone(), item.clone());
-            if let Some(iv) = &index_var {
+            extra.insert(control.loop_var.clone(), item.clone());
+            if let Some(iv) = &control.index_var {
                 extra.insert(iv.clone(), json!(index));
             }
             let item_vars = self.vars_with(&extra);
-            let no_log = match self.keyword_bool("no_log", &item_vars) {
-                Ok(v) => v.unwrap_or(false),
-                Err(_) => true,
-            };
+            let no_log = self.no_log(&item_vars);
             any_no_log |= no_log;
             let item_started = Instant::now();
-            let one = self.run_item(&extra, &item_vars, no_log).await;
+            let mut one = self.run_item(&extra, &item_vars, no_log).await;
             trips += one.round_trips;
-            let label = match &label_expr {
+            let label = match &control.label {
                 Some(expr) => self
                     .template(expr, &item_vars, None)
-                    .map(|v| value_text(&v))
-                    .unwrap_or_else(|e| e),
+                    .map_or_else(|e| e.message(), |v| value_text(&v)),
                 None => value_text(item),
             };
             if include {
                 let mut loop_vars = Map::new();
-                loop_vars.insert(loop_var.clone(), item.clone());
-                loop_vars.insert("ansible_loop_var".into(), Value::String(loop_var.clone()));
-                if let Some(iv) = &index_var {
+                loop_vars.insert(control.loop_var.clone(), item.clone());
+                loop_vars.insert(
+                    "ansible_loop_var".into(),
+                    Value::String(control.loop_var.clone()),
+                );
+                if let Some(iv) = &control.index_var {
                     loop_vars.insert(iv.clone(), json!(index));
                     loop_vars.insert("ansible_index_var".into(), Value::String(iv.clone()));
                 }
-                includes.extend(include_item(&one, loop_vars, Some(label.clone())));
+                includes.extend(include_item(&mut one, loop_vars, Some(label.clone())));
             }
-            let mut result = one.result;
-            result.insert(loop_var.clone(), item.clone());
-            result.insert("ansible_loop_var".into(), Value::String(loop_var.clone()));
+            one.result.insert(control.loop_var.clone(), item.clone());
+            one.result.insert(
+                "ansible_loop_var".into(),
+                Value::String(control.loop_var.clone()),
+            );
             any_changed |= one.status == Status::Changed;
             any_failed |= one.status == Status::Failed;
             all_skipped &= one.status == Status::Skipped;
-            let shown = if no_log {
-                censor(&result)
-            } else {
-                clean_copy(&result, self.task.module)
-            };
             let event = HostResult {
                 host: self.host.to_string(),
                 delegated_to: self.delegated_to(),
@@ -267,30 +280,29 @@ impl HostTask<'_> {
                 } else {
                     label
                 }),
-                result: shown,
+                result: self.shown(&one.result, no_log),
                 ignored: false,
                 diffs: if no_log { Vec::new() } else { one.diffs },
                 duration: item_started.elapsed(),
                 round_trips: one.round_trips,
+                error: failure(one.error.as_ref(), no_log),
             };
             // Ansible's default callback prints nothing for an include's ok items.
             if !(include && matches!(event.status, Status::Ok | Status::Changed)) {
                 self.exec.emit(drover_events::Event::HostResult(event));
             }
             effects.extend(one.effects);
-            results.push(strip_internal(&result));
+            results.push(strip_internal(&one.result));
         }
         let mut summary = Map::new();
         summary.insert("changed".into(), Value::Bool(any_changed));
         summary.insert("failed".into(), Value::Bool(any_failed));
-        summary.insert(
-            "msg".into(),
-            Value::String(if any_failed {
-                "One or more items failed".into()
-            } else {
-                "All items completed".into()
-            }),
-        );
+        let msg = if any_failed {
+            "One or more items failed"
+        } else {
+            "All items completed"
+        };
+        summary.insert("msg".into(), Value::String(msg.into()));
         if all_skipped {
             summary.insert("skipped".into(), Value::Bool(true));
         }
@@ -305,66 +317,66 @@ impl HostTask<'_> {
             Status::Ok
         };
         let summary = ItemRun {
-            status,
-            result: summary,
             effects,
             round_trips: trips,
-            ..ItemRun::default()
+            ..ItemRun::new(status, summary)
         };
-        let summary_no_log = match task_no_log {
-            Ok(v) => v.unwrap_or(false) || any_no_log,
-            Err(_) => true,
-        };
-        let mut run = self.finish_single(summary, started, summary_no_log);
+        let no_log = task_no_log.unwrap_or(false) || any_no_log;
+        let mut run = self.finish(summary, started, no_log);
         run.looped = true;
         run.includes = includes;
         run
     }
 
-    /// The task's final event and effects from its (single or summarised) result.
-    fn finish_single(&self, one: ItemRun, started: Instant, no_log: bool) -> HostRun {
-        let registered = strip_internal(&one.result);
-        let shown = if no_log {
-            censor(&one.result)
+    /// What callbacks see of a result.
+    fn shown(&self, result: &Map<String, Value>, no_log: bool) -> Value {
+        if no_log {
+            censor(result)
         } else {
-            clean_copy(&one.result, self.task.module)
-        };
+            clean_copy(result, self.task.module)
+        }
+    }
+
+    /// The task's final event and effects from its (single or summarised) outcome.
+    fn finish(&self, one: ItemRun, started: Instant, no_log: bool) -> HostRun {
         HostRun {
             event: HostResult {
                 host: self.host.to_string(),
                 delegated_to: self.delegated_to(),
                 status: one.status,
                 item: None,
-                result: shown,
+                result: self.shown(&one.result, no_log),
                 ignored: false,
                 diffs: if no_log { Vec::new() } else { one.diffs },
                 duration: started.elapsed(),
                 round_trips: one.round_trips,
+                error: failure(one.error.as_ref(), no_log),
             },
             looped: false,
+            registered: strip_internal(&one.result),
             effects: one.effects,
             facts: one.facts,
-            registered,
             includes: Vec::new(),
             notify: Vec::new(),
         }
     }
 
     /// The loop's items, or `None` for a task without a loop.
-    fn loop_items(&self, vars: &Vars) -> Result<Option<Vec<Value>>, String> {
+    fn loop_items(&self, vars: &Vars) -> Result<Option<Vec<Value>>, TaskError> {
         let Some(spec) = &self.task.loop_spec else {
             return Ok(None);
         };
-        let value = self.template(&spec.items.value, vars, Some(&spec.items.span))?;
+        let span = Some(&spec.items.span);
+        let value = self.template(&spec.items.value, vars, span)?;
         let items = match (spec.kind, value) {
             ("with_dict", Value::Object(map)) => map
                 .into_iter()
                 .map(|(k, v)| json!({"key": k, "value": v}))
                 .collect(),
             ("with_dict", other) => {
-                return Err(format!(
-                    "`with_dict` expects a dict, got {}",
-                    kind_of(&other)
+                return Err(self.invalid(
+                    format!("`with_dict` expects a dict, got {}", kind_of(&other)),
+                    span,
                 ));
             }
             ("with_items", Value::Array(items)) => items
@@ -377,95 +389,98 @@ impl HostTask<'_> {
             ("with_items", other) => vec![other],
             (_, Value::Array(items)) => items,
             (_, Value::String(s)) => {
-                return Err(format!(
-                    "invalid data passed to 'loop', it requires a list, got this instead: {s}. Hint: if you passed a list/dict of just one element, try adding wantlist=True to your lookup invocation or use q/query instead of lookup."
+                return Err(self.invalid(
+                    format!(
+                        "invalid data passed to 'loop', it requires a list, got this instead: {s}. Hint: if you passed a list/dict of just one element, try adding wantlist=True to your lookup invocation or use q/query instead of lookup."
+                    ),
+                    span,
                 ));
             }
             (_, other) => {
-                return Err(format!(
-                    "invalid data passed to 'loop', it requires a list, got this instead: {other}"
+                return Err(self.invalid(
+                    format!("invalid data passed to 'loop', it requires a list, got this instead: {other}"),
+                    span,
                 ));
             }
         };
         Ok(Some(items))
     }
 
-    fn loop_control(&self, vars: &Vars) -> (String, Option<Value>, Option<String>) {
+    fn loop_control(&self, vars: &Vars) -> LoopControl {
         let Some(spec) = &self.task.loop_spec else {
-            return ("item".into(), None, None);
+            return LoopControl {
+                loop_var: "item".into(),
+                label: None,
+                index_var: None,
+            };
         };
         let control = &spec.control;
-        let text = |v: &Option<drover_playbook::Spanned<Value>>| {
+        let text = |v: &Option<Spanned<Value>>| {
             v.as_ref()
                 .and_then(|s| self.template(&s.value, vars, Some(&s.span)).ok())
                 .map(|v| value_text(&v))
         };
-        let loop_var = text(&control.loop_var).unwrap_or_else(|| "item".into());
-        let label = control.label.as_ref().map(|l| l.value.clone());
-        (loop_var, label, text(&control.index_var))
+        LoopControl {
+            loop_var: text(&control.loop_var).unwrap_or_else(|| "item".into()),
+            label: control.label.as_ref().map(|l| l.value.clone()),
+            index_var: text(&control.index_var),
+        }
     }
 
     /// One item (or the single run of a task without loop).
     async fn run_item(&self, extra: &Map<String, Value>, vars: &Vars, no_log: bool) -> ItemRun {
-        let mut run = ItemRun::default();
-        // when
         match self.conditions(&self.task.when, vars) {
-            Ok((true, _)) => {}
-            Ok((false, cond)) => {
-                run.status = Status::Skipped;
-                run.result.insert("changed".into(), Value::Bool(false));
-                if let Some(cond) = cond {
-                    run.result.insert("false_condition".into(), cond);
-                }
-                run.result.insert(
+            Ok(None) => {}
+            Ok(Some(cond)) => {
+                let mut result = Map::new();
+                result.insert("changed".into(), Value::Bool(false));
+                result.insert("false_condition".into(), cond);
+                result.insert(
                     "skip_reason".into(),
                     Value::String("Conditional result was False".into()),
                 );
                 // as Ansible registers it: `r is skipped` reads this
-                run.result.insert("skipped".into(), Value::Bool(true));
-                return run;
+                result.insert("skipped".into(), Value::Bool(true));
+                return ItemRun::new(Status::Skipped, result);
             }
-            Err(msg) => {
-                task_error(&mut run.result, msg);
-                run.status = Status::Failed;
-                return run;
-            }
+            Err(e) => return ItemRun::failed(e),
         }
-        let retries = self.until_retries(vars);
+        let retries = match self.until_retries(vars) {
+            Ok(r) => r,
+            Err(e) => return ItemRun::failed(e),
+        };
+        let mut round_trips = 0;
         let mut attempt = 0;
         loop {
             attempt += 1;
             let mut one = self.run_module(vars).await;
-            run.round_trips += one.round_trips;
-            if let Err(msg) = self.post_process(&mut one, extra) {
-                task_error(&mut one.result, msg);
-                one.status = Status::Failed;
+            round_trips += one.round_trips;
+            one.round_trips = round_trips;
+            // A task that failed before its module answered is not post-processed (as in
+            // Ansible: `changed_when`/`failed_when`/`until` see module results only).
+            if one.error.is_some() {
+                return one;
+            }
+            if let Err(e) = self.post_process(&mut one, extra) {
+                one.fail(e);
+                return one;
             }
             let Some((until, retries, delay)) = &retries else {
-                return merge(run, one);
+                return one;
             };
-            if one.status == Status::Unreachable {
-                return merge(run, one);
-            }
             let mut with_result = extra.clone();
             with_result.insert(self.register_name(), Value::Object(one.result.clone()));
             let done =
                 match self.conditions(std::slice::from_ref(until), &self.vars_with(&with_result)) {
-                    Ok((ok, _)) => ok,
-                    Err(msg) => {
-                        task_error(&mut one.result, msg);
-                        one.status = Status::Failed;
-                        return merge(run, one);
+                    Ok(false_condition) => false_condition.is_none(),
+                    Err(e) => {
+                        one.fail(e);
+                        return one;
                     }
                 };
             one.result.insert("attempts".into(), json!(attempt));
             if done {
-                if one.status == Status::Failed
-                    && one.result.get("failed") == Some(&Value::Bool(true))
-                {
-                    // until passed; Ansible still reports the module's own failure
-                }
-                return merge(run, one);
+                return one;
             }
             if attempt > *retries {
                 one.status = Status::Failed;
@@ -476,23 +491,18 @@ impl HostTask<'_> {
                         "Retries exhausted ({retries} retries); the `until` condition was never met"
                     )),
                 );
-                return merge(run, one);
+                return one;
             }
             // Ansible runs `retries + 1` attempts and announces `(retries + 1) - attempts` left.
-            let shown = if no_log {
-                censor(&one.result)
-            } else {
-                clean_copy(&one.result, self.task.module)
-            };
             self.exec.emit(drover_events::Event::Retry {
                 host: self.host.to_string(),
                 task: self.task.display_name(),
                 retries_left: (*retries + 1).saturating_sub(attempt),
-                result: shown,
+                result: self.shown(&one.result, no_log),
             });
             tokio::select! {
                 () = tokio::time::sleep(*delay) => {}
-                () = self.exec.until_stopped() => return merge(run, one),
+                () = self.exec.until_stopped() => return one,
             }
         }
     }
@@ -504,24 +514,44 @@ impl HostTask<'_> {
             .map_or_else(|| "result".into(), |r| r.value.clone())
     }
 
+    /// `until` with its `retries` (default 3) and `delay` (default 5 s), templated: a value
+    /// that is not a whole number is an error (it was silently the default).
     fn until_retries(
         &self,
         vars: &Vars,
-    ) -> Option<(drover_playbook::Spanned<Value>, u32, Duration)> {
-        let until = self.task.until.clone()?;
-        let number = |v: &Option<drover_playbook::Spanned<Value>>, default: u64| {
-            v.as_ref()
-                .and_then(|s| self.template(&s.value, vars, Some(&s.span)).ok())
-                .and_then(|v| value_text(&v).trim().parse::<u64>().ok())
-                .unwrap_or(default)
+    ) -> Result<Option<(Spanned<Value>, u32, Duration)>, TaskError> {
+        let Some(until) = self.task.until.clone() else {
+            return Ok(None);
         };
-        let retries = u32::try_from(number(&self.task.retries, 3)).unwrap_or(3);
-        let delay = Duration::from_secs(number(&self.task.delay, 5));
-        Some((until, retries, delay))
+        let number = |v: &Option<Spanned<Value>>,
+                      name: &str,
+                      default: u32|
+         -> Result<u32, TaskError> {
+            let Some(s) = v else {
+                return Ok(default);
+            };
+            let value = self.template(&s.value, vars, Some(&s.span))?;
+            value_text(&value).trim().parse::<u32>().map_err(|_| {
+                self.invalid(
+                    format!(
+                        "the field '{name}' has an invalid value ({}): it must be a whole number",
+                        value_text(&value)
+                    ),
+                    Some(&s.span),
+                )
+            })
+        };
+        let retries = number(&self.task.retries, "retries", 3)?;
+        let delay = number(&self.task.delay, "delay", 5)?;
+        Ok(Some((
+            until,
+            retries,
+            Duration::from_secs(u64::from(delay)),
+        )))
     }
 
     /// `changed_when` / `failed_when`, evaluated with the result bound to the register name.
-    fn post_process(&self, one: &mut ItemRun, extra: &Map<String, Value>) -> Result<(), String> {
+    fn post_process(&self, one: &mut ItemRun, extra: &Map<String, Value>) -> Result<(), TaskError> {
         if one.status == Status::Unreachable || one.status == Status::Skipped {
             return Ok(());
         }
@@ -531,19 +561,21 @@ impl HostTask<'_> {
         let mut with_result = extra.clone();
         with_result.insert(self.register_name(), Value::Object(one.result.clone()));
         let vars = self.vars_with(&with_result);
+        // As Ansible: `failed_when` keeps the result's own `changed` (a failed command that
+        // `failed_when` forgives still changed something).
+        let mut changed = one.result.get("changed") == Some(&Value::Bool(true));
         if !self.task.changed_when.is_empty() {
-            let (changed, _) = self.conditions(&self.task.changed_when, &vars)?;
+            changed = self.conditions(&self.task.changed_when, &vars)?.is_none();
             one.result.insert("changed".into(), Value::Bool(changed));
             if one.status != Status::Failed {
                 one.status = if changed { Status::Changed } else { Status::Ok };
             }
         }
         if !self.task.failed_when.is_empty() {
-            let (failed, _) = self.conditions(&self.task.failed_when, &vars)?;
+            let failed = self.conditions(&self.task.failed_when, &vars)?.is_none();
             one.result
                 .insert("failed_when_result".into(), Value::Bool(failed));
             one.result.insert("failed".into(), Value::Bool(failed));
-            let changed = one.result.get("changed") == Some(&Value::Bool(true));
             one.status = if failed {
                 Status::Failed
             } else if changed {
@@ -555,85 +587,100 @@ impl HostTask<'_> {
         Ok(())
     }
 
-    /// Templating the arguments and running the module once.
-    async fn run_module(&self, vars: &Vars) -> ItemRun {
-        let mut run = ItemRun::default();
-        let module = self.task.module;
-        let raw = builtin::takes_raw_args(module);
+    /// The task's arguments, templated (except the expressions of `assert`/`debug`), without
+    /// the ones that are `omit`.
+    fn args(&self, vars: &Vars) -> Result<Map<String, Value>, TaskError> {
+        let raw = builtin::takes_raw_args(self.task.module);
         let mut args = Map::new();
         for (key, value) in &self.task.args {
             let templated = if raw && (key == "that" || key == "var") {
-                Ok(value.value.clone())
+                value.value.clone()
             } else {
-                self.template(&value.value, vars, Some(&value.span))
+                self.template(&value.value, vars, Some(&value.span))?
             };
-            match templated {
-                Ok(v) if self.exec.templar.is_omit(&v) => {}
-                Ok(v) => {
-                    args.insert(key.clone(), v);
-                }
-                Err(msg) => {
-                    task_error(&mut run.result, msg);
-                    run.status = Status::Failed;
-                    return run;
-                }
+            if !self.exec.templar.is_omit(&templated) {
+                args.insert(key.clone(), templated);
             }
         }
-        match module {
-            "setup" | "gather_facts" => return self.gather(vars).await,
-            "include_tasks" | "include_role" => {
-                // Controller-side: the executor loads what it includes once every host has
-                // answered (grouping hosts that include the same thing, as Ansible does).
-                run.result.insert("changed".into(), Value::Bool(false));
-                run.result
-                    .insert("include_args".into(), Value::Object(args));
-                run.status = Status::Ok;
-                return run;
-            }
-            _ => {}
-        }
-        if drover_modules::ENGINE_MODULES.contains(&module) {
-            if module == "pause"
-                && let Some(message) = builtin::pause_message(&args)
-            {
-                self.exec.emit(drover_events::Event::Display { message });
-            }
-            let outcome = tokio::select! {
-                outcome = builtin::run(
-                    module,
-                    &args,
-                    &self.exec.templar,
-                    vars,
-                    self.exec.options.verbosity,
-                    &self.vars_dirs,
-                ) => outcome,
-                // Controller-side waits (`pause`) end at once on Ctrl-C.
-                () = self.exec.until_stopped() => Err("interrupted".to_string()),
-            };
-            match outcome {
-                Ok(r) => {
-                    run.status = status_of(&r.result);
-                    run.result = r.result;
-                    if run.status != Status::Failed {
-                        run.effects.push(r.effect);
-                    }
-                }
-                Err(msg) => {
-                    task_error(&mut run.result, msg);
-                    run.status = Status::Failed;
-                }
-            }
-            return run;
-        }
-        self.run_remote(module, &args, vars).await
+        Ok(args)
     }
 
-    fn escalation(&self, vars: &Vars) -> Result<Become, String> {
+    /// Templating the arguments and running the module once.
+    async fn run_module(&self, vars: &Vars) -> ItemRun {
+        match self.try_module(vars).await {
+            Ok(run) => run,
+            Err((e, round_trips)) => ItemRun {
+                round_trips,
+                ..ItemRun::failed(e)
+            },
+        }
+    }
+
+    async fn try_module(&self, vars: &Vars) -> Result<ItemRun, (TaskError, u32)> {
+        let args = self.args(vars).map_err(|e| (e, 0))?;
+        let Some(engine) = EngineModule::of(self.task.module) else {
+            return self.run_node_module(&args, vars).await;
+        };
+        match engine {
+            EngineModule::Facts => self.gather(vars).await,
+            EngineModule::Include => {
+                // Controller-side: the executor loads what it includes once every host has
+                // answered (grouping hosts that include the same thing, as Ansible does).
+                let mut result = Map::new();
+                result.insert("changed".into(), Value::Bool(false));
+                result.insert("include_args".into(), Value::Object(args.clone()));
+                Ok(ItemRun {
+                    include_args: Some(args),
+                    ..ItemRun::new(Status::Ok, result)
+                })
+            }
+            _ => self
+                .run_engine_module(engine, &args, vars)
+                .await
+                .map_err(|e| (e, 0)),
+        }
+    }
+
+    async fn run_engine_module(
+        &self,
+        module: EngineModule,
+        args: &Map<String, Value>,
+        vars: &Vars,
+    ) -> Result<ItemRun, TaskError> {
+        if module == EngineModule::Pause
+            && let Some(message) = builtin::pause_message(args)
+        {
+            self.exec.emit(drover_events::Event::Display { message });
+        }
+        let outcome = tokio::select! {
+            outcome = builtin::run(
+                module,
+                args,
+                &self.exec.templar,
+                vars,
+                self.exec.options.verbosity,
+                &self.vars_dirs,
+            ) => outcome,
+            // Controller-side waits (`pause`) end at once on Ctrl-C.
+            () = self.exec.until_stopped() => return Err(TaskError::Interrupted),
+        };
+        let r = outcome.map_err(|message| TaskError::Engine {
+            message,
+            span: self.task.span.clone(),
+        })?;
+        let mut run = ItemRun::new(r.status, r.result);
+        if r.status != Status::Failed {
+            run.effects.push(r.effect);
+        }
+        Ok(run)
+    }
+
+    fn escalation(&self, vars: &Vars) -> Result<Become, TaskError> {
         let enabled = match self.keyword_bool("become", vars)? {
             Some(b) => b,
             None => vars
                 .get("ansible_become")
-                .and_then(drover_modules::params::to_bool)
+                .and_then(drover_python::boolean)
                 .unwrap_or(false),
         };
         let user = match self.keyword("become_user", vars)? {
@@ -646,30 +693,43 @@ impl HostTask<'_> {
         })
     }
 
-    fn environment(&self, vars: &Vars) -> Result<String, String> {
-        let mut prefix = String::new();
-        for env in &self.task.keywords.environment {
-            let value = self.template(&env.value, vars, Some(&env.span))?;
-            let Value::Object(map) = value else {
-                return Err("`environment` must be a mapping of variable names to values".into());
+    /// The shell prefix exporting the task's `environment` (play, block and task layers, in
+    /// that order). As Ansible's `_post_validate_environment`: each layer is a mapping or a list
+    /// of them (or templates rendering one); anything else is skipped with a warning.
+    fn environment(&self, vars: &Vars) -> Result<String, TaskError> {
+        let mut env = Map::new();
+        for layer in &self.task.keywords.environment {
+            let span = Some(&layer.span);
+            let items = match &layer.value {
+                Value::Array(items) => items.clone(),
+                other => vec![other.clone()],
             };
-            for (k, v) in map {
-                if !k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') || k.is_empty() {
-                    return Err(format!("`{k}` is not a valid environment variable name"));
+            for item in &items {
+                match self.template(item, vars, span)? {
+                    Value::Object(map) => env.extend(map),
+                    _ => self.exec.emit(drover_events::Event::Warning {
+                        message: format!(
+                            "could not parse environment value, skipping: {}",
+                            drover_template::python_text(&Value::Array(items.clone()))
+                        ),
+                    }),
                 }
-                prefix.push_str(&format!(
-                    "{k}={}; export {k}\n",
-                    drover_connection::shell::quote(&value_text(&v))
-                ));
             }
         }
+        let mut prefix = String::new();
+        for (k, v) in env {
+            if !k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') || k.is_empty() {
+                return Err(self.invalid(
+                    format!("`{k}` is not a valid environment variable name"),
+                    self.task.keywords.environment.last().map(|l| &l.span),
+                ));
+            }
+            prefix.push_str(&format!(
+                "{k}={}; export {k}\n",
+                drover_connection::shell::quote(&value_text(&v))
+            ));
+        }
         Ok(prefix)
-    }
-
-    fn check_mode(&self, vars: &Vars) -> Result<bool, String> {
-        Ok(self
-            .keyword_bool("check_mode", vars)?
-            .unwrap_or(self.exec.options.check))
     }
 
     /// Where the task runs when delegated (`delegate_to`, templated with the host's vars), for
@@ -682,98 +742,65 @@ impl HostTask<'_> {
             .map(|v| value_text(&v))
     }
 
-    async fn target(&self, vars: &Vars) -> Result<(String, Target), String> {
+    /// The host to connect to (the delegate, if any) and how.
+    fn target(&self, vars: &Vars) -> Result<(String, Target), TaskError> {
         // the play's (or block's) `connection:` keyword; ansible_connection wins over it
         let connection = self.task.keywords.get("connection").map(|k| &k.value);
-        match self.keyword("delegate_to", vars)? {
-            None => self
-                .exec
-                .target_with_keyword(self.host, &self.vars, connection)
-                .map(|t| (self.host.to_string(), t)),
+        let (to, host_vars) = match self.keyword("delegate_to", vars)? {
+            None => (self.host.to_string(), self.vars.clone()),
             Some(v) => {
                 let to = value_text(&v);
-                let delegated_vars = self.exec.delegate_vars(&to);
-                self.exec
-                    .target_with_keyword(&to, &delegated_vars, connection)
-                    .map(|t| (to, t))
-            }
-        }
-    }
-
-    async fn gather(&self, vars: &Vars) -> ItemRun {
-        let mut run = ItemRun::default();
-        let request = match self.prepare_request(facts::script(), vars) {
-            Ok(r) => r,
-            Err(msg) => {
-                task_error(&mut run.result, msg);
-                run.status = Status::Failed;
-                return run;
+                let delegated = self.exec.delegate_vars(&to);
+                (to, delegated)
             }
         };
-        match self.send(&request, vars, &mut run).await {
-            Some(out) if out.status == 0 => {
-                let gathered = facts::parse(&out.stdout_text());
-                run.result.insert("changed".into(), Value::Bool(false));
-                run.result
-                    .insert("ansible_facts".into(), Value::Object(gathered.clone()));
-                run.facts = Some(gathered);
-                run.status = Status::Ok;
-            }
-            Some(out) => {
-                task_error(
-                    &mut run.result,
-                    format!("gathering facts failed: {}", out.stderr_text().trim()),
-                );
-                run.status = Status::Failed;
-            }
-            None => {}
-        }
-        run
+        let span = self
+            .task
+            .keywords
+            .get("delegate_to")
+            .or(self.task.keywords.get("connection"))
+            .map(|k| &k.span);
+        self.exec
+            .target_with_keyword(&to, &host_vars, connection)
+            .map(|t| (to, t))
+            .map_err(|message| self.invalid(message, span))
     }
 
-    fn prepare_request(&self, mut request: Request, vars: &Vars) -> Result<Request, String> {
-        request.escalation = self.escalation(vars)?;
-        let env = self.environment(vars)?;
-        if !env.is_empty() {
-            request.script = format!("{env}{}", request.script);
+    /// `setup`/`gather_facts` as a task.
+    async fn gather(&self, vars: &Vars) -> Result<ItemRun, (TaskError, u32)> {
+        let mut node = Node::new(self, vars);
+        let out = node
+            .send(facts::script())
+            .await
+            .map_err(|e| (e, node.trips))?;
+        if out.status != 0 {
+            let error = TaskError::Engine {
+                message: format!("gathering facts failed: {}", out.stderr_text().trim()),
+                span: self.task.span.clone(),
+            };
+            return Err((error, node.trips));
         }
-        Ok(request)
+        let gathered = facts::parse(&out.stdout_text());
+        let mut result = Map::new();
+        result.insert("changed".into(), Value::Bool(false));
+        result.insert("ansible_facts".into(), Value::Object(gathered.clone()));
+        Ok(ItemRun {
+            facts: Some(gathered),
+            round_trips: node.trips,
+            ..ItemRun::new(Status::Ok, result)
+        })
     }
 
-    /// Sends one request; on connection failure fills `run` as unreachable/failed and returns None.
-    async fn send(
+    /// A node module: prepared here, then probe → plan → apply by the modules crate's driver.
+    async fn run_node_module(
         &self,
-        request: &Request,
+        args: &Map<String, Value>,
         vars: &Vars,
-        run: &mut ItemRun,
-    ) -> Option<drover_connection::Output> {
-        let (to, target) = match self.target(vars).await {
-            Ok(t) => t,
-            Err(msg) => {
-                task_error(&mut run.result, msg);
-                run.status = Status::Failed;
-                return None;
-            }
+    ) -> Result<ItemRun, (TaskError, u32)> {
+        let module_error = |error| TaskError::Module {
+            error,
+            span: self.task.span.clone(),
         };
-        let conn = match self.exec.pool.get(&to, &target).await {
-            Ok(c) => c,
-            Err(e) => {
-                run.mark_connection_error(&e);
-                return None;
-            }
-        };
-        run.round_trips += 1;
-        match conn.run(request).await {
-            Ok(out) => Some(out),
-            Err(e) => {
-                run.mark_connection_error(&e);
-                None
-            }
-        }
-    }
-
-    async fn run_remote(&self, module: &str, args: &Map<String, Value>, vars: &Vars) -> ItemRun {
-        let mut run = ItemRun::default();
         let controller = TaskController {
             file_dirs: self.file_dirs.clone(),
             template_dirs: self.template_dirs.clone(),
@@ -782,268 +809,136 @@ impl HostTask<'_> {
         };
         let diff = self
             .keyword_bool("diff", vars)
-            .ok()
-            .flatten()
+            .map_err(|e| (e, 0))?
             .unwrap_or(self.exec.options.diff);
+        let check = self
+            .keyword_bool("check_mode", vars)
+            .map_err(|e| (e, 0))?
+            .unwrap_or(self.exec.options.check);
         let ctx = TaskContext {
             host: self.host,
             controller: &controller,
             diff,
         };
-        let action = match drover_modules::prepare(module, args, &ctx) {
-            Ok(Prepared::Local(result)) => {
-                let v = result.to_registered();
-                run.status = status_of(v.as_object().unwrap_or(&Map::new()));
-                run.result = v.as_object().cloned().unwrap_or_default();
-                return run;
-            }
+        let action = match drover_modules::prepare(self.task.module, args, &ctx) {
+            Ok(Prepared::Local(result)) => return Ok(module_run(&result, Vec::new(), 0)),
             Ok(Prepared::Remote(action)) => action,
-            Err(e) => {
-                task_error(&mut run.result, e.to_string());
-                run.status = Status::Failed;
-                return run;
-            }
+            Err(e) => return Err((module_error(e), 0)),
         };
-        let check = match self.check_mode(vars) {
-            Ok(c) => c,
-            Err(msg) => {
-                task_error(&mut run.result, msg);
-                run.status = Status::Failed;
-                return run;
+        let mut node = Node::new(self, vars);
+        match drover_modules::drive(action.as_ref(), check, &mut node).await {
+            Ok(driven) => {
+                let diffs = driven
+                    .diffs
+                    .iter()
+                    .map(|d| Diff {
+                        unified: d.unified(),
+                    })
+                    .filter(|d| !d.unified.is_empty())
+                    .collect();
+                Ok(module_run(&driven.result, diffs, node.trips))
             }
-        };
-        let probe = match action.probe() {
-            None => None,
-            Some(request) => {
-                let request = match self.prepare_request(request, vars) {
-                    Ok(r) => r,
-                    Err(msg) => {
-                        task_error(&mut run.result, msg);
-                        run.status = Status::Failed;
-                        return run;
-                    }
-                };
-                match self.send(&request, vars, &mut run).await {
-                    Some(out) => Some(out),
-                    None => return run,
-                }
-            }
-        };
-        let plan = match action.plan(probe.as_ref()) {
-            Ok(p) => p,
-            Err(e) => {
-                task_error(&mut run.result, e.to_string());
-                run.status = Status::Failed;
-                return run;
-            }
-        };
-        let diffs: Vec<Diff> = plan
-            .diffs
-            .iter()
-            .map(|d| Diff {
-                unified: d.unified(),
-            })
-            .filter(|d| !d.unified.is_empty())
-            .collect();
-        let finished = match (plan.outcome, check) {
-            (Outcome::Satisfied, _) => plan.result.clone(),
-            (Outcome::Unpredictable, true) => plan.result.clone(),
-            (Outcome::Change, true) => match action.check_request(&plan) {
-                None => plan.result.clone(),
-                Some(request) => {
-                    // A read-only confirmation (get_url's HEAD request), as Ansible's check
-                    // mode sends.
-                    let request = match self.prepare_request(request, vars) {
-                        Ok(r) => r,
-                        Err(msg) => {
-                            task_error(&mut run.result, msg);
-                            run.status = Status::Failed;
-                            return run;
-                        }
-                    };
-                    let Some(out) = self.send(&request, vars, &mut run).await else {
-                        return run;
-                    };
-                    match action.check_result(&plan, &out) {
-                        Ok(r) => r,
-                        Err(e) => {
-                            task_error(&mut run.result, e.to_string());
-                            run.status = Status::Failed;
-                            return run;
-                        }
-                    }
-                }
-            },
-            (Outcome::Change | Outcome::Unpredictable, false) => {
-                let mut outputs = Vec::new();
-                for request in action.apply(&plan) {
-                    let request = match self.prepare_request(request, vars) {
-                        Ok(r) => r,
-                        Err(msg) => {
-                            task_error(&mut run.result, msg);
-                            run.status = Status::Failed;
-                            return run;
-                        }
-                    };
-                    match self.send(&request, vars, &mut run).await {
-                        Some(out) => {
-                            let failed = out.status != 0;
-                            outputs.push(out);
-                            if failed {
-                                break;
-                            }
-                        }
-                        None => return run,
-                    }
-                }
-                match action.finish(&plan, &outputs) {
-                    Ok(r) => r,
-                    Err(e) => {
-                        task_error(&mut run.result, e.to_string());
-                        run.status = Status::Failed;
-                        return run;
-                    }
-                }
-            }
-        };
-        let registered = finished.to_registered();
-        run.result = registered.as_object().cloned().unwrap_or_default();
-        run.status = status_of(&run.result);
-        run.diffs = diffs;
-        run
+            Err(DriveError::Module(e)) => Err((module_error(e), node.trips)),
+            Err(DriveError::Transport(e)) => Err((e, node.trips)),
+        }
     }
+}
+
+/// A module's result as an item outcome.
+fn module_run(result: &ModuleResult, diffs: Vec<Diff>, round_trips: u32) -> ItemRun {
+    let status = if result.failed {
+        Status::Failed
+    } else if result.skipped {
+        Status::Skipped
+    } else if result.changed {
+        Status::Changed
+    } else {
+        Status::Ok
+    };
+    let Value::Object(map) = result.to_registered() else {
+        unreachable!("a registered result is a mapping")
+    };
+    ItemRun {
+        diffs,
+        round_trips,
+        ..ItemRun::new(status, map)
+    }
+}
+
+/// The task's node, as the modules' driver sees it: each request gets the task's `become`
+/// and `environment`, and goes to the host (or its delegate) over the run's pool.
+struct Node<'t, 'a> {
+    task: &'t HostTask<'a>,
+    vars: &'t Vars,
+    /// Requests that reached a connection.
+    trips: u32,
+}
+
+impl<'t, 'a> Node<'t, 'a> {
+    fn new(task: &'t HostTask<'a>, vars: &'t Vars) -> Self {
+        Node {
+            task,
+            vars,
+            trips: 0,
+        }
+    }
+
+    async fn send_now(&mut self, mut request: Request) -> Result<Output, TaskError> {
+        let task = self.task;
+        request.escalation = task.escalation(self.vars)?;
+        let env = task.environment(self.vars)?;
+        if !env.is_empty() {
+            request.script = format!("{env}{}", request.script);
+        }
+        let (to, target) = task.target(self.vars)?;
+        let span = &task.task.span;
+        let conn = task
+            .exec
+            .pool
+            .get(&to, target.as_ref())
+            .await
+            .map_err(|e| TaskError::connection(e, span))?;
+        self.trips += 1;
+        conn.run(&request)
+            .await
+            .map_err(|e| TaskError::connection(e, span))
+    }
+}
+
+impl Transport for Node<'_, '_> {
+    type Error = TaskError;
+
+    fn send(
+        &mut self,
+        request: Request,
+    ) -> impl std::future::Future<Output = Result<Output, TaskError>> + Send {
+        self.send_now(request)
+    }
+}
+
+/// The event's failure: censored under `no_log` (the location stays).
+fn failure(error: Option<&TaskError>, no_log: bool) -> Option<TaskFailure> {
+    let mut failure = error?.to_failure();
+    if no_log {
+        failure.message = crate::outcome::NO_LOG_TEXT.into();
+    }
+    Some(failure)
 }
 
 /// What an include item brings in, unless it was skipped or failed.
 fn include_item(
-    one: &ItemRun,
+    one: &mut ItemRun,
     loop_vars: Map<String, Value>,
     label: Option<String>,
 ) -> Option<IncludeItem> {
     if one.status != Status::Ok {
         return None;
     }
-    let args = one.result.get("include_args")?.as_object()?.clone();
     Some(IncludeItem {
-        args,
+        args: one.include_args.take()?,
         loop_vars,
         label,
     })
-}
-
-/// One item's (or a task's) result before events are made.
-#[derive(Default)]
-struct ItemRun {
-    status: Status,
-    result: Map<String, Value>,
-    diffs: Vec<Diff>,
-    effects: Vec<Effect>,
-    facts: Option<Map<String, Value>>,
-    round_trips: u32,
-}
-
-impl ItemRun {
-    fn mark_connection_error(&mut self, e: &drover_connection::Error) {
-        match e {
-            drover_connection::Error::Unreachable { reason, .. } => {
-                self.status = Status::Unreachable;
-                self.result.insert("changed".into(), Value::Bool(false));
-                self.result.insert(
-                    "msg".into(),
-                    Value::String(format!("Failed to connect to the host via ssh: {reason}")),
-                );
-                self.result.insert("unreachable".into(), Value::Bool(true));
-            }
-            other => {
-                task_error(&mut self.result, other.to_string());
-                self.status = Status::Failed;
-            }
-        }
-    }
-}
-
-fn merge(mut acc: ItemRun, one: ItemRun) -> ItemRun {
-    acc.status = one.status;
-    acc.result = one.result;
-    acc.diffs = one.diffs;
-    acc.effects = one.effects;
-    acc.facts = one.facts;
-    acc
-}
-
-/// The status a registered result stands for.
-fn status_of(result: &Map<String, Value>) -> Status {
-    let flag = |k: &str| result.get(k) == Some(&Value::Bool(true));
-    if flag("failed") {
-        Status::Failed
-    } else if flag("skipped") {
-        Status::Skipped
-    } else if flag("changed") {
-        Status::Changed
-    } else {
-        Status::Ok
-    }
-}
-
-/// What `no_log` leaves of a result (Ansible's `TaskResult.clean_copy`): the censored note
-/// plus `attempts`, `changed` and `retries`.
-pub fn censor(result: &Map<String, Value>) -> Value {
-    let mut m = Map::new();
-    m.insert("censored".into(), Value::String(NO_LOG_TEXT.into()));
-    for key in ["attempts", "changed", "retries"] {
-        if let Some(v) = result.get(key) {
-            m.insert(key.into(), v.clone());
-        }
-    }
-    Value::Object(m)
-}
-
-/// The result callbacks see (`TaskResult.clean_copy`): without `failed`/`skipped` (the event's
-/// status says it); `_ansible_verbose_always` is kept for the reporter, other internal keys
-/// dropped. `debug` results are trimmed as the default callback's `_clean_results` does: with
-/// `msg`, only `msg`/`exception`/`warnings`/`deprecations` stay; with `var`, the status keys go.
-pub fn clean_copy(result: &Map<String, Value>, module: &str) -> Value {
-    let debug = module == "debug";
-    let has_msg = result.contains_key("msg");
-    let mut m = Map::new();
-    for (k, v) in result {
-        let internal = k.starts_with('_');
-        let dropped = matches!(k.as_str(), "failed" | "skipped")
-            || (internal && k != "_ansible_verbose_always")
-            || (debug
-                && has_msg
-                && !internal
-                && !matches!(
-                    k.as_str(),
-                    "msg" | "exception" | "warnings" | "deprecations"
-                ))
-            || (debug
-                && !has_msg
-                && matches!(k.as_str(), "changed" | "invocation" | "skip_reason"));
-        if !dropped {
-            m.insert(k.clone(), v.clone());
-        }
-    }
-    Value::Object(m)
-}
-
-/// The registered value: the result without internal `_ansible_*` keys.
-pub fn strip_internal(result: &Map<String, Value>) -> Value {
-    Value::Object(
-        result
-            .iter()
-            .filter(|(k, _)| !k.starts_with("_ansible_"))
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect(),
-    )
-}
-
-/// A value as Ansible prints it in labels and messages.
-pub fn value_text(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    }
 }
 
 fn kind_of(v: &Value) -> &'static str {

@@ -16,10 +16,11 @@
 //! every module testable as data (canned probe output → expected plan and scripts).
 //!
 //! Modules that change the engine's own state (`set_fact`, `include_vars`, `meta`, `debug`,
-//! `fail`, `assert`, `pause`, `include_tasks`, …) are the executor's: see [`ENGINE_MODULES`].
+//! `fail`, `assert`, `pause`, `include_tasks`, …) are the executor's: see [`Runner::Engine`] in the one table of modules, [`MODULES`].
 
 mod builtin;
 pub mod diff;
+mod drive;
 pub mod files;
 pub mod params;
 mod registry;
@@ -28,8 +29,11 @@ mod result;
 use std::any::Any;
 use std::path::{Path, PathBuf};
 
+pub use drive::{DriveError, Driven, Transport, drive};
 pub use drover_connection::{Become, Output, Request};
-pub use registry::{ENGINE_MODULES, canonical_name, prepare, remote_modules};
+pub use registry::{
+    FreeForm, MODULES, ModuleSpec, PrepareFn, Runner, canonical_name, lookup, prepare,
+};
 pub use result::{ModuleError, ModuleResult};
 
 use crate::diff::FileDiff;

@@ -1,36 +1,126 @@
-//! Module names and dispatch. One alphabetised table; `ansible.builtin.X` is the same as `X`.
+//! The one table of modules: every name a task may use, who runs it, and how its free-form
+//! text is read. The playbook loader accepts exactly these names, the executor dispatches
+//! exactly these, and `ansible.builtin.X`/`ansible.legacy.X` are the same as `X`.
 
 use serde_json::{Map, Value};
 
-use crate::builtin;
+use crate::builtin::{files, system};
 use crate::{ModuleError, Prepared, TaskContext};
 
-/// Modules drover runs through an [`crate::Action`] (or answers locally) in this crate.
-pub fn remote_modules() -> Vec<&'static str> {
-    let mut all: Vec<&'static str> = builtin::files::MODULES
-        .iter()
-        .chain(builtin::system::MODULES)
-        .copied()
-        .collect();
-    all.sort_unstable();
-    all
+/// Prepares a node module's task from its templated arguments.
+pub type PrepareFn = fn(&Map<String, Value>, &TaskContext<'_>) -> Result<Prepared, ModuleError>;
+
+/// Who carries out a module.
+#[derive(Clone, Copy)]
+pub enum Runner {
+    /// This crate, through an [`crate::Action`] on the node (or an answer on the controller).
+    Node(PrepareFn),
+    /// The executor itself, because the module reads or changes its state or control flow
+    /// (`debug`, `set_fact`, `meta`, `include_tasks`, `setup`, ...).
+    Engine,
+    /// The playbook loader, before anything runs (`import_tasks`, `import_role`,
+    /// `import_playbook`).
+    Loader,
 }
 
-/// Modules the executor implements itself because they change its state or control flow.
-pub const ENGINE_MODULES: &[&str] = &[
-    "add_host_refused",
-    "assert",
-    "debug",
-    "fail",
-    "gather_facts",
-    "import_role",
-    "import_tasks",
-    "include_role",
-    "include_tasks",
-    "include_vars",
-    "meta",
-    "pause",
-    "set_fact",
+/// What a module makes of free-form text (`- shell: echo hi`, `- include_vars: x.yml`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FreeForm {
+    /// Only `k=v` words.
+    No,
+    /// Words that are not `k=v` are `_raw_params`.
+    Words,
+    /// A command line: `k=v` words stay in `_raw_params` too, except the command options.
+    CommandLine,
+}
+
+/// One module.
+#[derive(Clone, Copy)]
+pub struct ModuleSpec {
+    /// The short name.
+    pub name: &'static str,
+    /// Who runs it.
+    pub runner: Runner,
+    /// How it reads free-form text.
+    pub free_form: FreeForm,
+}
+
+const fn node(name: &'static str, prepare: PrepareFn) -> ModuleSpec {
+    ModuleSpec {
+        name,
+        runner: Runner::Node(prepare),
+        free_form: FreeForm::No,
+    }
+}
+
+const fn command(name: &'static str, prepare: PrepareFn) -> ModuleSpec {
+    ModuleSpec {
+        name,
+        runner: Runner::Node(prepare),
+        free_form: FreeForm::CommandLine,
+    }
+}
+
+const fn engine(name: &'static str, free_form: FreeForm) -> ModuleSpec {
+    ModuleSpec {
+        name,
+        runner: Runner::Engine,
+        free_form,
+    }
+}
+
+const fn loader(name: &'static str) -> ModuleSpec {
+    ModuleSpec {
+        name,
+        runner: Runner::Loader,
+        free_form: FreeForm::Words,
+    }
+}
+
+/// Every module drover knows, alphabetised.
+pub const MODULES: &[ModuleSpec] = &[
+    node("apt", |a, _| system::apt::prepare(a)),
+    engine("assert", FreeForm::No),
+    node("blockinfile", files::blockinfile::prepare),
+    command("command", |a, _| system::command::prepare_command(a)),
+    node("copy", files::copy::prepare),
+    engine("debug", FreeForm::No),
+    node("dnf", |a, _| system::dnf::prepare("dnf", a)),
+    engine("fail", FreeForm::No),
+    node("fetch", files::fetch::prepare),
+    node("file", files::file::prepare),
+    engine("gather_facts", FreeForm::No),
+    node("get_url", |a, _| system::get_url::prepare(a)),
+    node("group", |a, _| system::group::prepare(a)),
+    loader("import_playbook"),
+    loader("import_role"),
+    loader("import_tasks"),
+    engine("include_role", FreeForm::Words),
+    engine("include_tasks", FreeForm::Words),
+    engine("include_vars", FreeForm::Words),
+    node("lineinfile", files::lineinfile::prepare),
+    engine("meta", FreeForm::Words),
+    node("package", |a, _| system::package::prepare(a)),
+    engine("pause", FreeForm::No),
+    node("ping", |a, _| system::ping::prepare(a)),
+    command("raw", |a, _| system::command::prepare_raw(a)),
+    command("script", system::script::prepare),
+    node("service", |a, _| system::systemd::prepare_service(a)),
+    engine("set_fact", FreeForm::Words),
+    engine("setup", FreeForm::No),
+    command("shell", |a, _| system::command::prepare_shell(a)),
+    node("slurp", files::slurp::prepare),
+    node("stat", files::stat::prepare),
+    node("systemd", |a, _| system::systemd::prepare_systemd(a)),
+    node("systemd_service", |a, _| {
+        system::systemd::prepare_systemd(a)
+    }),
+    node("template", files::template::prepare),
+    node("unarchive", system::unarchive::prepare),
+    node("uri", |a, _| system::uri::prepare(a)),
+    node("user", |a, _| system::user::prepare(a)),
+    node("wait_for", |a, _| system::wait_for::prepare(a)),
+    node("yum", |a, _| system::dnf::prepare("yum", a)),
 ];
 
 /// The short name of a module (`ansible.builtin.copy` → `copy`; `ansible.legacy.X` too).
@@ -40,18 +130,112 @@ pub fn canonical_name(name: &str) -> &str {
         .unwrap_or(name)
 }
 
-/// Prepares a task for `module` with its templated arguments.
+/// The module a task names (short or `ansible.builtin.`/`ansible.legacy.` name).
+pub fn lookup(name: &str) -> Option<&'static ModuleSpec> {
+    let short = canonical_name(name);
+    MODULES
+        .binary_search_by(|m| m.name.cmp(short))
+        .ok()
+        .map(|i| &MODULES[i])
+}
+
+/// Prepares a task for the node module `module` with its templated arguments.
 pub fn prepare(
     module: &str,
     args: &Map<String, Value>,
     ctx: &TaskContext<'_>,
 ) -> Result<Prepared, ModuleError> {
-    let name = canonical_name(module);
-    builtin::files::dispatch(name, args, ctx)
-        .or_else(|| builtin::system::dispatch(name, args, ctx))
-        .unwrap_or_else(|| {
-            Err(ModuleError::params(format!(
-                "module `{name}` is not implemented in drover yet"
-            )))
-        })
+    match lookup(module).map(|m| m.runner) {
+        Some(Runner::Node(prepare)) => prepare(args, ctx),
+        Some(Runner::Engine | Runner::Loader) => Err(ModuleError::internal(format!(
+            "module `{module}` is run by the engine, not on the node"
+        ))),
+        None => Err(ModuleError::params(format!(
+            "module `{module}` is not implemented in drover"
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_table_is_sorted_and_without_duplicates() {
+        for pair in MODULES.windows(2) {
+            assert!(
+                pair[0].name < pair[1].name,
+                "keep MODULES alphabetised: `{}` before `{}`",
+                pair[0].name,
+                pair[1].name
+            );
+        }
+    }
+
+    #[test]
+    fn names_resolve_with_and_without_their_collection() {
+        assert_eq!(lookup("copy").map(|m| m.name), Some("copy"));
+        assert_eq!(lookup("ansible.builtin.copy").map(|m| m.name), Some("copy"));
+        assert_eq!(
+            lookup("ansible.legacy.shell").map(|m| m.name),
+            Some("shell")
+        );
+        assert!(lookup("cpoy").is_none());
+        assert!(lookup("community.general.copy").is_none());
+    }
+
+    /// Every node module of the table prepares (errors about missing arguments are fine: what
+    /// matters is that the name reaches its module).
+    #[test]
+    fn every_node_module_dispatches() {
+        struct NoFiles;
+        impl crate::Controller for NoFiles {
+            fn find_file(&self, name: &str) -> Result<std::path::PathBuf, String> {
+                Err(format!("no file {name}"))
+            }
+            fn find_template(&self, name: &str) -> Result<std::path::PathBuf, String> {
+                Err(format!("no template {name}"))
+            }
+            fn render_template(
+                &self,
+                _: &std::path::Path,
+                _: &str,
+                _: &str,
+            ) -> Result<String, String> {
+                Err("no templates".into())
+            }
+        }
+        let ctx = TaskContext {
+            host: "h",
+            controller: &NoFiles,
+            diff: false,
+        };
+        for m in MODULES {
+            let result = prepare(m.name, &Map::new(), &ctx);
+            match m.runner {
+                Runner::Node(_) => {
+                    if let Err(e) = result {
+                        assert!(
+                            !e.to_string().contains("not implemented")
+                                && !matches!(e, ModuleError::Internal(_)),
+                            "`{}` does not dispatch: {e}",
+                            m.name
+                        );
+                    }
+                }
+                Runner::Engine | Runner::Loader => {
+                    assert!(
+                        matches!(result, Err(ModuleError::Internal(_))),
+                        "{}",
+                        m.name
+                    );
+                }
+            }
+        }
+        assert!(
+            prepare("nope", &Map::new(), &ctx)
+                .err()
+                .is_some_and(|e| e.to_string().contains("not implemented"))
+        );
+    }
 }

@@ -1,68 +1,32 @@
 //! The modules drover knows, how their names resolve (`copy`, `ansible.builtin.copy`,
 //! `ansible.legacy.copy`), and which accept free-form text.
 
-/// Every module a task may name (short names).
-pub const KNOWN: &[&str] = &[
-    "apt",
-    "assert",
-    "blockinfile",
-    "command",
-    "copy",
-    "debug",
-    "dnf",
-    "fail",
-    "fetch",
-    "file",
-    "gather_facts",
-    "get_url",
-    "group",
-    "import_playbook",
-    "import_role",
-    "import_tasks",
-    "include_role",
-    "include_tasks",
-    "include_vars",
-    "lineinfile",
-    "meta",
-    "package",
-    "pause",
-    "ping",
-    "raw",
-    "script",
-    "service",
-    "set_fact",
-    "setup",
-    "shell",
-    "slurp",
-    "stat",
-    "systemd",
-    "systemd_service",
-    "template",
-    "unarchive",
-    "uri",
-    "user",
-    "wait_for",
-    "yum",
-];
+pub use drover_modules::{FreeForm, MODULES};
 
-/// Modules whose free-form text is a command line (`k=v` words stay in `_raw_params`, except
-/// the command options).
-pub const COMMAND_LIKE: &[&str] = &["command", "shell", "raw", "script"];
+/// Every module name a task may use (short names), from the one table of modules.
+pub fn known() -> impl Iterator<Item = &'static str> {
+    MODULES.iter().map(|m| m.name)
+}
 
-/// Modules that accept `_raw_params` (free-form words that are not `k=v`).
-pub const RAW_PARAMS_ALLOWED: &[&str] = &[
-    "command",
-    "shell",
-    "raw",
-    "script",
-    "include_vars",
-    "include_tasks",
-    "include_role",
-    "import_tasks",
-    "import_role",
-    "set_fact",
-    "meta",
-];
+/// True when `module`'s free-form text is a command line (`k=v` words stay in `_raw_params`,
+/// except the command options).
+pub fn command_like(module: &str) -> bool {
+    drover_modules::lookup(module).is_some_and(|m| m.free_form == FreeForm::CommandLine)
+}
+
+/// True when `module` accepts `_raw_params` (free-form words that are not `k=v`).
+pub fn raw_params_allowed(module: &str) -> bool {
+    drover_modules::lookup(module).is_some_and(|m| m.free_form != FreeForm::No)
+}
+
+/// The modules that accept free-form words, for messages.
+pub fn raw_params_modules() -> Vec<&'static str> {
+    MODULES
+        .iter()
+        .filter(|m| m.free_form != FreeForm::No)
+        .map(|m| m.name)
+        .collect()
+}
 
 /// Ansible modules drover refuses by name, with the reason.
 pub fn refused(name: &str) -> Option<&'static str> {
@@ -94,8 +58,8 @@ pub fn resolve(key: &str) -> Resolved {
         .strip_prefix("ansible.builtin.")
         .or_else(|| key.strip_prefix("ansible.legacy."))
         .unwrap_or(key);
-    if let Some(known) = KNOWN.iter().find(|m| **m == short) {
-        return Resolved::Known(known);
+    if let Some(known) = drover_modules::lookup(short) {
+        return Resolved::Known(known.name);
     }
     if let Some(why) = refused(short) {
         return Resolved::Refused(why);
@@ -118,8 +82,7 @@ mod tests {
         assert!(matches!(resolve("add_host"), Resolved::Refused(_)));
         assert_eq!(resolve("community.general.ufw"), Resolved::Collection);
         assert_eq!(resolve("cpoy"), Resolved::Unknown);
-        let mut sorted = KNOWN.to_vec();
-        sorted.sort_unstable();
-        assert_eq!(sorted, KNOWN, "keep the table alphabetised");
+        assert!(command_like("ansible.builtin.shell") && !command_like("copy"));
+        assert!(raw_params_allowed("include_vars") && !raw_params_allowed("copy"));
     }
 }

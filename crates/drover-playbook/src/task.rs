@@ -338,7 +338,7 @@ pub fn parse_task(node: &Node, inherit: &Inherit) -> LoadResult<Task> {
                     return Err(refused(k, "task keyword", why));
                 }
                 let mut candidates = keywords::task_keywords(handler);
-                candidates.extend(modules::KNOWN);
+                candidates.extend(modules::known());
                 return Err(unknown_key(
                     k,
                     "task keyword or module",
@@ -525,7 +525,7 @@ fn parse_args(
     match &value.value {
         NodeValue::Null => {}
         NodeValue::Str(text) => {
-            let check_raw = modules::COMMAND_LIKE.contains(&module);
+            let check_raw = modules::command_like(module);
             let parsed = parse_kv(text, check_raw).map_err(|e| {
                 Diagnostic::error(e)
                     .with_span(value.span.clone())
@@ -554,11 +554,11 @@ fn parse_args(
             ));
         }
     }
-    if args.contains_key("_raw_params") && !modules::RAW_PARAMS_ALLOWED.contains(&module) {
+    if args.contains_key("_raw_params") && !modules::raw_params_allowed(module) {
         return Err(Diagnostic::error(format!(
             "this task `{}` has extra params, which is only allowed in the following modules: {}",
             action_key.key_string(),
-            modules::RAW_PARAMS_ALLOWED.join(", ")
+            modules::raw_params_modules().join(", ")
         ))
         .with_span(value.span.clone())
         .with_help(

@@ -236,6 +236,7 @@ impl Formatter {
                     &format!("fatal: [{label}]: FAILED! => {dumped}"),
                     Some(Color::Error),
                 );
+                self.failure_location(out, r);
                 self.ignoring(out, r.ignored);
             }
             Status::Unreachable => self.unreachable(out, r),
@@ -247,6 +248,20 @@ impl Formatter {
         let msg = format!("fatal: [{}]: UNREACHABLE! => {dumped}", host_label(r));
         self.display(out, &msg, Some(Color::Unreachable));
         self.ignoring(out, r.ignored);
+    }
+
+    /// Beyond Ansible: where drover found the failure (`path:line:col` of the expression,
+    /// keyword or task), on stderr so that stdout stays Ansible's.
+    fn failure_location(&self, out: &mut Vec<Line>, r: &HostResult) {
+        if let Some(failure) = &r.error
+            && let Some(location) = &failure.location
+        {
+            let text = format!(
+                "  --> {location} ({} error, host {})\n",
+                failure.kind, r.host
+            );
+            self.display_to(out, Stream::Stderr, &text, Some(Color::Error));
+        }
     }
 
     fn failure_preamble(&mut self, out: &mut Vec<Line>, result: &mut Value) {
@@ -445,6 +460,7 @@ mod tests {
             diffs: vec![],
             duration: Duration::ZERO,
             round_trips: 0,
+            error: None,
         }
     }
 

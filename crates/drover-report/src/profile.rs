@@ -128,6 +128,7 @@ mod tests {
             diffs: vec![],
             duration: Duration::from_millis(ms),
             round_trips: 1,
+            error: None,
         }
     }
 

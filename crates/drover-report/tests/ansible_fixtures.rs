@@ -89,6 +89,7 @@ fn hr(host: &str, status: Status, result: Value) -> HostResult {
         diffs: vec![],
         duration: Duration::from_millis(10),
         round_trips: 1,
+        error: None,
     }
 }
 

@@ -43,6 +43,7 @@ fn pty_child() {
             diffs: vec![],
             duration: Duration::from_millis(400),
             round_trips: 1,
+            error: None,
         }));
     }
     r.emit(&Event::TaskDone {

@@ -334,3 +334,9 @@ fn generate_omit() -> String {
     let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
     format!("__omit_place_holder__{hex}")
 }
+
+/// A value as Python's `str()` prints it (`[1, 'a']`, `{'k': True}`), for messages that quote
+/// values as Ansible does.
+pub fn python_text(value: &serde_json::Value) -> String {
+    value::python_str(&value::to_engine(value))
+}

@@ -687,45 +687,35 @@ pub(crate) mod testkit {
         pub round_trips: usize,
     }
 
-    /// Runs `action` like the engine does, in a local shell; `check` stops after the plan.
+    /// A local shell as the driver's transport.
+    struct Shell(LocalConnection);
+
+    impl crate::Transport for Shell {
+        type Error = drover_connection::Error;
+        fn send(
+            &mut self,
+            request: crate::Request,
+        ) -> impl std::future::Future<Output = Result<Output, Self::Error>> + Send {
+            let local = self.0.clone();
+            async move { local.run(&request).await }
+        }
+    }
+
+    /// Runs `action` through the engine's driver ([`crate::drive`]) in a local shell; `check`
+    /// stops after the plan.
     pub async fn run(action: &dyn Action, check: bool) -> Result<Run, ModuleError> {
-        let local = LocalConnection::new("localhost");
-        let mut round_trips = 0;
-        let probe = match action.probe() {
-            Some(request) => {
-                round_trips += 1;
-                Some(local.run(&request).await.expect("probe runs"))
-            }
-            None => None,
+        let mut shell = Shell(LocalConnection::new("localhost"));
+        let driven = match crate::drive(action, check, &mut shell).await {
+            Ok(d) => d,
+            Err(crate::DriveError::Module(e)) => return Err(e),
+            Err(crate::DriveError::Transport(e)) => panic!("the local shell failed: {e}"),
         };
-        let plan = action.plan(probe.as_ref())?;
-        let diffs = plan.diffs.iter().map(|d| d.unified()).collect();
-        let plan_diffs = plan.diffs.clone();
-        if plan.outcome == Outcome::Satisfied || check {
-            return Ok(Run {
-                outcome: plan.outcome,
-                result: plan.result.clone(),
-                diffs,
-                plan_diffs,
-                round_trips,
-            });
-        }
-        let mut outputs = Vec::new();
-        for request in action.apply(&plan) {
-            round_trips += 1;
-            let out = local.run(&request).await.expect("apply runs");
-            let failed = out.status != 0;
-            outputs.push(out);
-            if failed {
-                break;
-            }
-        }
         Ok(Run {
-            outcome: plan.outcome,
-            result: action.finish(&plan, &outputs)?,
-            diffs,
-            plan_diffs,
-            round_trips,
+            outcome: driven.outcome,
+            result: driven.result,
+            diffs: driven.diffs.iter().map(|d| d.unified()).collect(),
+            plan_diffs: driven.diffs,
+            round_trips: driven.round_trips as usize,
         })
     }
 }

@@ -153,8 +153,7 @@ pub(crate) mod testing {
             controller,
             diff: false,
         };
-        super::super::dispatch(module, args.as_object().expect("object args"), &ctx)
-            .expect("module belongs to the system group")
+        crate::prepare(module, args.as_object().expect("object args"), &ctx)
     }
 
     /// The remote action of `module` with `args`.

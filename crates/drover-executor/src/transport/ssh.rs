@@ -1,43 +1,56 @@
-//! One connection per host for the whole run, opened on first use.
+//! `ansible_connection: ssh` (the default): the system OpenSSH client with one multiplexed
+//! master per host.
 //!
 //! Settings come from the host's connection variables (`ansible_host`, `ansible_port`,
-//! `ansible_user`, `ansible_ssh_private_key_file`, `ansible_connection`) and the ssh options
-//! users put in `ansible_ssh_common_args`/`ansible_ssh_extra_args`: `-F FILE`, `-J HOST` and
+//! `ansible_user`, `ansible_ssh_private_key_file`) and the ssh options users put in
+//! `ansible_ssh_common_args`/`ansible_ssh_extra_args`: `-F FILE`, `-J HOST` and
 //! `-o Key=Value`. drover models host-key checking, known-hosts files, jump hosts and timeouts;
 //! every other `-o` option goes to ssh through a generated config file. The `Control*` options
 //! are refused (drover owns the multiplexed master), and so is any other flag, by name.
 
-use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
 use drover_connection::{
-    Connection, ControlDir, HostKeyPolicy, LocalConnection, SshConnection, SshOptions,
+    BoxFuture, Connection, ControlDir, HostKeyPolicy, SshConnection, SshOptions,
 };
 use drover_inventory::Connection as ConnVars;
-use tokio::sync::{Mutex, OnceCell};
 
-/// How to reach one host.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Target {
-    /// `connection: local`.
-    Local,
-    /// Over SSH.
-    Ssh(Box<SshOptions>),
+use super::Endpoint;
+
+/// An ssh endpoint.
+#[derive(Debug)]
+struct Ssh(SshOptions);
+
+/// The ssh endpoint for a host's settings and ssh argument strings.
+pub(super) fn endpoint(vars: &ConnVars, ssh_args: &[String]) -> Result<Box<dyn Endpoint>, String> {
+    options(vars, ssh_args).map(|o| Box::new(Ssh(o)) as Box<dyn Endpoint>)
 }
 
-/// Builds the target from a host's connection variables and its ssh argument strings.
-pub fn target_from_vars(vars: &ConnVars, ssh_args: &[String]) -> Result<Target, String> {
-    match vars.transport.as_str() {
-        "local" => return Ok(Target::Local),
-        "ssh" => {}
-        other => {
-            return Err(format!(
-                "`ansible_connection: {other}` is not supported by drover (use `ssh` or `local`)"
-            ));
-        }
+impl Endpoint for Ssh {
+    fn connect<'a>(
+        &'a self,
+        host: &'a str,
+        control: &'a ControlDir,
+    ) -> BoxFuture<'a, drover_connection::Result<Box<dyn Connection>>> {
+        Box::pin(async move {
+            SshConnection::connect(host, &self.0, control)
+                .await
+                .map(|c| Box::new(c) as Box<dyn Connection>)
+        })
     }
+
+    /// Refuses any address or hop outside loopback and any option that could redirect the
+    /// connection, then keeps ssh from reading config files.
+    fn confine_to_sandbox(&mut self, host: &str, sandbox: &str) -> Result<(), String> {
+        check_sandbox_ssh(host, sandbox, &self.0)?;
+        self.0.isolated = true;
+        Ok(())
+    }
+}
+
+/// The ssh options of a host.
+fn options(vars: &ConnVars, ssh_args: &[String]) -> Result<SshOptions, String> {
     let mut options = SshOptions::new(vars.address.clone());
     options.port = vars.port;
     options.user = vars.user.clone();
@@ -45,7 +58,7 @@ pub fn target_from_vars(vars: &ConnVars, ssh_args: &[String]) -> Result<Target, 
     for args in ssh_args {
         apply_ssh_args(&mut options, args)?;
     }
-    Ok(Target::Ssh(Box::new(options)))
+    Ok(options)
 }
 
 /// Applies the supported options of an `ansible_ssh_common_args`-style string.
@@ -116,70 +129,11 @@ fn apply_option(options: &mut SshOptions, key: &str, value: &str) -> Result<(), 
     Ok(())
 }
 
-/// A host's connection, opened once; an unreachable host keeps its error.
-type Slot = Arc<OnceCell<Result<Arc<Connection>, drover_connection::Error>>>;
-
-/// The run's connections: opened once per (host, target), shared by every task.
-pub struct Pool {
-    control: ControlDir,
-    slots: Mutex<HashMap<String, Slot>>,
-}
-
-impl Pool {
-    /// A pool with a private control directory for the SSH masters.
-    pub fn new() -> std::io::Result<Pool> {
-        Ok(Pool {
-            control: ControlDir::new()?,
-            slots: Mutex::new(HashMap::new()),
-        })
-    }
-
-    /// The connection for `host` (opening it on first use). A host that could not be reached
-    /// keeps its error for the rest of the run.
-    pub async fn get(
-        &self,
-        host: &str,
-        target: &Target,
-    ) -> Result<Arc<Connection>, drover_connection::Error> {
-        let key = format!("{host}\u{0}{target:?}");
-        let slot = {
-            let mut slots = self.slots.lock().await;
-            slots.entry(key).or_default().clone()
-        };
-        let result = slot
-            .get_or_init(|| async {
-                match target {
-                    Target::Local => Ok(Arc::new(Connection::Local(LocalConnection::new(host)))),
-                    Target::Ssh(options) => SshConnection::connect(host, options, &self.control)
-                        .await
-                        .map(|c| Arc::new(Connection::Ssh(c))),
-                }
-            })
-            .await;
-        match result {
-            Ok(c) => Ok(c.clone()),
-            Err(e) => Err(clone_error(e)),
-        }
-    }
-
-    /// Closes every master.
-    pub async fn close(&self) {
-        let slots: Vec<_> = self.slots.lock().await.drain().collect();
-        for (_, slot) in slots {
-            if let Some(Ok(conn)) = Arc::try_unwrap(slot).ok().and_then(OnceCell::into_inner)
-                && let Ok(conn) = Arc::try_unwrap(conn)
-            {
-                conn.close().await;
-            }
-        }
-    }
-}
-
 /// Where an ssh connection of a sandbox run would go: its address and every jump host (each
 /// hop of a `-J a,b` list) must be loopback, and no option may redirect it (`HostName`,
 /// `ProxyCommand`, a `-F` config file). The caller then keeps ssh from reading any config
 /// file ([`SshOptions::isolated`]).
-pub fn check_sandbox_ssh(host: &str, sandbox: &str, options: &SshOptions) -> Result<(), String> {
+fn check_sandbox_ssh(host: &str, sandbox: &str, options: &SshOptions) -> Result<(), String> {
     use drover_inventory::sandbox_guard::{
         host_of, is_loopback, outside_sandbox_help, outside_sandbox_message,
     };
@@ -216,47 +170,15 @@ pub fn check_sandbox_ssh(host: &str, sandbox: &str, options: &SshOptions) -> Res
     Ok(())
 }
 
-fn clone_error(e: &drover_connection::Error) -> drover_connection::Error {
-    use drover_connection::Error as E;
-    match e {
-        E::Unreachable { host, reason } => E::Unreachable {
-            host: host.clone(),
-            reason: reason.clone(),
-        },
-        E::BecomePasswordRequired { host } => E::BecomePasswordRequired { host: host.clone() },
-        E::Timeout { host, seconds } => E::Timeout {
-            host: host.clone(),
-            seconds: *seconds,
-        },
-        E::Failed { host, reason } => E::Failed {
-            host: host.clone(),
-            reason: reason.clone(),
-        },
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn vars(transport: &str) -> ConnVars {
-        ConnVars {
-            address: "127.0.0.1".into(),
-            port: Some(2222),
-            user: Some("vagrant".into()),
-            private_key_file: Some("/k".into()),
-            transport: transport.into(),
-            become_: false,
-            become_user: "root".into(),
-        }
-    }
+    use crate::transport::tests::vars;
 
     #[test]
     fn reads_the_sandbox_ssh_args() {
         let args = "-o UserKnownHostsFile=/s/known_hosts -o StrictHostKeyChecking=yes -o IdentitiesOnly=yes".to_string();
-        let Target::Ssh(o) = target_from_vars(&vars("ssh"), &[args]).unwrap() else {
-            panic!("ssh")
-        };
+        let o = options(&vars("ssh"), &[args]).unwrap();
         assert_eq!(o.known_hosts_file, Some(PathBuf::from("/s/known_hosts")));
         assert_eq!(o.host_key_policy, HostKeyPolicy::Strict);
         assert_eq!((o.port, o.user.as_deref()), (Some(2222), Some("vagrant")));
@@ -264,24 +186,20 @@ mod tests {
 
     #[test]
     fn accepting_keys_is_explicit_and_unknown_options_are_refused() {
-        let Target::Ssh(o) = target_from_vars(
+        let o = options(
             &vars("ssh"),
             &["-o StrictHostKeyChecking=accept-new -F /cfg".into()],
         )
-        .unwrap() else {
-            panic!("ssh")
-        };
+        .unwrap();
         assert_eq!(o.host_key_policy, HostKeyPolicy::AcceptNew);
         assert_eq!(o.config_file, Some(PathBuf::from("/cfg")));
-        let err = target_from_vars(&vars("ssh"), &["-o ControlPersist=yes".into()]).unwrap_err();
+        let err = options(&vars("ssh"), &["-o ControlPersist=yes".into()]).unwrap_err();
         assert!(err.contains("`ControlPersist` cannot be set"), "{err}");
-        let Target::Ssh(o) = target_from_vars(
+        let o = options(
             &vars("ssh"),
             &["-o GlobalKnownHostsFile=/dev/null -o LogLevel=ERROR".into()],
         )
-        .unwrap() else {
-            panic!("ssh")
-        };
+        .unwrap();
         assert_eq!(
             o.extra_options,
             [
@@ -289,17 +207,8 @@ mod tests {
                 ("LogLevel".into(), "ERROR".into())
             ]
         );
-        let err = target_from_vars(&vars("ssh"), &["-v".into()]).unwrap_err();
+        let err = options(&vars("ssh"), &["-v".into()]).unwrap_err();
         assert!(err.contains("`-v` is not supported"), "{err}");
-        let err = target_from_vars(&vars("docker"), &[]).unwrap_err();
-        assert!(
-            err.contains("`ansible_connection: docker` is not supported"),
-            "{err}"
-        );
-        assert_eq!(
-            target_from_vars(&vars("local"), &[]).unwrap(),
-            Target::Local
-        );
     }
 
     #[test]

@@ -17,6 +17,16 @@
 //!
 //! Errors are [`drover_diag::Diagnostic`]s pointing into the YAML scalar or template file.
 //!
+//! # `!unsafe`
+//!
+//! Strings loaded with `!unsafe` arrive as `{"__ansible_unsafe": text}` (Ansible's own JSON form
+//! of `AnsibleUnsafeText`, made by `drover_yaml::Node::to_json`; see
+//! [`drover_yaml::unsafe_text`]). The templar never templates them, directly or through another
+//! variable, and hands them to templates, filters and results as the plain string, so they
+//! print and compare as their text. The mark lives only in the data given to the templar:
+//! results of [`Templar::template_value`] are plain (Ansible's "the result of a template that
+//! read an unsafe value is unsafe" is not carried into stored results such as `set_fact`).
+//!
 //! # Compatibility
 //!
 //! Checked byte for byte against ansible-core 2.18 (`tests/ansible_compat_*.rs`,
@@ -62,6 +72,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use drover_diag::{Diagnostic, Source, Span};
+use drover_yaml::unsafe_text::strip_unsafe;
 use serde_json::{Map, Value};
 
 pub use context::HostVarsSource;
@@ -232,7 +243,10 @@ impl Templar {
         let result = root.template_value(value);
         let warnings = shared.take_warnings();
         match result {
-            Ok(value) => Ok(Outcome { value, warnings }),
+            Ok(value) => Ok(Outcome {
+                value: strip_unsafe(value),
+                warnings,
+            }),
             Err(failure) => Err(error::inline_error(
                 &failure.error,
                 &failure.text,

@@ -11,6 +11,10 @@
 //!   string in a list/dict tree is rendered and turned back into data by `ansible_eval_concat`.
 //! - [`Templar::evaluate_when`]: `when:` conditions.
 //!
+//! Undefined values are Ansible's: strict (printing, truth tests, iteration, arithmetic, filter
+//! arguments fail) but chainable for attribute and item access, so `svc.haproxy.maxconn |
+//! default(3000)` is `3000` with `svc.haproxy` missing (a patched minijinja, `vendor/README.md`).
+//!
 //! Variables are lazy, as in Ansible: a variable whose value contains `{{ }}` is templated when it
 //! is used, recursively, with loops reported as errors. `hostvars` comes from a caller-provided
 //! [`HostVarsSource`] and is templated in each host's own context.
@@ -34,8 +38,6 @@
 //! offline). Where drover differs, it fails with an error naming the construct instead of
 //! guessing:
 //!
-//! - Attribute chains through an undefined value (`a.b.c | default(x)` with `a.b` missing) are
-//!   errors; Ansible's undefined is chainable there. Test each level with `is defined`.
 //! - Python `%` string formatting, `{% include %}`/`{% import %}`/`{% extends %}`, globals such as
 //!   `now()`, and mutating methods (`list.append`, `dict.update`) are refused.
 //! - Lookups: `file`, `template`, `env`, `vars` only. `ipaddr`: a documented subset of queries.

@@ -530,3 +530,96 @@ fn run_time_errors_name_their_location() {
         ("module".to_string(), format!("{site_path}:13:7"))
     );
 }
+
+#[test]
+fn unsafe_values_are_never_templated() {
+    // `!unsafe` text stays literal in play vars, task args, a YAML inventory and
+    // group_vars/host_vars files, also when reached through another variable. Every value below
+    // is what ansible-playbook 2.18 prints or writes for this same play and inventory.
+    let s = Scratch::new(
+        "",
+        "all:\n  vars:\n    z: ZZ\n    gv: !unsafe '{{ z }}'\n  hosts:\n    localhost:\n      ansible_connection: local\n      hv: !unsafe '{{ z }}-h'\n      hx: '{{ hv }}'\n",
+    );
+    std::fs::create_dir_all(s.path("group_vars")).unwrap();
+    std::fs::create_dir_all(s.path("host_vars")).unwrap();
+    s.write("group_vars/all.yml", "fv: !unsafe '{{ z }}-f'\n");
+    s.write("host_vars/localhost.yml", "hf: !unsafe '{{ z }}-hf'\n");
+    let dest = s.path("out.txt");
+    s.write(
+        "site.yml",
+        &format!(
+            r#"- hosts: all
+  gather_facts: false
+  vars:
+    y: !unsafe "{{{{ z }}}}"
+    x: "{{{{ y }}}}"
+    w: "a-{{{{ y }}}}-b"
+    d:
+      k: !unsafe "{{{{ z }}}}"
+      j: "{{{{ z }}}}"
+    all_of_them: "{{{{ [gv, hv, hx, fv, hf, hostvars.localhost.hv] }}}}"
+  tasks:
+    - debug: var=y
+    - debug: var=x
+    - debug: var=w
+    - debug: var=d
+    - debug: var=all_of_them
+    - copy:
+        content: !unsafe "{{{{ z }}}}"
+        dest: {dest}
+"#,
+            dest = dest.display()
+        ),
+    );
+    let out = s.play(&[]);
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    for shown in [
+        r#""y": "{{ z }}""#,
+        r#""x": "{{ z }}""#,
+        r#""w": "a-{{ z }}-b""#,
+        "\"d\": {\n        \"j\": \"ZZ\",\n        \"k\": \"{{ z }}\"\n    }",
+        "\"{{ z }}\",\n        \"{{ z }}-h\",\n        \"{{ z }}-h\",\n        \"{{ z }}-f\",\n        \"{{ z }}-hf\",\n        \"{{ z }}-h\"\n",
+    ] {
+        assert!(stdout.contains(shown), "{shown} not in:\n{stdout}");
+    }
+    assert_eq!(std::fs::read_to_string(&dest).unwrap(), "{{ z }}");
+    // and `drover inventory --list` shows them as ansible-inventory --list does
+    let listed = drover(&[
+        "inventory",
+        "-i",
+        s.path("hosts").to_str().unwrap(),
+        "--list",
+    ]);
+    assert!(
+        text(&listed.stdout).contains(
+            "\"gv\": {\n                    \"__ansible_unsafe\": \"{{ z }}\"\n                }"
+        ),
+        "{}",
+        text(&listed.stdout)
+    );
+}
+
+#[test]
+fn registered_results_are_data_and_debug_templates_once() {
+    // What ansible-playbook 2.18 prints for this play: a registered result that holds `{{ z }}`
+    // stays that text (Ansible wraps results as unsafe), `debug: msg` is templated once (drover
+    // templated it twice), a set_fact value is an ordinary variable (templated when used).
+    let s = Scratch::new(
+        "- hosts: all\n  gather_facts: false\n  vars:\n    z: ZZ\n  tasks:\n    - debug:\n        msg: \"{% raw %}{{ z }}{% endraw %}\"\n      register: d\n    - set_fact:\n        f1: \"{% raw %}{{ z }}{% endraw %}\"\n    - command: echo \"{% raw %}{{ z }}{% endraw %}\"\n      register: c\n    - debug: msg=\"{{ d.msg }} {{ f1 }} {{ c.stdout }}\"\n",
+        "a ansible_connection=local\n",
+    );
+    let out = s.play(&[]);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    let msgs: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.contains("\"msg\""))
+        .map(str::trim)
+        .collect();
+    assert_eq!(
+        msgs,
+        ["\"msg\": \"{{ z }}\"", "\"msg\": \"{{ z }} ZZ {{ z }}\""],
+        "{stdout}"
+    );
+}

@@ -205,17 +205,12 @@ fn debug(
         result.insert(name, value);
         return done(Status::Ok, result);
     }
-    let msg = match args.get("msg") {
-        None => Value::String("Hello world!".into()),
-        Some(Value::String(s)) => templar
-            .template_value(&Value::String(s.clone()), vars, None)
-            .map(|o| o.value)
-            .map_err(|d| d.message.clone())?,
-        Some(other) => templar
-            .template_value(other, vars, None)
-            .map(|o| o.value)
-            .map_err(|d| d.message.clone())?,
-    };
+    // `msg` was templated with the other arguments; templating it again would evaluate text
+    // that only looks like a template (a `{% raw %}` result, an `!unsafe` value).
+    let msg = args
+        .get("msg")
+        .cloned()
+        .unwrap_or_else(|| Value::String("Hello world!".into()));
     result.insert("msg".into(), msg);
     done(Status::Ok, result)
 }

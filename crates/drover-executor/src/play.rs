@@ -784,10 +784,13 @@ impl Executor {
             let rescued = ctx.rescuable.iter().any(|h| h == host);
             count(state, &run.event, rescued, run.looped);
         }
+        // Registered results are data from the node, never templates (Ansible's `wrap_var`):
+        // `{{ r.stdout }}` of a command that printed `{{ x }}` is that text.
+        let registered = drover_yaml::unsafe_text::wrap_unsafe(run.registered.clone());
         if let Some(name) = &task.register {
             state
                 .set_facts
-                .insert(name.value.clone(), run.registered.clone());
+                .insert(name.value.clone(), registered.clone());
         }
         if let Some(f) = &run.facts {
             state.facts = f.clone();
@@ -809,7 +812,7 @@ impl Executor {
                 if ctx.rescuable.iter().any(|h| h == host) {
                     state
                         .set_facts
-                        .insert("ansible_failed_result".into(), run.registered.clone());
+                        .insert("ansible_failed_result".into(), registered.clone());
                     state.set_facts.insert(
                         "ansible_failed_task".into(),
                         json!({"name": task.display_name()}),

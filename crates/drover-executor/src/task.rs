@@ -523,24 +523,22 @@ impl HostTask<'_> {
         let Some(until) = self.task.until.clone() else {
             return Ok(None);
         };
-        let number = |v: &Option<Spanned<Value>>,
-                      name: &str,
-                      default: u32|
-         -> Result<u32, TaskError> {
-            let Some(s) = v else {
-                return Ok(default);
-            };
-            let value = self.template(&s.value, vars, Some(&s.span))?;
-            value_text(&value).trim().parse::<u32>().map_err(|_| {
-                self.invalid(
+        let number =
+            |v: &Option<Spanned<Value>>, name: &str, default: u32| -> Result<u32, TaskError> {
+                let Some(s) = v else {
+                    return Ok(default);
+                };
+                let value = self.template(&s.value, vars, Some(&s.span))?;
+                value_text(&value).trim().parse::<u32>().map_err(|_| {
+                    self.invalid(
                     format!(
                         "the field '{name}' has an invalid value ({}): it must be a whole number",
                         value_text(&value)
                     ),
                     Some(&s.span),
                 )
-            })
-        };
+                })
+            };
         let retries = number(&self.task.retries, "retries", 3)?;
         let delay = number(&self.task.delay, "delay", 5)?;
         Ok(Some((

@@ -17,6 +17,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use drover_diag::Diagnostic;
+use drover_yaml::unsafe_text::{as_unsafe, strip_unsafe};
 use minijinja::value::{Enumerator, Object, ObjectRepr};
 use minijinja::{Environment, Error, ErrorKind, Value as JValue};
 use serde_json::{Map, Value};
@@ -231,7 +232,11 @@ impl LazyVars {
     }
 
     /// Ansible's `Templar.template` over a value tree (convert_data on).
+    /// Unsafe strings (`!unsafe`) are returned as they are, still marked.
     pub fn template_value(self: &Arc<Self>, value: &Value) -> Result<Value, Failure> {
+        if as_unsafe(value).is_some() {
+            return Ok(value.clone());
+        }
         match value {
             Value::String(s) => self.template_string(s),
             Value::Array(items) => items.iter().map(|v| self.template_value(v)).collect(),
@@ -525,8 +530,11 @@ fn refuse_override_header(text: &str) -> Result<(), Error> {
     Ok(())
 }
 
-/// Whether a value tree contains a string that would be templated.
+/// Whether a value tree contains a string that would be templated (unsafe strings never are).
 pub fn has_template(value: &Value) -> bool {
+    if as_unsafe(value).is_some() {
+        return false;
+    }
     match value {
         Value::String(s) => is_template(s),
         Value::Array(items) => items.iter().any(has_template),
@@ -578,6 +586,7 @@ fn pad_newlines(out: &mut String, wanted: usize) {
 
 /// A short one-line form of a value for messages.
 pub fn compact(value: &Value) -> String {
+    let value = &strip_unsafe(value.clone());
     let text = match value {
         Value::String(s) => s.clone(),
         other => other.to_string(),

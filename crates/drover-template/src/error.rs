@@ -15,12 +15,23 @@ pub fn describe(error: &Error, text: &str, shared: &Shared) -> String {
     let detail = error.detail().unwrap_or_default();
     match error.kind() {
         ErrorKind::UndefinedError => match expr {
+            // a chain through an undefined value: name the first missing part (`svc.haproxy` of
+            // `svc.haproxy.maxconn`, or `nope` of `nope.a.b`)
             Some(_) if chain(error, text).is_some() => {
                 let c = chain(error, text).unwrap_or_default();
-                format!(
-                    "`{}` is undefined, so `{}` cannot be read",
-                    c.missing, c.full
-                )
+                let base = c.missing.split(['.', '[']).next().unwrap_or_default();
+                if shared.is_set(base) {
+                    format!(
+                        "`{}` is undefined, so `{}` cannot be read",
+                        c.missing, c.full
+                    )
+                } else {
+                    format!("`{}` is undefined", undefined_name(base, shared))
+                }
+            }
+            Some(e) if filter_input(error, text, e).is_some() => {
+                let input = filter_input(error, text, e).unwrap_or_default();
+                format!("`{input}` is undefined (passed to filter `{}`)", e.trim())
             }
             Some(e) if !e.trim().is_empty() => {
                 format!("`{}` is undefined", undefined_name(e, shared))
@@ -169,6 +180,25 @@ fn chain(error: &Error, text: &str) -> Option<Chain> {
     })
 }
 
+/// When the failing text is a filter applied to an undefined value (`x.a | string`), the chain
+/// the filter was given (`x.a`).
+fn filter_input<'a>(error: &Error, text: &'a str, failing: &str) -> Option<&'a str> {
+    if !filter_names().contains(&failing.trim()) {
+        return None;
+    }
+    let before = text.get(..error.range()?.start)?.trim_end();
+    let before = before.strip_suffix('|')?.trim_end();
+    let is_chain_char =
+        |c: char| c.is_alphanumeric() || matches!(c, '_' | '.' | '[' | ']' | '\'' | '"');
+    let start = before
+        .char_indices()
+        .rev()
+        .take_while(|(_, c)| is_chain_char(*c))
+        .last()?
+        .0;
+    Some(&before[start..])
+}
+
 /// The source text the error range covers, if any.
 fn failing_text<'a>(error: &Error, text: &'a str) -> Option<&'a str> {
     let range = error.range()?;
@@ -242,8 +272,8 @@ fn help(error: &Error, text: &str, shared: &Shared, vars: &Layers) -> Option<Str
         ErrorKind::UndefinedError => {
             if let Some(c) = chain(error, text) {
                 return Some(format!(
-                    "Ansible treats a chain through an undefined value as undefined; drover refuses to guess. Test each level (`{} is defined and {} is defined`) or default the missing part (`({} | default({{}}))...`)",
-                    c.missing, c.full, c.missing
+                    "`{}` is missing, so the whole chain is undefined; give it a default (`{} | default(...)`) or guard it with `{} is defined`",
+                    c.missing, c.full, c.full
                 ));
             }
             let base = expr
@@ -257,7 +287,7 @@ fn help(error: &Error, text: &str, shared: &Shared, vars: &Layers) -> Option<Str
             });
             if chained && !base.is_empty() && !vars.contains_key(&base) {
                 return Some(format!(
-                    "define `{base}`, or guard with `{base} is defined`; Ansible would let an attribute chain through an undefined value fall through to `default()`/`is defined`, drover refuses to guess"
+                    "define `{base}`, or give the expression a default (`| default(...)`) or guard it with `is defined` (a chain through an undefined value is undefined)"
                 ));
             }
             if !base.is_empty() && vars.contains_key(&base) {

@@ -11,11 +11,25 @@
 //!   string in a list/dict tree is rendered and turned back into data by `ansible_eval_concat`.
 //! - [`Templar::evaluate_when`]: `when:` conditions.
 //!
+//! Undefined values are Ansible's: strict (printing, truth tests, iteration, arithmetic, filter
+//! arguments fail) but chainable for attribute and item access, so `svc.haproxy.maxconn |
+//! default(3000)` is `3000` with `svc.haproxy` missing (a patched minijinja, `vendor/README.md`).
+//!
 //! Variables are lazy, as in Ansible: a variable whose value contains `{{ }}` is templated when it
 //! is used, recursively, with loops reported as errors. `hostvars` comes from a caller-provided
 //! [`HostVarsSource`] and is templated in each host's own context.
 //!
 //! Errors are [`drover_diag::Diagnostic`]s pointing into the YAML scalar or template file.
+//!
+//! # `!unsafe`
+//!
+//! Strings loaded with `!unsafe` arrive as `{"__ansible_unsafe": text}` (Ansible's own JSON form
+//! of `AnsibleUnsafeText`, made by `drover_yaml::Node::to_json`; see
+//! [`drover_yaml::unsafe_text`]). The templar never templates them, directly or through another
+//! variable, and hands them to templates, filters and results as the plain string, so they
+//! print and compare as their text. The mark lives only in the data given to the templar:
+//! results of [`Templar::template_value`] are plain (Ansible's "the result of a template that
+//! read an unsafe value is unsafe" is not carried into stored results such as `set_fact`).
 //!
 //! # Compatibility
 //!
@@ -24,8 +38,6 @@
 //! offline). Where drover differs, it fails with an error naming the construct instead of
 //! guessing:
 //!
-//! - Attribute chains through an undefined value (`a.b.c | default(x)` with `a.b` missing) are
-//!   errors; Ansible's undefined is chainable there. Test each level with `is defined`.
 //! - Python `%` string formatting, `{% include %}`/`{% import %}`/`{% extends %}`, globals such as
 //!   `now()`, and mutating methods (`list.append`, `dict.update`) are refused.
 //! - Lookups: `file`, `template`, `env`, `vars` only. `ipaddr`: a documented subset of queries.
@@ -62,6 +74,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use drover_diag::{Diagnostic, Source, Span};
+use drover_yaml::unsafe_text::strip_unsafe;
 use serde_json::{Map, Value};
 
 pub use context::HostVarsSource;
@@ -232,7 +245,10 @@ impl Templar {
         let result = root.template_value(value);
         let warnings = shared.take_warnings();
         match result {
-            Ok(value) => Ok(Outcome { value, warnings }),
+            Ok(value) => Ok(Outcome {
+                value: strip_unsafe(value),
+                warnings,
+            }),
             Err(failure) => Err(error::inline_error(
                 &failure.error,
                 &failure.text,

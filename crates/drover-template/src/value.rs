@@ -7,6 +7,7 @@ use minijinja::value::Serde;
 use serde_json::Value;
 
 use drover_python::{Dialect, JsonView, literal_eval_with};
+use drover_yaml::unsafe_text::{contains_unsafe, strip_unsafe};
 
 /// Ansible's `ansible_eval_concat` applied to a rendered string: results that start with `{` or
 /// `[`, or that are exactly `True`/`False`, go through `ast.literal_eval`; if that fails, or for
@@ -24,8 +25,12 @@ pub fn eval_concat(rendered: String) -> Value {
     Value::String(rendered)
 }
 
-/// Converts variable data into an engine value.
+/// Converts variable data into an engine value. Unsafe strings (`{"__ansible_unsafe": text}`,
+/// see [`drover_yaml::unsafe_text`]) become their plain text: templates see the string itself.
 pub fn to_engine(value: &Value) -> JValue {
+    if contains_unsafe(value) {
+        return JValue::from(Serde(&strip_unsafe(value.clone())));
+    }
     JValue::from(Serde(value))
 }
 

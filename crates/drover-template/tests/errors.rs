@@ -185,30 +185,63 @@ fn when_errors_name_the_condition_and_variable() {
 }
 
 #[test]
-fn attribute_chains_through_undefined_are_refused_clearly() {
-    // Ansible's undefined is chainable (`nope.a.b | default('x')` gives 'x', `d.zz.yy is defined`
-    // is false); drover's strict engine refuses instead of guessing, naming the undefined part.
+fn attribute_chains_through_undefined_are_undefined_like_ansible() {
+    // Ansible's undefined is chainable for attribute and item access and strict for everything
+    // else. Each value below is what ansible-playbook 2.18 gives (`debug: msg=...`).
     let t = Templar::default();
-    let v = vars(json!({"d": {"a": 1}}));
-    let err = t
-        .template_value(&json!("{{ d.zz.yy is defined }}"), &v, None)
-        .unwrap_err();
-    println!("{err}");
+    let v = vars(json!({"svc": {"port": 5, "lst": [1], "s": "str", "nul": null}}));
+    let ok = |expr: &str| t.template_value(&json!(expr), &v, None).unwrap().value;
     assert_eq!(
-        err.message,
-        "`d.zz` is undefined, so `d.zz.yy` cannot be read"
+        ok("{{ svc.haproxy.maxconn | default(3000) }}"),
+        json!("3000")
     );
-    assert!(
-        err.help
-            .as_deref()
-            .unwrap()
-            .contains("d.zz is defined and d.zz.yy is defined")
+    assert_eq!(ok("{{ nope.a.b | default(1) }}"), json!("1"));
+    assert_eq!(ok("{{ svc.haproxy.x.y | default(2) }}"), json!("2"));
+    assert_eq!(
+        ok("{{ svc['haproxy']['maxconn'] | default(4) }}"),
+        json!("4")
     );
-    let err = t
-        .template_value(&json!("{{ nope.a.b | default('x') }}"), &v, None)
-        .unwrap_err();
-    println!("{err}");
-    assert_eq!(err.message, "`nope` is undefined");
+    assert_eq!(ok("{{ nope['a']['b'] | default(5) }}"), json!("5"));
+    assert_eq!(ok("{{ svc.port.x | default(6) }}"), json!("6"));
+    assert_eq!(ok("{{ svc.lst[5].a | default(10) }}"), json!("10"));
+    assert_eq!(ok("{{ svc.nul.x | default(14) }}"), json!("14"));
+    assert_eq!(
+        ok("{{ svc.haproxy.maxconn | default(3000) + 1 }}"),
+        json!("3001")
+    );
+    assert_eq!(ok("{{ svc.haproxy.maxconn is defined }}"), json!(false));
+    assert_eq!(ok("{{ svc.haproxy.maxconn is undefined }}"), json!(true));
+    assert_eq!(ok("{{ nope.a.b is defined }}"), json!(false));
+    assert_eq!(ok("{{ svc['haproxy']['x'] is defined }}"), json!(false));
+    assert_eq!(
+        ok("{{ (svc.haproxy.maxconn | default(1)) if svc.haproxy.a is defined else 12 }}"),
+        json!("12")
+    );
+    // Using the undefined value is an error in Ansible too; drover names the first missing part.
+    let err = |expr: &str| t.template_value(&json!(expr), &v, None).unwrap_err();
+    for expr in [
+        "{{ svc.haproxy.maxconn }}",
+        "{{ svc.haproxy.maxconn + 1 }}",
+        "{{ (svc.haproxy.maxconn or 7) }}",
+        "{{ svc.haproxy.maxconn | string }}",
+        "{{ svc.haproxy.a.b.c | mandatory }}",
+    ] {
+        let e = err(expr);
+        println!("{expr}: {e}");
+        assert!(
+            e.message.contains("svc.haproxy") || e.message.contains("Mandatory"),
+            "{expr}: {e}"
+        );
+    }
+    let e = err("{{ d.zz.yy }}");
+    assert_eq!(e.message, "`d` is undefined");
+    let e = err("{{ svc.zz.yy }}");
+    assert_eq!(
+        e.message,
+        "`svc.zz` is undefined, so `svc.zz.yy` cannot be read"
+    );
+    let e = err("{{ nope.a.b }}");
+    assert_eq!(e.message, "`nope` is undefined");
 }
 
 #[test]

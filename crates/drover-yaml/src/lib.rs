@@ -11,12 +11,15 @@
 //! - Several documents per stream with [`Loaded::documents`]; [`Loaded::single`] refuses more than
 //!   one, as Ansible's loader does for playbooks, inventories and vars files.
 //! - Timestamps are kept as their ISO text (what Ansible prints for them in JSON).
+//! - `!unsafe` strings become `{"__ansible_unsafe": text}` in [`Node::to_json`] (see
+//!   [`unsafe_text`]): never templated, plain text again for every template and result.
 //!
 //! Errors are [`Diagnostic`]s pointing at the offending character.
 
 mod compose;
 mod node;
 mod resolve;
+pub mod unsafe_text;
 
 use std::path::Path;
 use std::sync::Arc;

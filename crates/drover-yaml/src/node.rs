@@ -138,8 +138,17 @@ impl Node {
     ///
     /// Mapping keys become strings the way Python's `json.dumps` converts them (`1` → `"1"`,
     /// `True` → `"true"`, `None` → `"null"`). Infinite and NaN floats, which JSON cannot hold,
-    /// become the strings `"inf"`, `"-inf"` and `"nan"`.
+    /// become the strings `"inf"`, `"-inf"` and `"nan"`. Strings of an `!unsafe` node (all those
+    /// inside it, for a list or mapping) become `{"__ansible_unsafe": text}`, as Ansible writes
+    /// them in JSON: see [`crate::unsafe_text`].
     pub fn to_json(&self) -> Value {
+        if self.is_unsafe() {
+            return crate::unsafe_text::wrap_unsafe(self.to_plain_json());
+        }
+        self.to_plain_json()
+    }
+
+    fn to_plain_json(&self) -> Value {
         match &self.value {
             NodeValue::Null => Value::Null,
             NodeValue::Bool(b) => Value::Bool(*b),

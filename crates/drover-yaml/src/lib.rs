@@ -10,6 +10,8 @@
 //!   (also for a key that overrides or repeats a merged one).
 //! - Several documents per stream with [`Loaded::documents`]; [`Loaded::single`] refuses more than
 //!   one, as Ansible's loader does for playbooks, inventories and vars files.
+//! - Tabs between tokens as libyaml (Ansible's C loader) takes them: `key:<TAB>value` loads,
+//!   `-<TAB>item` and tab indentation are errors at the tab (see `tabs.rs`).
 //! - Timestamps are kept as their ISO text (what Ansible prints for them in JSON).
 //!
 //! Errors are [`Diagnostic`]s pointing at the offending character.
@@ -17,6 +19,7 @@
 mod compose;
 mod node;
 mod resolve;
+mod tabs;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -56,13 +59,35 @@ impl Loaded {
 
 /// Loads every document from a source.
 pub fn load_str(source: &Arc<Source>) -> Result<Loaded, Diagnostic> {
-    let mut composer = compose::Composer::new(source);
-    let documents = composer.documents()?;
+    let prepared = tabs::prepare(source.text());
+    let mut composer = compose::Composer::new(source, &prepared.text);
+    let documents = match (composer.documents(), prepared.refused) {
+        // saphyr-parser points its own tab errors at the start of the scalar; libyaml (and so
+        // the refused tab) at the tab.
+        (Err(e), Some(tab))
+            if e.span.as_ref().is_some_and(|s| s.start < tab.offset)
+                && !e.message.contains("tab") =>
+        {
+            return Err(e);
+        }
+        (_, Some(tab)) => return Err(tab_error(source, &tab)),
+        (result, None) => result?,
+    };
     Ok(Loaded {
         source: source.clone(),
         documents,
         warnings: composer.warnings,
     })
+}
+
+/// A tab Ansible's loader refuses (see `tabs.rs`), in libyaml's words.
+fn tab_error(source: &Arc<Source>, e: &tabs::TabError) -> Diagnostic {
+    Diagnostic::error(format!("YAML syntax error: {} (a tab)", e.problem))
+        .with_span(Span::new(source.clone(), e.offset, e.offset + 1))
+        .with_help(
+            "Ansible's YAML loader takes a tab only after `key:`, after a value or inside `[...]`/`{...}`; \
+             indent with spaces, and put a space (not a tab) after `-`, `?` and a line-leading `:`",
+        )
 }
 
 /// Reads and loads a YAML file.

@@ -33,10 +33,30 @@ impl Source {
         })
     }
 
-    /// Reads a file from disk into a source.
-    pub fn read(path: &Path) -> std::io::Result<Arc<Source>> {
-        let text = std::fs::read_to_string(path)?;
-        Ok(Source::new(path, text))
+    /// Reads a file from disk into a source. Every file drover parses (playbooks, inventories,
+    /// vars files) is read here, so a file that is not UTF-8 is reported with the line and column
+    /// of its first bad byte.
+    pub fn read(path: &Path) -> Result<Arc<Source>, ReadError> {
+        let bytes = std::fs::read(path).map_err(ReadError::Io)?;
+        match String::from_utf8(bytes) {
+            Ok(text) => Ok(Source::new(path, text)),
+            Err(e) => {
+                let offset = e.utf8_error().valid_up_to();
+                let bytes = e.into_bytes();
+                let byte = bytes[offset];
+                // The valid prefix is the same in the lossy text, so the offset's line and
+                // column are the bad byte's; the quoted line shows it as U+FFFD.
+                let text = String::from_utf8_lossy(&bytes).into_owned();
+                Err(ReadError::NotUtf8 {
+                    at: Span::new(
+                        Source::new(path, text),
+                        offset,
+                        offset + '\u{fffd}'.len_utf8(),
+                    ),
+                    byte,
+                })
+            }
+        }
     }
 
     /// The path this source was read from (or a pseudo-path such as `<extra vars>`).
@@ -95,6 +115,51 @@ impl Source {
             offset -= 1;
         }
         offset
+    }
+}
+
+/// Why [`Source::read`] could not read a file.
+#[derive(Debug)]
+pub enum ReadError {
+    /// The file could not be read.
+    Io(std::io::Error),
+    /// The file is not UTF-8 text.
+    NotUtf8 {
+        /// The first bad byte (in a source holding the text with bad bytes replaced).
+        at: Span,
+        /// Its value.
+        byte: u8,
+    },
+}
+
+impl ReadError {
+    /// The error for a person, after `message` (such as ``cannot read `site.yml` ``): the I/O
+    /// error, or where the file stops being UTF-8 (`file:line:col`, the line quoted).
+    pub fn diagnostic(self, message: impl fmt::Display) -> Diagnostic {
+        match self {
+            ReadError::Io(e) => Diagnostic::error(format!("{message}: {e}"))
+                .with_help("check that the file exists and is readable"),
+            ReadError::NotUtf8 { at, byte } => {
+                let (line, col) = at.line_col();
+                Diagnostic::error(format!(
+                    "{message}: it is not UTF-8 text (byte 0x{byte:02X} at line {line}, column {col})"
+                ))
+                .with_span(at)
+                .with_label("not UTF-8")
+                .with_help("Ansible reads playbooks, inventories and vars files as UTF-8; convert the file, e.g. `iconv -f latin1 -t utf-8`")
+            }
+        }
+    }
+}
+
+impl fmt::Display for ReadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ReadError::Io(e) => write!(f, "{e}"),
+            ReadError::NotUtf8 { at, byte } => {
+                write!(f, "not UTF-8 text (byte 0x{byte:02X} at {})", at.location())
+            }
+        }
     }
 }
 
@@ -413,6 +478,30 @@ mod tests {
             d.to_string(),
             "error: unknown play keyword `taks`\n --> site.yml:2:3\n  |\n2 |   taks:\n  |   ^^^^ not a play keyword\n  = play: all\n  = help: did you mean `tasks`?\n"
         );
+    }
+
+    #[test]
+    fn a_file_that_is_not_utf8_is_an_error_at_its_first_bad_byte() {
+        let dir = std::env::temp_dir().join(format!("drover-diag-utf8-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("pb.yml");
+        std::fs::write(
+            &path,
+            b"- hosts: all\n  vars:\n    caf\xc3\xa9: \"d\xe9j\xe0\"\n",
+        )
+        .unwrap();
+        let err = Source::read(&path).unwrap_err();
+        let d = err.diagnostic(format!("cannot read `{}`", path.display()));
+        std::fs::remove_dir_all(&dir).unwrap();
+        let at = format!("{}:3:13", path.display());
+        assert_eq!(d.location().as_deref(), Some(at.as_str()));
+        assert!(d.message.contains("byte 0xE9"), "{}", d.message);
+        let text = d.to_string();
+        assert!(
+            text.contains("3 |     café: \"d\u{fffd}j\u{fffd}\""),
+            "{text}"
+        );
+        assert!(text.contains("\n  |             ^ not UTF-8\n"), "{text}");
     }
 
     #[test]

@@ -92,10 +92,8 @@ fn tab_error(source: &Arc<Source>, e: &tabs::TabError) -> Diagnostic {
 
 /// Reads and loads a YAML file.
 pub fn load_file(path: &Path) -> Result<Loaded, Diagnostic> {
-    let source = Source::read(path).map_err(|e| {
-        Diagnostic::error(format!("cannot read `{}`: {e}", path.display()))
-            .with_help("check that the file exists and is readable UTF-8 text")
-    })?;
+    let source = Source::read(path)
+        .map_err(|e| e.diagnostic(format_args!("cannot read `{}`", path.display())))?;
     load_str(&source)
 }
 

@@ -451,3 +451,18 @@ fn a_tab_ansible_refuses_is_an_error_at_the_tab() {
     );
     assert!(e.help.as_deref().unwrap_or("").contains("after `-`"));
 }
+
+#[test]
+fn a_file_that_is_not_utf8_names_the_line_and_column_of_the_bad_byte() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("pb.yml");
+    std::fs::write(
+        &path,
+        b"- hosts: all\n  tasks:\n    - debug: msg=\"caf\xe9\"\n",
+    )
+    .unwrap();
+    let e = load_file(&path).unwrap_err();
+    let want = format!("{}:3:22", path.display());
+    assert_eq!(e.location(), Some(want.clone()));
+    assert!(e.message.contains("line 3, column 22"), "{}", e.message);
+}

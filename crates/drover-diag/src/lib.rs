@@ -348,7 +348,7 @@ impl fmt::Display for Diagnostic {
             Severity::Error => "error",
             Severity::Warning => "warning",
         };
-        writeln!(f, "{word}: {}", self.message)?;
+        writeln!(f, "{word}: {}", shorten(&self.message))?;
         if let Some(span) = &self.span {
             let (line, col) = span.line_col();
             let gutter = line.to_string().len();
@@ -356,35 +356,116 @@ impl fmt::Display for Diagnostic {
             writeln!(f, "{pad}--> {}", span.location())?;
             writeln!(f, "{pad} |")?;
             let text = span.source.line(line);
-            writeln!(f, "{line} | {text}")?;
             let (end_line, end_col) = span.source.line_col(span.end);
+            let len = text.chars().count();
             let width = if end_line == line && end_col > col {
                 end_col - col
             } else {
-                text.chars().count().saturating_sub(col - 1).max(1)
+                len.saturating_sub(col - 1).max(1)
             };
+            let window = Window::around(len, col - 1, width);
+            let shown: String = text.chars().skip(window.start).take(window.len).collect();
+            writeln!(
+                f,
+                "{line} | {}{shown}{}",
+                window.before(),
+                window.after(len)
+            )?;
             let lead: String = text
                 .chars()
-                .take(col - 1)
+                .skip(window.start)
+                .take(col - 1 - window.start)
                 .map(|c| if c == '\t' { '\t' } else { ' ' })
                 .collect();
-            write!(f, "{pad} | {lead}{}", "^".repeat(width.max(1)))?;
+            let width = width
+                .min((window.start + window.len).saturating_sub(col - 1))
+                .max(1);
+            write!(
+                f,
+                "{pad} | {}{lead}{}",
+                " ".repeat(window.before().len()),
+                "^".repeat(width)
+            )?;
             match &self.label {
                 Some(label) => writeln!(f, " {label}")?,
                 None => writeln!(f)?,
             }
         }
         for context in &self.context {
-            writeln!(f, "  = {context}")?;
+            writeln!(f, "  = {}", shorten(context))?;
         }
         if let Some(help) = &self.help {
-            writeln!(f, "  = help: {help}")?;
+            writeln!(f, "  = help: {}", shorten(help))?;
         }
         Ok(())
     }
 }
 
 impl std::error::Error for Diagnostic {}
+
+/// Characters of a quoted line shown at most; a longer line (minified JSON, a long value) is
+/// cut to a window around the column, with `...` where text is left out.
+const MAX_QUOTED: usize = 120;
+/// Characters kept before the column in a cut line.
+const BEFORE_COLUMN: usize = 40;
+const ELLIPSIS: &str = "...";
+
+/// Characters of a message shown at most: one that quotes a long user value (a 1 MB argument
+/// string) keeps its start and end.
+const MAX_MESSAGE: usize = 600;
+
+/// The message, or its first and last characters around a `[... N characters left out ...]`.
+fn shorten(message: &str) -> std::borrow::Cow<'_, str> {
+    let len = message.chars().count();
+    if len <= MAX_MESSAGE {
+        return message.into();
+    }
+    let (head, tail) = (MAX_MESSAGE * 2 / 3, MAX_MESSAGE / 6);
+    let start: String = message.chars().take(head).collect();
+    let end: String = message.chars().skip(len - tail).collect();
+    format!(
+        "{start}[... {} characters left out ...]{end}",
+        len - head - tail
+    )
+    .into()
+}
+
+/// The characters of a line to quote: `len` of them from `start`.
+struct Window {
+    start: usize,
+    len: usize,
+}
+
+impl Window {
+    /// The part of a line of `len` characters to quote for a caret at character `at` (0-based)
+    /// that is `width` wide.
+    fn around(len: usize, at: usize, width: usize) -> Window {
+        if len <= MAX_QUOTED {
+            return Window { start: 0, len };
+        }
+        let start = at
+            .saturating_sub(BEFORE_COLUMN)
+            .min(len.saturating_sub(MAX_QUOTED));
+        // Show the whole caret when it fits, else what fits of it.
+        let shown = MAX_QUOTED.max((at - start + width).min(MAX_QUOTED));
+        Window {
+            start,
+            len: shown.min(len - start),
+        }
+    }
+
+    fn before(&self) -> &'static str {
+        if self.start > 0 { ELLIPSIS } else { "" }
+    }
+
+    fn after(&self, len: usize) -> &'static str {
+        if self.start + self.len < len {
+            ELLIPSIS
+        } else {
+            ""
+        }
+    }
+}
 
 /// The closest candidates to `name` among `candidates` (Jaro-Winkler ≥ 0.8, best first, at most
 /// three), for "did you mean" hints.
@@ -502,6 +583,83 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("\n  |             ^ not UTF-8\n"), "{text}");
+    }
+
+    #[test]
+    fn a_long_line_is_quoted_around_the_column() {
+        let long = format!("key: {}", "x".repeat(1_000_000));
+        // a point in the middle, at the end, and a span over the whole value
+        let middle = 500_000;
+        let src = Source::new("big.yml", format!("{long}\n"));
+        let point = Diagnostic::error("bad").with_span(Span::point(src.clone(), middle));
+        let text = point.to_string();
+        assert!(text.len() < 2_000, "{} bytes", text.len());
+        assert!(text.contains("--> big.yml:1:500001"), "{text}");
+        let quoted = text.lines().nth(3).unwrap();
+        let caret = text.lines().nth(4).unwrap();
+        assert!(
+            quoted.starts_with("1 | ...xxx") && quoted.ends_with("xxx..."),
+            "{quoted}"
+        );
+        // the caret is under the 41st quoted character: the column's
+        let caret_at = caret.find('^').unwrap();
+        assert_eq!(caret_at, "1 | ...".len() + 40, "{text}");
+        // (a point underlines the rest of its line: up to the window's end here)
+        assert!(caret[caret_at..].bytes().all(|b| b == b'^'), "{caret}");
+        assert_eq!(caret.len(), quoted.len() - ELLIPSIS.len(), "{text}");
+
+        let end = Diagnostic::error("bad").with_span(Span::point(src.clone(), long.len()));
+        let text = end.to_string();
+        assert!(text.len() < 2_000, "{} bytes", text.len());
+        let quoted = text.lines().nth(3).unwrap();
+        assert!(
+            quoted.starts_with("1 | ...x") && quoted.ends_with('x'),
+            "{quoted}"
+        );
+        let caret = text.lines().nth(4).unwrap();
+        assert_eq!(caret.find('^').unwrap(), quoted.len(), "{text}");
+
+        let whole = Diagnostic::error("bad")
+            .with_span(Span::new(src.clone(), 5, long.len()))
+            .with_label("this value");
+        let text = whole.to_string();
+        assert!(text.len() < 2_000, "{} bytes", text.len());
+        let caret = text.lines().nth(4).unwrap();
+        assert!(
+            caret.starts_with("  |      ^^^^") && caret.ends_with("^ this value"),
+            "{caret}"
+        );
+        assert!(
+            caret.len() <= quoted.len() + " this value".len() + 1,
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_long_message_is_shortened() {
+        let value = "v".repeat(1_000_000);
+        let d = Diagnostic::error(format!("cannot split `{value}` here"));
+        let text = d.to_string();
+        assert!(text.len() < 1_000, "{} bytes", text.len());
+        assert!(text.starts_with("error: cannot split `vvv"), "{text}");
+        assert!(text.ends_with("vvv` here\n"), "{text}");
+        let left_out = 1_000_000 + "cannot split `` here".len() - 400 - 100;
+        assert!(
+            text.contains(&format!("[... {left_out} characters left out ...]")),
+            "{text}"
+        );
+        let short = Diagnostic::error("x".repeat(MAX_MESSAGE)).to_string();
+        assert_eq!(short, format!("error: {}\n", "x".repeat(MAX_MESSAGE)));
+    }
+
+    #[test]
+    fn a_short_line_is_quoted_whole() {
+        let line = "y".repeat(MAX_QUOTED);
+        let src = Source::new("a.yml", line.clone());
+        let text = Diagnostic::error("bad")
+            .with_span(Span::point(src, MAX_QUOTED - 1))
+            .to_string();
+        assert!(text.contains(&format!("1 | {line}\n")), "{text}");
     }
 
     #[test]

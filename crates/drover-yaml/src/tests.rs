@@ -466,3 +466,13 @@ fn a_file_that_is_not_utf8_names_the_line_and_column_of_the_bad_byte() {
     assert_eq!(e.location(), Some(want.clone()));
     assert!(e.message.contains("line 3, column 22"), "{}", e.message);
 }
+
+#[test]
+fn a_syntax_error_on_a_1mb_line_renders_in_a_few_kb() {
+    let text = format!("- debug: {{msg: {}, : ]\n", "x".repeat(1_000_000));
+    let e = load_text("big.yml", &text).unwrap_err();
+    let rendered = e.to_string();
+    assert!(rendered.len() < 2_000, "{} bytes", rendered.len());
+    assert!(rendered.contains("--> big.yml:1:"), "{rendered}");
+    assert!(rendered.contains("1 | ...xxx"), "{rendered}");
+}

@@ -12,7 +12,10 @@
 //!   one, as Ansible's loader does for playbooks, inventories and vars files.
 //! - Tabs between tokens as libyaml (Ansible's C loader) takes them: `key:<TAB>value` loads,
 //!   `-<TAB>item` and tab indentation are errors at the tab (see `tabs.rs`).
-//! - Timestamps are kept as their ISO text (what Ansible prints for them in JSON).
+//! - Timestamps are kept as the text Ansible prints for PyYAML's `datetime` in `debug`, templates
+//!   and `to_yaml`: Python's `str()`, `2024-01-02 03:04:05+00:00`. (Ansible's JSON encoder, in
+//!   `to_json` and `ansible-inventory --list`, writes `isoformat()`, `2024-01-02T03:04:05+00:00`;
+//!   a string cannot be both.) An impossible date (`2024-02-30`) is an error, as in Python.
 //!
 //! Errors are [`Diagnostic`]s pointing at the offending character.
 

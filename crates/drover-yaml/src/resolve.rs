@@ -127,7 +127,13 @@ fn construct_int(text: &str) -> Result<NodeValue, String> {
         Some(rest) => (-1i128, rest),
         None => (1, cleaned.strip_prefix('+').unwrap_or(&cleaned)),
     };
-    let too_big = || format!("the integer `{text}` does not fit in 64 bits");
+    // Python's ints are unbounded, drover's values (serde_json) hold 64 bits: refuse rather
+    // than round. Quoting keeps the digits as a string.
+    let too_big = || {
+        format!(
+            "the integer `{text}` does not fit in 64 bits, which drover cannot carry (Ansible can); quote it to keep it as a string: '{text}'"
+        )
+    };
     let magnitude: i128 = if digits == "0" {
         0
     } else if let Some(bin) = digits.strip_prefix("0b") {

@@ -476,3 +476,23 @@ fn a_syntax_error_on_a_1mb_line_renders_in_a_few_kb() {
     assert!(rendered.contains("--> big.yml:1:"), "{rendered}");
     assert!(rendered.contains("1 | ...xxx"), "{rendered}");
 }
+
+#[test]
+fn an_integer_beyond_64_bits_is_refused_at_its_place() {
+    for (text, col) in [
+        ("big: 123456789012345678901234567890\n", 6),
+        ("big: 9223372036854775808\n", 6),
+        ("x: [1, -0x1_0000_0000_0000_0000]\n", 8),
+    ] {
+        let e = load_text("v.yml", text).unwrap_err();
+        assert_eq!(e.location(), Some(format!("v.yml:1:{col}")), "{text}");
+        assert!(
+            e.message.contains("does not fit in 64 bits"),
+            "{}",
+            e.message
+        );
+        assert!(e.message.contains("quote it"), "{}", e.message);
+    }
+    let v = json_of("max: 9223372036854775807\nmin: -9223372036854775808\n");
+    assert_eq!(v, json!({"max": i64::MAX, "min": i64::MIN}));
+}

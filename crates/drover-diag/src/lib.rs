@@ -33,10 +33,30 @@ impl Source {
         })
     }
 
-    /// Reads a file from disk into a source.
-    pub fn read(path: &Path) -> std::io::Result<Arc<Source>> {
-        let text = std::fs::read_to_string(path)?;
-        Ok(Source::new(path, text))
+    /// Reads a file from disk into a source. Every file drover parses (playbooks, inventories,
+    /// vars files) is read here, so a file that is not UTF-8 is reported with the line and column
+    /// of its first bad byte.
+    pub fn read(path: &Path) -> Result<Arc<Source>, ReadError> {
+        let bytes = std::fs::read(path).map_err(ReadError::Io)?;
+        match String::from_utf8(bytes) {
+            Ok(text) => Ok(Source::new(path, text)),
+            Err(e) => {
+                let offset = e.utf8_error().valid_up_to();
+                let bytes = e.into_bytes();
+                let byte = bytes[offset];
+                // The valid prefix is the same in the lossy text, so the offset's line and
+                // column are the bad byte's; the quoted line shows it as U+FFFD.
+                let text = String::from_utf8_lossy(&bytes).into_owned();
+                Err(ReadError::NotUtf8 {
+                    at: Span::new(
+                        Source::new(path, text),
+                        offset,
+                        offset + '\u{fffd}'.len_utf8(),
+                    ),
+                    byte,
+                })
+            }
+        }
     }
 
     /// The path this source was read from (or a pseudo-path such as `<extra vars>`).
@@ -95,6 +115,51 @@ impl Source {
             offset -= 1;
         }
         offset
+    }
+}
+
+/// Why [`Source::read`] could not read a file.
+#[derive(Debug)]
+pub enum ReadError {
+    /// The file could not be read.
+    Io(std::io::Error),
+    /// The file is not UTF-8 text.
+    NotUtf8 {
+        /// The first bad byte (in a source holding the text with bad bytes replaced).
+        at: Span,
+        /// Its value.
+        byte: u8,
+    },
+}
+
+impl ReadError {
+    /// The error for a person, after `message` (such as ``cannot read `site.yml` ``): the I/O
+    /// error, or where the file stops being UTF-8 (`file:line:col`, the line quoted).
+    pub fn diagnostic(self, message: impl fmt::Display) -> Diagnostic {
+        match self {
+            ReadError::Io(e) => Diagnostic::error(format!("{message}: {e}"))
+                .with_help("check that the file exists and is readable"),
+            ReadError::NotUtf8 { at, byte } => {
+                let (line, col) = at.line_col();
+                Diagnostic::error(format!(
+                    "{message}: it is not UTF-8 text (byte 0x{byte:02X} at line {line}, column {col})"
+                ))
+                .with_span(at)
+                .with_label("not UTF-8")
+                .with_help("Ansible reads playbooks, inventories and vars files as UTF-8; convert the file, e.g. `iconv -f latin1 -t utf-8`")
+            }
+        }
+    }
+}
+
+impl fmt::Display for ReadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ReadError::Io(e) => write!(f, "{e}"),
+            ReadError::NotUtf8 { at, byte } => {
+                write!(f, "not UTF-8 text (byte 0x{byte:02X} at {})", at.location())
+            }
+        }
     }
 }
 
@@ -283,7 +348,7 @@ impl fmt::Display for Diagnostic {
             Severity::Error => "error",
             Severity::Warning => "warning",
         };
-        writeln!(f, "{word}: {}", self.message)?;
+        writeln!(f, "{word}: {}", shorten(&self.message))?;
         if let Some(span) = &self.span {
             let (line, col) = span.line_col();
             let gutter = line.to_string().len();
@@ -291,35 +356,116 @@ impl fmt::Display for Diagnostic {
             writeln!(f, "{pad}--> {}", span.location())?;
             writeln!(f, "{pad} |")?;
             let text = span.source.line(line);
-            writeln!(f, "{line} | {text}")?;
             let (end_line, end_col) = span.source.line_col(span.end);
+            let len = text.chars().count();
             let width = if end_line == line && end_col > col {
                 end_col - col
             } else {
-                text.chars().count().saturating_sub(col - 1).max(1)
+                len.saturating_sub(col - 1).max(1)
             };
+            let window = Window::around(len, col - 1, width);
+            let shown: String = text.chars().skip(window.start).take(window.len).collect();
+            writeln!(
+                f,
+                "{line} | {}{shown}{}",
+                window.before(),
+                window.after(len)
+            )?;
             let lead: String = text
                 .chars()
-                .take(col - 1)
+                .skip(window.start)
+                .take(col - 1 - window.start)
                 .map(|c| if c == '\t' { '\t' } else { ' ' })
                 .collect();
-            write!(f, "{pad} | {lead}{}", "^".repeat(width.max(1)))?;
+            let width = width
+                .min((window.start + window.len).saturating_sub(col - 1))
+                .max(1);
+            write!(
+                f,
+                "{pad} | {}{lead}{}",
+                " ".repeat(window.before().len()),
+                "^".repeat(width)
+            )?;
             match &self.label {
                 Some(label) => writeln!(f, " {label}")?,
                 None => writeln!(f)?,
             }
         }
         for context in &self.context {
-            writeln!(f, "  = {context}")?;
+            writeln!(f, "  = {}", shorten(context))?;
         }
         if let Some(help) = &self.help {
-            writeln!(f, "  = help: {help}")?;
+            writeln!(f, "  = help: {}", shorten(help))?;
         }
         Ok(())
     }
 }
 
 impl std::error::Error for Diagnostic {}
+
+/// Characters of a quoted line shown at most; a longer line (minified JSON, a long value) is
+/// cut to a window around the column, with `...` where text is left out.
+const MAX_QUOTED: usize = 120;
+/// Characters kept before the column in a cut line.
+const BEFORE_COLUMN: usize = 40;
+const ELLIPSIS: &str = "...";
+
+/// Characters of a message shown at most: one that quotes a long user value (a 1 MB argument
+/// string) keeps its start and end.
+const MAX_MESSAGE: usize = 600;
+
+/// The message, or its first and last characters around a `[... N characters left out ...]`.
+fn shorten(message: &str) -> std::borrow::Cow<'_, str> {
+    let len = message.chars().count();
+    if len <= MAX_MESSAGE {
+        return message.into();
+    }
+    let (head, tail) = (MAX_MESSAGE * 2 / 3, MAX_MESSAGE / 6);
+    let start: String = message.chars().take(head).collect();
+    let end: String = message.chars().skip(len - tail).collect();
+    format!(
+        "{start}[... {} characters left out ...]{end}",
+        len - head - tail
+    )
+    .into()
+}
+
+/// The characters of a line to quote: `len` of them from `start`.
+struct Window {
+    start: usize,
+    len: usize,
+}
+
+impl Window {
+    /// The part of a line of `len` characters to quote for a caret at character `at` (0-based)
+    /// that is `width` wide.
+    fn around(len: usize, at: usize, width: usize) -> Window {
+        if len <= MAX_QUOTED {
+            return Window { start: 0, len };
+        }
+        let start = at
+            .saturating_sub(BEFORE_COLUMN)
+            .min(len.saturating_sub(MAX_QUOTED));
+        // Show the whole caret when it fits, else what fits of it.
+        let shown = MAX_QUOTED.max((at - start + width).min(MAX_QUOTED));
+        Window {
+            start,
+            len: shown.min(len - start),
+        }
+    }
+
+    fn before(&self) -> &'static str {
+        if self.start > 0 { ELLIPSIS } else { "" }
+    }
+
+    fn after(&self, len: usize) -> &'static str {
+        if self.start + self.len < len {
+            ELLIPSIS
+        } else {
+            ""
+        }
+    }
+}
 
 /// The closest candidates to `name` among `candidates` (Jaro-Winkler ≥ 0.8, best first, at most
 /// three), for "did you mean" hints.
@@ -413,6 +559,107 @@ mod tests {
             d.to_string(),
             "error: unknown play keyword `taks`\n --> site.yml:2:3\n  |\n2 |   taks:\n  |   ^^^^ not a play keyword\n  = play: all\n  = help: did you mean `tasks`?\n"
         );
+    }
+
+    #[test]
+    fn a_file_that_is_not_utf8_is_an_error_at_its_first_bad_byte() {
+        let dir = std::env::temp_dir().join(format!("drover-diag-utf8-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("pb.yml");
+        std::fs::write(
+            &path,
+            b"- hosts: all\n  vars:\n    caf\xc3\xa9: \"d\xe9j\xe0\"\n",
+        )
+        .unwrap();
+        let err = Source::read(&path).unwrap_err();
+        let d = err.diagnostic(format!("cannot read `{}`", path.display()));
+        std::fs::remove_dir_all(&dir).unwrap();
+        let at = format!("{}:3:13", path.display());
+        assert_eq!(d.location().as_deref(), Some(at.as_str()));
+        assert!(d.message.contains("byte 0xE9"), "{}", d.message);
+        let text = d.to_string();
+        assert!(
+            text.contains("3 |     café: \"d\u{fffd}j\u{fffd}\""),
+            "{text}"
+        );
+        assert!(text.contains("\n  |             ^ not UTF-8\n"), "{text}");
+    }
+
+    #[test]
+    fn a_long_line_is_quoted_around_the_column() {
+        let long = format!("key: {}", "x".repeat(1_000_000));
+        // a point in the middle, at the end, and a span over the whole value
+        let middle = 500_000;
+        let src = Source::new("big.yml", format!("{long}\n"));
+        let point = Diagnostic::error("bad").with_span(Span::point(src.clone(), middle));
+        let text = point.to_string();
+        assert!(text.len() < 2_000, "{} bytes", text.len());
+        assert!(text.contains("--> big.yml:1:500001"), "{text}");
+        let quoted = text.lines().nth(3).unwrap();
+        let caret = text.lines().nth(4).unwrap();
+        assert!(
+            quoted.starts_with("1 | ...xxx") && quoted.ends_with("xxx..."),
+            "{quoted}"
+        );
+        // the caret is under the 41st quoted character: the column's
+        let caret_at = caret.find('^').unwrap();
+        assert_eq!(caret_at, "1 | ...".len() + 40, "{text}");
+        // (a point underlines the rest of its line: up to the window's end here)
+        assert!(caret[caret_at..].bytes().all(|b| b == b'^'), "{caret}");
+        assert_eq!(caret.len(), quoted.len() - ELLIPSIS.len(), "{text}");
+
+        let end = Diagnostic::error("bad").with_span(Span::point(src.clone(), long.len()));
+        let text = end.to_string();
+        assert!(text.len() < 2_000, "{} bytes", text.len());
+        let quoted = text.lines().nth(3).unwrap();
+        assert!(
+            quoted.starts_with("1 | ...x") && quoted.ends_with('x'),
+            "{quoted}"
+        );
+        let caret = text.lines().nth(4).unwrap();
+        assert_eq!(caret.find('^').unwrap(), quoted.len(), "{text}");
+
+        let whole = Diagnostic::error("bad")
+            .with_span(Span::new(src.clone(), 5, long.len()))
+            .with_label("this value");
+        let text = whole.to_string();
+        assert!(text.len() < 2_000, "{} bytes", text.len());
+        let caret = text.lines().nth(4).unwrap();
+        assert!(
+            caret.starts_with("  |      ^^^^") && caret.ends_with("^ this value"),
+            "{caret}"
+        );
+        assert!(
+            caret.len() <= quoted.len() + " this value".len() + 1,
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_long_message_is_shortened() {
+        let value = "v".repeat(1_000_000);
+        let d = Diagnostic::error(format!("cannot split `{value}` here"));
+        let text = d.to_string();
+        assert!(text.len() < 1_000, "{} bytes", text.len());
+        assert!(text.starts_with("error: cannot split `vvv"), "{text}");
+        assert!(text.ends_with("vvv` here\n"), "{text}");
+        let left_out = 1_000_000 + "cannot split `` here".len() - 400 - 100;
+        assert!(
+            text.contains(&format!("[... {left_out} characters left out ...]")),
+            "{text}"
+        );
+        let short = Diagnostic::error("x".repeat(MAX_MESSAGE)).to_string();
+        assert_eq!(short, format!("error: {}\n", "x".repeat(MAX_MESSAGE)));
+    }
+
+    #[test]
+    fn a_short_line_is_quoted_whole() {
+        let line = "y".repeat(MAX_QUOTED);
+        let src = Source::new("a.yml", line.clone());
+        let text = Diagnostic::error("bad")
+            .with_span(Span::point(src, MAX_QUOTED - 1))
+            .to_string();
+        assert!(text.contains(&format!("1 | {line}\n")), "{text}");
     }
 
     #[test]

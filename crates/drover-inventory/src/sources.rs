@@ -140,10 +140,8 @@ fn load_path(
         ))
         .with_help("convert it to YAML with `ansible-inventory -i FILE --list -y`"));
     }
-    let src = Source::read(path).map_err(|e| {
-        Diagnostic::error(format!("cannot read inventory `{}`: {e}", path.display()))
-            .with_help("check that the file exists and is readable UTF-8 text")
-    })?;
+    let src = Source::read(path)
+        .map_err(|e| e.diagnostic(format_args!("cannot read inventory `{}`", path.display())))?;
     let yaml_ext = YAML_EXTS.contains(&ext);
     if !(yaml_ext || ext.is_empty()) {
         return crate::ini_source::parse(data, &src, &info);

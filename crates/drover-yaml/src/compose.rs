@@ -85,9 +85,11 @@ struct FlatPair {
 }
 
 impl<'a> Composer<'a> {
-    pub(crate) fn new(source: &'a Arc<Source>) -> Composer<'a> {
+    /// A composer over `text`: the source's text, or that text after [`crate::tabs::prepare`]
+    /// (same length, so spans computed from the parser's markers point into the source).
+    pub(crate) fn new(source: &Arc<Source>, text: &'a str) -> Composer<'a> {
         Composer {
-            parser: Parser::new_from_str(source.text()),
+            parser: Parser::new_from_str(text),
             source: source.clone(),
             anchors: HashMap::new(),
             warnings: Vec::new(),

@@ -10,7 +10,12 @@
 //!   (also for a key that overrides or repeats a merged one).
 //! - Several documents per stream with [`Loaded::documents`]; [`Loaded::single`] refuses more than
 //!   one, as Ansible's loader does for playbooks, inventories and vars files.
-//! - Timestamps are kept as their ISO text (what Ansible prints for them in JSON).
+//! - Tabs between tokens as libyaml (Ansible's C loader) takes them: `key:<TAB>value` loads,
+//!   `-<TAB>item` and tab indentation are errors at the tab (see `tabs.rs`).
+//! - Timestamps are kept as the text Ansible prints for PyYAML's `datetime` in `debug`, templates
+//!   and `to_yaml`: Python's `str()`, `2024-01-02 03:04:05+00:00`. (Ansible's JSON encoder, in
+//!   `to_json` and `ansible-inventory --list`, writes `isoformat()`, `2024-01-02T03:04:05+00:00`;
+//!   a string cannot be both.) An impossible date (`2024-02-30`) is an error, as in Python.
 //! - `!unsafe` strings become `{"__ansible_unsafe": text}` in [`Node::to_json`] (see
 //!   [`unsafe_text`]): never templated, plain text again for every template and result.
 //!
@@ -19,6 +24,7 @@
 mod compose;
 mod node;
 mod resolve;
+mod tabs;
 pub mod unsafe_text;
 
 use std::path::Path;
@@ -59,8 +65,20 @@ impl Loaded {
 
 /// Loads every document from a source.
 pub fn load_str(source: &Arc<Source>) -> Result<Loaded, Diagnostic> {
-    let mut composer = compose::Composer::new(source);
-    let documents = composer.documents()?;
+    let prepared = tabs::prepare(source.text());
+    let mut composer = compose::Composer::new(source, &prepared.text);
+    let documents = match (composer.documents(), prepared.refused) {
+        // saphyr-parser points its own tab errors at the start of the scalar; libyaml (and so
+        // the refused tab) at the tab.
+        (Err(e), Some(tab))
+            if e.span.as_ref().is_some_and(|s| s.start < tab.offset)
+                && !e.message.contains("tab") =>
+        {
+            return Err(e);
+        }
+        (_, Some(tab)) => return Err(tab_error(source, &tab)),
+        (result, None) => result?,
+    };
     Ok(Loaded {
         source: source.clone(),
         documents,
@@ -68,12 +86,20 @@ pub fn load_str(source: &Arc<Source>) -> Result<Loaded, Diagnostic> {
     })
 }
 
+/// A tab Ansible's loader refuses (see `tabs.rs`), in libyaml's words.
+fn tab_error(source: &Arc<Source>, e: &tabs::TabError) -> Diagnostic {
+    Diagnostic::error(format!("YAML syntax error: {} (a tab)", e.problem))
+        .with_span(Span::new(source.clone(), e.offset, e.offset + 1))
+        .with_help(
+            "Ansible's YAML loader takes a tab only after `key:`, after a value or inside `[...]`/`{...}`; \
+             indent with spaces, and put a space (not a tab) after `-`, `?` and a line-leading `:`",
+        )
+}
+
 /// Reads and loads a YAML file.
 pub fn load_file(path: &Path) -> Result<Loaded, Diagnostic> {
-    let source = Source::read(path).map_err(|e| {
-        Diagnostic::error(format!("cannot read `{}`: {e}", path.display()))
-            .with_help("check that the file exists and is readable UTF-8 text")
-    })?;
+    let source = Source::read(path)
+        .map_err(|e| e.diagnostic(format_args!("cannot read `{}`", path.display())))?;
     load_str(&source)
 }
 

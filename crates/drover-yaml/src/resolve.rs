@@ -37,7 +37,18 @@ static FLOAT: LazyLock<Regex> = LazyLock::new(|| {
     ))
 });
 static NULL: LazyLock<Regex> = LazyLock::new(|| re(r"^(?:~|null|Null|NULL|)$"));
+/// PyYAML's `timestamp` resolver: a date with two-digit month and day, or a date (one or two
+/// digits) with a time.
 static TIMESTAMP: LazyLock<Regex> = LazyLock::new(|| {
+    re(concat!(
+        r"^(?:[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]",
+        r"|[0-9][0-9][0-9][0-9]-[0-9][0-9]?-[0-9][0-9]?",
+        r"(?:[Tt]|[ \t]+)[0-9][0-9]?:[0-9][0-9]:[0-9][0-9](?:\.[0-9]*)?",
+        r"(?:[ \t]*(?:Z|[-+][0-9][0-9]?(?::[0-9][0-9])?))?)$"
+    ))
+});
+/// PyYAML's `timestamp_regexp`, which its constructor reads the parts with.
+static TIMESTAMP_PARTS: LazyLock<Regex> = LazyLock::new(|| {
     re(concat!(
         r"^(?P<year>[0-9][0-9][0-9][0-9])-(?P<month>[0-9][0-9]?)-(?P<day>[0-9][0-9]?)",
         r"(?:(?:[Tt]|[ \t]+)(?P<hour>[0-9][0-9]?):(?P<minute>[0-9][0-9]):(?P<second>[0-9][0-9])",
@@ -45,7 +56,6 @@ static TIMESTAMP: LazyLock<Regex> = LazyLock::new(|| {
         r"(?:[ \t]*(?P<tz>Z|(?P<tz_sign>[-+])(?P<tz_hour>[0-9][0-9]?)(?::(?P<tz_minute>[0-9][0-9]))?))?)?$"
     ))
 });
-static DATE_ONLY: LazyLock<Regex> = LazyLock::new(|| re(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"));
 
 /// What an untagged plain scalar resolves to, as PyYAML resolves it.
 pub(crate) fn resolve_plain(text: &str) -> Result<NodeValue, String> {
@@ -71,7 +81,7 @@ pub(crate) fn resolve_plain(text: &str) -> Result<NodeValue, String> {
         return Ok(NodeValue::Float(construct_float(text)));
     }
     if first.is_some_and(|c| c.is_ascii_digit()) && TIMESTAMP.is_match(text) {
-        return Ok(NodeValue::Str(construct_timestamp(text)));
+        return construct_timestamp(text).map(NodeValue::Str);
     }
     if text == "=" {
         return Err("a plain `=` is YAML's `value` type, which PyYAML (and so Ansible) cannot construct; quote it: '='".into());
@@ -101,7 +111,7 @@ pub(crate) fn resolve_tagged(tag: &str, text: &str) -> Result<NodeValue, String>
             }
         }
         "timestamp" => match TIMESTAMP.is_match(text) {
-            true => Ok(NodeValue::Str(construct_timestamp(text))),
+            true => construct_timestamp(text).map(NodeValue::Str),
             false => Err(format!("`{text}` is not a timestamp")),
         },
         other => Err(format!(
@@ -117,7 +127,13 @@ fn construct_int(text: &str) -> Result<NodeValue, String> {
         Some(rest) => (-1i128, rest),
         None => (1, cleaned.strip_prefix('+').unwrap_or(&cleaned)),
     };
-    let too_big = || format!("the integer `{text}` does not fit in 64 bits");
+    // Python's ints are unbounded, drover's values (serde_json) hold 64 bits: refuse rather
+    // than round. Quoting keeps the digits as a string.
+    let too_big = || {
+        format!(
+            "the integer `{text}` does not fit in 64 bits, which drover cannot carry (Ansible can); quote it to keep it as a string: '{text}'"
+        )
+    };
     let magnitude: i128 = if digits == "0" {
         0
     } else if let Some(bin) = digits.strip_prefix("0b") {
@@ -163,30 +179,61 @@ fn construct_float(text: &str) -> f64 {
     sign * body.parse::<f64>().unwrap_or(0.0)
 }
 
-/// PyYAML builds `date`/`datetime` objects; Ansible prints them with `isoformat()`. drover keeps
-/// that ISO text as a string.
-fn construct_timestamp(text: &str) -> String {
-    if DATE_ONLY.is_match(text) {
-        return text.to_string();
-    }
-    let Some(c) = TIMESTAMP.captures(text) else {
-        return text.to_string();
+/// PyYAML builds a `date` or `datetime`; Ansible prints it as Python's `str()` does
+/// (`2024-01-02`, `2024-01-02 03:04:05`, `2001-12-14 21:59:43.100000-05:00`), in `debug` and in
+/// templated text alike. drover keeps that text as a string. (Ansible's `to_json` writes
+/// `isoformat()`, with a `T`, which a string cannot tell apart; see the crate docs.)
+///
+/// An impossible date or time is an error, as Python's `datetime` raises one.
+fn construct_timestamp(text: &str) -> Result<String, String> {
+    let Some(c) = TIMESTAMP_PARTS.captures(text) else {
+        return Ok(text.to_string());
     };
     let num = |name: &str| -> u32 {
         c.name(name)
             .and_then(|m| m.as_str().parse().ok())
             .unwrap_or(0)
     };
-    let mut out = format!("{:04}-{:02}-{:02}", num("year"), num("month"), num("day"));
-    if c.name("hour").is_none() {
-        return out;
+    let (year, month, day) = (num("year"), num("month"), num("day"));
+    if !(1..=12).contains(&month) {
+        return Err(format!(
+            "`{text}` is not a valid timestamp: month must be in 1..12"
+        ));
     }
-    out.push_str(&format!(
-        "T{:02}:{:02}:{:02}",
-        num("hour"),
-        num("minute"),
-        num("second")
-    ));
+    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+    let days = match month {
+        2 if leap => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    };
+    if year == 0 {
+        return Err(format!(
+            "`{text}` is not a valid timestamp: year 0 is out of range"
+        ));
+    }
+    if !(1..=days).contains(&day) {
+        return Err(format!(
+            "`{text}` is not a valid timestamp: day is out of range for month"
+        ));
+    }
+    let mut out = format!("{year:04}-{month:02}-{day:02}");
+    if c.name("hour").is_none() {
+        return Ok(out);
+    }
+    let (hour, minute, second) = (num("hour"), num("minute"), num("second"));
+    for (value, name, max) in [
+        (hour, "hour", 23),
+        (minute, "minute", 59),
+        (second, "second", 59),
+    ] {
+        if value > max {
+            return Err(format!(
+                "`{text}` is not a valid timestamp: {name} must be in 0..{max}"
+            ));
+        }
+    }
+    out.push_str(&format!(" {hour:02}:{minute:02}:{second:02}"));
     if let Some(fraction) = c.name("fraction") {
         let mut digits: String = fraction.as_str().chars().take(6).collect();
         while digits.len() < 6 {
@@ -198,16 +245,14 @@ fn construct_timestamp(text: &str) -> String {
         }
     }
     if let Some(sign) = c.name("tz_sign") {
-        out.push_str(&format!(
-            "{}{:02}:{:02}",
-            sign.as_str(),
-            num("tz_hour"),
-            num("tz_minute")
-        ));
+        let minutes = num("tz_hour") * 60 + num("tz_minute");
+        // `timezone(-timedelta(0))` is `+00:00`
+        let sign = if minutes == 0 { "+" } else { sign.as_str() };
+        out.push_str(&format!("{sign}{:02}:{:02}", minutes / 60, minutes % 60));
     } else if c.name("tz").is_some() {
         out.push_str("+00:00");
     }
-    out
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -261,11 +306,44 @@ mod tests {
             (".inf", "float:inf"),
             ("-.Inf", "float:-inf"),
             ("2001-12-14", "str:2001-12-14"),
+            // timestamps as Python's str() of PyYAML's datetime (ansible-core 2.18.19)
             (
                 "2001-12-14 21:59:43.10 -5",
-                "str:2001-12-14T21:59:43.100000-05:00",
+                "str:2001-12-14 21:59:43.100000-05:00",
             ),
-            ("2001-12-14t21:59:43Z", "str:2001-12-14T21:59:43+00:00"),
+            ("2001-12-14t21:59:43Z", "str:2001-12-14 21:59:43+00:00"),
+            ("2024-01-02 03:04:05", "str:2024-01-02 03:04:05"),
+            ("2024-01-02T03:04:05Z", "str:2024-01-02 03:04:05+00:00"),
+            ("2024-01-02T03:04:05.5", "str:2024-01-02 03:04:05.500000"),
+            ("2024-01-02 03:04:05.000", "str:2024-01-02 03:04:05"),
+            (
+                "2024-01-02t03:04:05.1234567Z",
+                "str:2024-01-02 03:04:05.123456+00:00",
+            ),
+            (
+                "2024-01-02   03:04:05 +05:30",
+                "str:2024-01-02 03:04:05+05:30",
+            ),
+            ("2024-01-02T03:04:05-0", "str:2024-01-02 03:04:05+00:00"),
+            ("2024-1-2 3:04:05", "str:2024-01-02 03:04:05"),
+            ("2024-1-2", "str:2024-1-2"),
+            ("2024-02-29", "str:2024-02-29"),
+            (
+                "2024-02-30",
+                "err:`2024-02-30` is not a valid timestamp: day is out of range for month",
+            ),
+            (
+                "2023-02-29",
+                "err:`2023-02-29` is not a valid timestamp: day is out of range for month",
+            ),
+            (
+                "2024-13-01",
+                "err:`2024-13-01` is not a valid timestamp: month must be in 1..12",
+            ),
+            (
+                "2024-01-02 25:00:00",
+                "err:`2024-01-02 25:00:00` is not a valid timestamp: hour must be in 0..23",
+            ),
             ("10.10.10.10", "str:10.10.10.10"),
             ("5432", "int:5432"),
             ("15s", "str:15s"),

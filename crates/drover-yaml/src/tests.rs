@@ -318,3 +318,181 @@ mod prop {
         }
     }
 }
+
+/// What Ansible makes of a document: the JSON of its value, or its error's line and column.
+type Loads = Result<&'static str, (usize, usize)>;
+
+/// Tabs between tokens, checked against ansible-core 2.18.19's `AnsibleLoader` (PyYAML 6.0.4 on
+/// libyaml 0.2.5): the value it loads, or the line and column of its error.
+const TAB_CASES: &[(&str, Loads)] = &[
+    ("msg:\thello", Ok(r#"{"msg": "hello"}"#)),
+    ("msg:\t hello", Ok(r#"{"msg": "hello"}"#)),
+    ("msg: \thello", Ok(r#"{"msg": "hello"}"#)),
+    ("- key:\tvalue", Ok(r#"[{"key": "value"}]"#)),
+    (
+        "- key:\tvalue\n  other:\tx",
+        Ok(r#"[{"key": "value", "other": "x"}]"#),
+    ),
+    ("-\tkey: value", Err((1, 2))),
+    ("-\titem", Err((1, 2))),
+    ("{a:\tb}", Ok(r#"{"a": "b"}"#)),
+    ("{a: \tb}", Ok(r#"{"a": "b"}"#)),
+    ("[a,\tb]", Ok(r#"["a", "b"]"#)),
+    ("[\ta]", Ok(r#"["a"]"#)),
+    ("{\ta: b}", Ok(r#"{"a": "b"}"#)),
+    ("a:\t[1,\t2]", Ok(r#"{"a": [1, 2]}"#)),
+    ("a:\t{b:\tc}", Ok(r#"{"a": {"b": "c"}}"#)),
+    ("a:\n\tb: c", Err((2, 1))),
+    ("a:\t\n  b: c", Ok(r#"{"a": {"b": "c"}}"#)),
+    ("a:\t# comment\n  b: c", Ok(r#"{"a": {"b": "c"}}"#)),
+    ("a:\t&x 1\nb:\t*x", Ok(r#"{"a": 1, "b": 1}"#)),
+    ("a:\t!!str 1", Ok(r#"{"a": "1"}"#)),
+    ("a:\t|\n  text\n", Ok(r#"{"a": "text\n"}"#)),
+    ("a:\t'q'", Ok(r#"{"a": "q"}"#)),
+    ("a:\t\"q\"", Ok(r#"{"a": "q"}"#)),
+    ("? a\n:\tb", Err((2, 2))),
+    ("a\t: b", Ok(r#"{"a": "b"}"#)),
+    ("a:\tb\tc", Ok(r#"{"a": "b\tc"}"#)),
+    ("a: b\t# c", Ok(r#"{"a": "b"}"#)),
+    ("a:\t-1", Ok(r#"{"a": -1}"#)),
+    ("a:\t- 1", Err((1, 4))),
+    ("- \t- 1", Err((1, 3))),
+    ("-\t- 1", Err((1, 2))),
+    ("a:\n-\tb", Err((2, 2))),
+    ("a:\t\tb", Ok(r#"{"a": "b"}"#)),
+    ("a:\t", Ok(r#"{"a": null}"#)),
+    ("a:\t\n", Ok(r#"{"a": null}"#)),
+    ("\ta: b", Err((1, 1))),
+    ("a: 1\n\tb: 2", Err((2, 1))),
+    ("key: value\t", Ok(r#"{"key": "value"}"#)),
+    ("- a\t", Ok(r#"["a"]"#)),
+    ("---\ta: b", Err((1, 6))),
+    ("a:\t? b", Err((1, 4))),
+    ("a: [b,\tc]\n", Ok(r#"{"a": ["b", "c"]}"#)),
+    ("a: {\tb: c}\n", Ok(r#"{"a": {"b": "c"}}"#)),
+    ("a:\t:b", Ok(r#"{"a": ":b"}"#)),
+    (
+        "a:\n  - b:\tc\n  - d:\te",
+        Ok(r#"{"a": [{"b": "c"}, {"d": "e"}]}"#),
+    ),
+    ("a:\t>\n  folded\n", Ok(r#"{"a": "folded\n"}"#)),
+    ("a:\t\t\n\tb", Err((2, 1))),
+    ("a: b\n  \tc", Ok(r#"{"a": "b c"}"#)),
+    ("a\n\tb", Ok(r#""a b""#)),
+    ("a: |\t# c\n  x\n", Ok(r#"{"a": "x\n"}"#)),
+    ("a: |\n  x\n\ty\n", Err((3, 1))),
+    ("a: |\n\tx\n", Err((2, 1))),
+    ("a: \"x\n\ty\"", Ok(r#"{"a": "x y"}"#)),
+    ("a: 'x\n\ty'", Ok(r#"{"a": "x y"}"#)),
+    ("- [a,\n\tb]", Ok(r#"[["a", "b"]]"#)),
+    ("a:\t&x\t1", Ok(r#"{"a": 1}"#)),
+    ("a: !!str\t1", Ok(r#"{"a": "1"}"#)),
+    ("%YAML 1.1\n---\ta", Ok(r#""a""#)),
+    ("a: 1 #\tc", Ok(r#"{"a": 1}"#)),
+    ("'a':\tb", Ok(r#"{"a": "b"}"#)),
+    ("\"a\":\tb", Ok(r#"{"a": "b"}"#)),
+    ("? a\n: b\nc:\td", Ok(r#"{"a": "b", "c": "d"}"#)),
+    ("a: b\t\n", Ok(r#"{"a": "b"}"#)),
+    ("a: b #x\n\t# comment\nc: d", Err((2, 1))),
+    ("\t# comment\na: b", Err((1, 1))),
+    ("\t\na: b", Err((1, 1))),
+    (
+        "a:\n  b:\tc\n  d:\t[x,\ty]\n",
+        Ok(r#"{"a": {"b": "c", "d": ["x", "y"]}}"#),
+    ),
+    ("a\t:\tb", Ok(r#"{"a": "b"}"#)),
+    ("- a:\tb\n  c:\t- d", Err((2, 6))),
+    ("a: >\n  x\n  \ty\n", Ok(r#"{"a": "x\n\ty\n"}"#)),
+    ("a: |2\n  \tx\n", Ok(r#"{"a": "\tx\n"}"#)),
+    ("- |\n \tx\n", Err((2, 2))),
+];
+
+#[test]
+fn tabs_between_tokens_as_ansible_loads_them() {
+    let mut failures = Vec::new();
+    for (input, want) in TAB_CASES {
+        let got = load_text("t.yml", input).and_then(Loaded::single);
+        let ok = match (&got, want) {
+            (Ok(node), Ok(json)) => {
+                let want: serde_json::Value = serde_json::from_str(json).expect("table JSON");
+                node.as_ref().map(Node::to_json).unwrap_or_default() == want
+            }
+            (Err(e), Err(at)) => e.span.as_ref().map(|s| s.line_col()) == Some(*at),
+            _ => false,
+        };
+        if !ok {
+            failures.push(format!("{input:?}: want {want:?}, got {got:?}"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn a_tab_after_a_key_keeps_spans_and_source_text() {
+    let loaded = load_text("t.yml", "- name:\tx\n  msg:\t\"{{ a }}\"\n").unwrap();
+    let doc = loaded.single().unwrap().unwrap();
+    let task = &doc.as_seq().unwrap()[0];
+    let msg = task.get("msg").unwrap();
+    assert_eq!(msg.as_str(), Some("{{ a }}"));
+    assert_eq!(msg.span.line_col(), (2, 8));
+    assert_eq!(msg.span.text(), "\"{{ a }}\"");
+    // Diagnostics quote the file as it is, tabs included.
+    assert_eq!(msg.span.source.line(2), "  msg:\t\"{{ a }}\"");
+}
+
+#[test]
+fn a_tab_ansible_refuses_is_an_error_at_the_tab() {
+    let e = load_text("t.yml", "tasks:\n  -\tping:\n").unwrap_err();
+    assert_eq!(e.location().as_deref(), Some("t.yml:2:4"));
+    assert!(
+        e.message.contains("cannot start any token"),
+        "{}",
+        e.message
+    );
+    assert!(e.help.as_deref().unwrap_or("").contains("after `-`"));
+}
+
+#[test]
+fn a_file_that_is_not_utf8_names_the_line_and_column_of_the_bad_byte() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("pb.yml");
+    std::fs::write(
+        &path,
+        b"- hosts: all\n  tasks:\n    - debug: msg=\"caf\xe9\"\n",
+    )
+    .unwrap();
+    let e = load_file(&path).unwrap_err();
+    let want = format!("{}:3:22", path.display());
+    assert_eq!(e.location(), Some(want.clone()));
+    assert!(e.message.contains("line 3, column 22"), "{}", e.message);
+}
+
+#[test]
+fn a_syntax_error_on_a_1mb_line_renders_in_a_few_kb() {
+    let text = format!("- debug: {{msg: {}, : ]\n", "x".repeat(1_000_000));
+    let e = load_text("big.yml", &text).unwrap_err();
+    let rendered = e.to_string();
+    assert!(rendered.len() < 2_000, "{} bytes", rendered.len());
+    assert!(rendered.contains("--> big.yml:1:"), "{rendered}");
+    assert!(rendered.contains("1 | ...xxx"), "{rendered}");
+}
+
+#[test]
+fn an_integer_beyond_64_bits_is_refused_at_its_place() {
+    for (text, col) in [
+        ("big: 123456789012345678901234567890\n", 6),
+        ("big: 9223372036854775808\n", 6),
+        ("x: [1, -0x1_0000_0000_0000_0000]\n", 8),
+    ] {
+        let e = load_text("v.yml", text).unwrap_err();
+        assert_eq!(e.location(), Some(format!("v.yml:1:{col}")), "{text}");
+        assert!(
+            e.message.contains("does not fit in 64 bits"),
+            "{}",
+            e.message
+        );
+        assert!(e.message.contains("quote it"), "{}", e.message);
+    }
+    let v = json_of("max: 9223372036854775807\nmin: -9223372036854775808\n");
+    assert_eq!(v, json!({"max": i64::MAX, "min": i64::MIN}));
+}

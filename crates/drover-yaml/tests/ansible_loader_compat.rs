@@ -40,15 +40,23 @@ fn require_ansible() -> Option<PathBuf> {
 /// and how many duplicate-key warnings it printed.
 fn ansible_json(python: &Path, file: &Path) -> (serde_json::Value, usize) {
     let script = r#"
-import json, sys
+import datetime, json, sys
 from ansible.parsing.yaml import constructor
 from ansible.parsing.yaml.loader import AnsibleLoader
 from ansible.module_utils.common.json import AnsibleJSONEncoder
 warnings = []
 constructor.display.warning = lambda msg, *a, **k: warnings.append(msg)
+class Encoder(AnsibleJSONEncoder):
+    # drover keeps a timestamp as the text Ansible prints for it in debug and templates,
+    # str(datetime); AnsibleJSONEncoder writes isoformat() (a `T`), which only to_json and
+    # ansible-inventory --list show
+    def default(self, o):
+        if isinstance(o, datetime.date):
+            return str(o)
+        return super().default(o)
 with open(sys.argv[1]) as f:
     data = AnsibleLoader(f.read(), file_name=sys.argv[1]).get_single_data()
-print(json.dumps({"data": data, "warnings": len(warnings)}, cls=AnsibleJSONEncoder))
+print(json.dumps({"data": data, "warnings": len(warnings)}, cls=Encoder))
 "#;
     let out = Command::new(python)
         .args(["-c", script])

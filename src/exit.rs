@@ -14,10 +14,11 @@ pub const PARSE_ERROR: u8 = 4;
 /// An option value that is invalid (ansible-playbook's AnsibleOptionsError).
 pub const OPTIONS_ERROR: u8 = 5;
 
-/// Prints a diagnostic to stderr and returns `code`.
+/// Prints a diagnostic to stderr and returns its own exit code if it has one (ansible-playbook's
+/// code for that error), else `code`, the command's default for its kind of error.
 pub fn fail(diag: &Diagnostic, code: u8) -> ExitCode {
     eprint!("{diag}");
-    ExitCode::from(code)
+    ExitCode::from(diag.exit_code.unwrap_or(code))
 }
 
 /// Prints warnings to stderr.

@@ -8,6 +8,8 @@ use std::path::Path;
 use drover_diag::Diagnostic;
 use serde_json::{Map, Value};
 
+use crate::exit;
+
 /// Merges every `-e` option into one mapping.
 pub fn load(options: &[String]) -> Result<Map<String, Value>, Diagnostic> {
     let mut vars = Map::new();
@@ -35,9 +37,18 @@ pub fn load(options: &[String]) -> Result<Map<String, Value>, Diagnostic> {
 
 fn load_one(option: &str) -> Result<Value, Diagnostic> {
     if let Some(file) = option.strip_prefix('@') {
-        let loaded = drover_yaml::load_file(Path::new(file))?;
-        crate::exit::warn_all(&loaded.warnings);
-        return Ok(loaded.single()?.map_or(Value::Null, |n| n.to_json()));
+        // ansible-playbook: a file it cannot read is exit 1 ("Unable to retrieve file
+        // contents"), one it cannot parse is 4
+        let path = Path::new(file);
+        let code = if std::fs::read(path).is_ok() {
+            exit::PARSE_ERROR
+        } else {
+            exit::ERROR
+        };
+        let loaded = drover_yaml::load_file(path).map_err(|d| d.with_exit_code(code))?;
+        exit::warn_all(&loaded.warnings);
+        let doc = loaded.single().map_err(|d| d.with_exit_code(code))?;
+        return Ok(doc.map_or(Value::Null, |n| n.to_json()));
     }
     if option.starts_with('/') || option.starts_with('.') {
         return Err(Diagnostic::error(format!(
@@ -48,8 +59,11 @@ fn load_one(option: &str) -> Result<Value, Diagnostic> {
         )));
     }
     if option.starts_with('{') || option.starts_with('[') {
-        let loaded = drover_yaml::load_text("<extra vars>", option)?;
-        return Ok(loaded.single()?.map_or(Value::Null, |n| n.to_json()));
+        // a syntax error is a parse error (exit 4), as in ansible-playbook
+        let parse_error = |d: Diagnostic| d.with_exit_code(exit::PARSE_ERROR);
+        let loaded = drover_yaml::load_text("<extra vars>", option).map_err(parse_error)?;
+        let doc = loaded.single().map_err(parse_error)?;
+        return Ok(doc.map_or(Value::Null, |n| n.to_json()));
     }
     let pairs = drover_playbook::kv::parse_kv(option, false).map_err(|e| {
         Diagnostic::error(format!("cannot parse extra vars `{option}`: {e}"))
@@ -96,6 +110,21 @@ mod tests {
             Value::Object(vars),
             json!({"pg_role": "replica", "port": 5432})
         );
+    }
+
+    #[test]
+    fn exit_codes_are_ansible_playbooks() {
+        // a syntax error 4, a file that cannot be read 1, the rest (a list, no `@`) the
+        // caller's default 5
+        let code = |option: &str| load(&[option.to_string()]).unwrap_err().exit_code;
+        assert_eq!(code("{bad"), Some(4));
+        assert_eq!(code("@/nonexistent/vars.yml"), Some(1));
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("v.yml");
+        std::fs::write(&f, "a: [\n").unwrap();
+        assert_eq!(code(&format!("@{}", f.display())), Some(4));
+        assert_eq!(code("[1, 2]"), None);
+        assert_eq!(code("./vars.yml"), None);
     }
 
     #[test]

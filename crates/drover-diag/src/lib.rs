@@ -264,6 +264,10 @@ pub struct DiagnosticBody {
     pub context: Vec<String>,
     /// What the user can do about it.
     pub help: Option<String>,
+    /// The exit code this error ends the command with, when it is not the command's default
+    /// for its kind of error: ansible-playbook's code for the same input (e.g. a missing role
+    /// is 1 although other load errors are 4).
+    pub exit_code: Option<u8>,
 }
 
 impl Diagnostic {
@@ -276,6 +280,7 @@ impl Diagnostic {
             label: None,
             context: Vec::new(),
             help: None,
+            exit_code: None,
         }))
     }
 
@@ -320,6 +325,14 @@ impl Diagnostic {
     #[must_use]
     pub fn with_help(mut self, help: impl Into<String>) -> Diagnostic {
         self.help = Some(help.into());
+        self
+    }
+
+    /// Sets the exit code the command ends with for this error (see
+    /// [`DiagnosticBody::exit_code`]).
+    #[must_use]
+    pub fn with_exit_code(mut self, code: u8) -> Diagnostic {
+        self.exit_code = Some(code);
         self
     }
 

@@ -445,7 +445,9 @@ impl Inventory {
             .with_help(
                 drover_diag::did_you_mean(pattern, self.hosts())
                     .unwrap_or_else(|| "list hosts with `drover inventory --list`".into()),
-            ));
+            )
+            // ansible-inventory: "You must pass a single valid host to --host parameter", exit 5
+            .with_exit_code(5));
         };
         let mut vars = self.host_vars(host).unwrap_or_default();
         output::remove_internal(&mut vars);
@@ -461,7 +463,9 @@ impl Inventory {
             .with_help(
                 drover_diag::did_you_mean(group, self.groups())
                     .unwrap_or_else(|| "the whole tree is `--graph all`".into()),
-            ));
+            )
+            // ansible-inventory: "Pattern must be valid group name when using --graph", exit 5
+            .with_exit_code(5));
         };
         let mut lines = Vec::new();
         self.graph_group(g, 0, &mut lines);

@@ -158,9 +158,12 @@ pub fn load_vars_file(
     {
         return Ok(map);
     }
-    let loaded = drover_yaml::load_file(path)?;
+    // ansible-playbook and ansible-inventory: a vars file they cannot parse, or that is not a
+    // mapping, is a parse error (exit 4)
+    let parse_error = |d: Diagnostic| d.with_exit_code(4);
+    let loaded = drover_yaml::load_file(path).map_err(parse_error)?;
     warnings.extend(loaded.warnings.iter().cloned());
-    let Some(node) = loaded.single()? else {
+    let Some(node) = loaded.single().map_err(parse_error)? else {
         return Ok(Map::new());
     };
     crate::yaml_source::reject_vault(&node)?;
@@ -177,7 +180,8 @@ pub fn load_vars_file(
             node.kind_name()
         ))
         .with_span(node.span.clone())
-        .with_help("write `name: value` lines at the top level of the file")),
+        .with_help("write `name: value` lines at the top level of the file")
+        .with_exit_code(4)),
     }
 }
 

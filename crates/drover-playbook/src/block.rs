@@ -222,10 +222,17 @@ impl Loader {
                     .with_help(format!(
                         "looked in: {}",
                         dirs.iter()
-                            .map(|d| d.display().to_string())
-                            .collect::<Vec<_>>()
+                            .map(|d| shown_dir(d))
+                            .fold(Vec::new(), |mut shown, d| {
+                                if !shown.contains(&d) {
+                                    shown.push(d);
+                                }
+                                shown
+                            })
                             .join(", ")
-                    )),
+                    ))
+                    // ansible-playbook: "Unable to retrieve file contents", exit 1
+                    .with_exit_code(1),
             );
         };
         if inherit.chain.contains(&path) {
@@ -297,7 +304,17 @@ pub fn check_include_args(task: &Task) -> LoadResult<()> {
     Ok(())
 }
 
-/// Directory holding `path`.
+/// A directory for a message: `.` for the current one (the parent of a bare file name is
+/// empty).
+pub fn shown_dir(dir: &Path) -> String {
+    if dir.as_os_str().is_empty() {
+        ".".to_string()
+    } else {
+        dir.display().to_string()
+    }
+}
+
+/// The directory holding `path` (empty for a bare file name).
 pub fn dir_of(path: &Path) -> PathBuf {
     path.parent().map(Path::to_path_buf).unwrap_or_default()
 }

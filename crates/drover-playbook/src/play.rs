@@ -118,6 +118,15 @@ impl Loader {
             return Err(expected(&doc, "a list of plays", "a playbook")
                 .with_help("start each play with `- hosts: ...`"));
         };
+        // ansible-playbook: "A playbook must contain at least one play", exit 4 (an imported
+        // playbook too)
+        if entries.is_empty() {
+            return Err(
+                Diagnostic::error(format!("playbook `{}` has no plays", path.display()))
+                    .with_span(doc.span.clone())
+                    .with_help("a playbook is a list of plays; start each with `- hosts: ...`"),
+            );
+        }
         chain.push(path.to_path_buf());
         let basedir = dir_of(path);
         for entry in entries {
@@ -190,7 +199,12 @@ impl Loader {
             return Err(
                 Diagnostic::error(format!("cannot find the playbook `{name}`"))
                     .with_span(value.span.clone())
-                    .with_help(format!("the path is relative to `{}`", basedir.display())),
+                    .with_help(format!(
+                        "the path is relative to `{}`",
+                        crate::block::shown_dir(basedir)
+                    ))
+                    // ansible-playbook: "Unable to retrieve file contents", exit 1
+                    .with_exit_code(1),
             );
         };
         if chain.contains(&path) {
@@ -275,10 +289,12 @@ impl Loader {
         if let Some(strategy) = map.get("strategy")
             && strategy.as_str() != Some("linear")
         {
+            // ansible-playbook: "Invalid play strategy specified", exit 1
             return Err(
                 Diagnostic::error("only `strategy: linear` is supported by drover")
                     .with_span(strategy.span.clone())
-                    .with_help("remove `strategy` (linear is the default)"),
+                    .with_help("remove `strategy` (linear is the default)")
+                    .with_exit_code(1),
             );
         }
         let name = match map.get("name") {

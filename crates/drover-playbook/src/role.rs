@@ -242,9 +242,11 @@ impl Loader {
             known.sort();
             help = format!("roles beside the playbook: {}; {help}", known.join(", "));
         }
+        // ansible-playbook: "the role ... was not found", exit 1
         Err(Diagnostic::error(format!("role `{name}` not found"))
             .with_span(span.clone())
-            .with_help(help))
+            .with_help(help)
+            .with_exit_code(1))
     }
 
     fn role_vars_file(

@@ -228,19 +228,34 @@ pub fn parse_vars(node: &Node, what: &str) -> LoadResult<Option<Arc<VarsBlock>>>
     }
 }
 
-/// Ansible's rule for variable names: a Python identifier.
-pub fn check_var_name(name: &str, node: &Node) -> LoadResult<()> {
+/// Python's keywords (`keyword.kwlist`): not variable names for Ansible.
+const PYTHON_KEYWORDS: &[&str] = &[
+    "False", "None", "True", "and", "as", "assert", "async", "await", "break", "class", "continue",
+    "def", "del", "elif", "else", "except", "finally", "for", "from", "global", "if", "import",
+    "in", "is", "lambda", "nonlocal", "not", "or", "pass", "raise", "return", "try", "while",
+    "with", "yield",
+];
+
+/// Ansible's rule for variable names (`ansible.utils.vars.isidentifier`): an ASCII Python
+/// identifier that is not a Python keyword.
+pub fn is_identifier(name: &str) -> bool {
     let mut chars = name.chars();
-    let ok = matches!(chars.next(), Some(c) if c.is_alphabetic() || c == '_')
-        && chars.all(|c| c.is_alphanumeric() || c == '_');
-    if ok {
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && !PYTHON_KEYWORDS.contains(&name)
+}
+
+/// The help for a name that is not [`is_identifier`].
+pub const VAR_NAME_HELP: &str = "variable names must be ASCII letters, digits and underscores, not starting with a digit, and not a Python keyword such as `class`";
+
+/// Ansible's rule for variable names: see [`is_identifier`].
+pub fn check_var_name(name: &str, node: &Node) -> LoadResult<()> {
+    if is_identifier(name) {
         Ok(())
     } else {
         Err(Diagnostic::error(format!("invalid variable name `{name}`"))
             .with_span(node.span.clone())
-            .with_help(
-                "variable names must be letters, digits and underscores, not starting with a digit",
-            ))
+            .with_help(VAR_NAME_HELP))
     }
 }
 
@@ -398,7 +413,19 @@ fn build_task(
             "name" => task.name = Some(string_value(v, "`name`")?),
             "when" => task.when.extend(parse_conditions(v)?),
             "tags" => task.own_tags = parse_tags(v)?,
-            "register" => task.register = Some(string_value(v, "`register`")?),
+            "register" => {
+                let name = string_value(v, "`register`")?;
+                // ansible-playbook: "Invalid variable name in 'register' specified", exit 4
+                if !is_identifier(&name.value) {
+                    return Err(Diagnostic::error(format!(
+                        "invalid variable name `{}` in `register`",
+                        name.value
+                    ))
+                    .with_span(name.span)
+                    .with_help(VAR_NAME_HELP));
+                }
+                task.register = Some(name);
+            }
             "notify" => task.notify = parse_string_list(v, "`notify`")?,
             "listen" => {
                 task.listen = parse_string_list(v, "`listen`")?
@@ -433,12 +460,19 @@ fn build_task(
             } else {
                 "a list"
             };
-            return Err(expected(
+            let d = expected(
                 items,
                 &format!("{want} (or a template)"),
                 &format!("`{kind}`"),
             )
-            .with_help("give the items literally or as `\"{{ variable }}\"`"));
+            .with_help("give the items literally or as `\"{{ variable }}\"`");
+            // ansible-playbook fails the task ("Invalid data passed to 'loop', it requires a
+            // list"): exit 2
+            return Err(if kind == "loop" {
+                d.with_exit_code(2)
+            } else {
+                d
+            });
         }
         task.loop_spec = Some(LoopSpec {
             kind,

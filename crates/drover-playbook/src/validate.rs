@@ -103,11 +103,14 @@ pub fn validate_play(play: &Play) -> LoadResult<()> {
                         .to_string()
                 }
             };
+            // ansible-playbook: "The requested handler ... was not found", exit 1, when a
+            // changed task notifies it; drover refuses it before the run, with that exit code
             return Err(
                 Diagnostic::error(format!("no handler is named `{}`", notify.value))
                     .with_span(notify.span.clone())
                     .with_label("notified here")
-                    .with_help(help),
+                    .with_help(help)
+                    .with_exit_code(1),
             );
         }
     }
@@ -208,7 +211,9 @@ fn check_task(task: &Task) -> LoadResult<()> {
                 display(&v.value)
             ))
             .with_span(v.span.clone())
-            .with_help("the most hosts that run this task at once, such as `throttle: 1`"));
+            .with_help("the most hosts that run this task at once, such as `throttle: 1`")
+            // ansible-playbook: "Failed to convert the throttle value to an integer", exit 1
+            .with_exit_code(1));
         }
     }
     for key in BOOL_KEYWORDS {
@@ -226,6 +231,21 @@ fn check_task(task: &Task) -> LoadResult<()> {
                 .with_span(v.span.clone())
                 .with_help("use `true` or `false` (or a template that renders one)"));
             }
+        }
+    }
+    if task.module == "set_fact" {
+        for (name, value) in &task.args {
+            if name == "cacheable" || name.contains("{{") || crate::task::is_identifier(name) {
+                continue;
+            }
+            // ansible-playbook fails the task ("The variable name ... is not valid"): exit 2
+            return Err(
+                Diagnostic::error(format!("invalid variable name `{name}` in `set_fact`"))
+                    .with_span(value.span.clone())
+                    .with_label(format!("the value of `{name}`"))
+                    .with_help(crate::task::VAR_NAME_HELP)
+                    .with_exit_code(2),
+            );
         }
     }
     if task.module == "meta" {

@@ -249,6 +249,7 @@ pub fn load_vars_files(
         };
         let mut found = None;
         let mut tried = Vec::new();
+        let mut directory = false;
         for name in &names {
             let rendered = if name.contains("{{") {
                 match templater.render(name, vars) {
@@ -273,16 +274,21 @@ pub fn load_vars_files(
                 break;
             }
             if path.is_dir() {
+                directory = true;
                 tried.push(format!("{} (a directory)", path.display()));
                 continue;
             }
             tried.push(path.display().to_string());
         }
         let Some(path) = found else {
+            // ansible-playbook reads a directory and fails to (exit 4); it skips a missing file
+            // without a word, where drover stops (exit 1)
+            let code = if directory { 4 } else { 1 };
             return Err(
                 Diagnostic::error(format!("vars file not found: {}", tried.join(", ")))
                     .with_span(entry.span.clone())
-                    .with_help("paths in `vars_files` are relative to the playbook's directory"),
+                    .with_help("paths in `vars_files` are relative to the playbook's directory")
+                    .with_exit_code(code),
             );
         };
         let loaded = drover_yaml::load_file(&path)?.single()?;

@@ -79,12 +79,30 @@ pub(crate) fn write_hint(stderr: &str) -> &'static str {
     }
 }
 
-/// Checks Ansible's rule that `validate` names the temp file with `%s`.
+/// Checks Ansible's rule that `validate` names the temp file with `%s`, and that it splits
+/// into words.
 pub(crate) fn check_validate(module: &str, validate: &Option<String>) -> Result<(), ModuleError> {
     match validate {
         Some(v) if !v.contains("%s") => Err(ModuleError::params(format!(
             "module `{module}`: validate must contain %s: {v}"
         ))),
+        _ => check_validate_words(module, validate),
+    }
+}
+
+/// The `validate` command of `copy` and `template` when it lacks `%s`: Ansible fails the task
+/// with "validate must contain %s" only when the file would be written (not when it is
+/// already right, nor in check mode), and leaves the file untouched.
+pub(crate) fn validate_without_percent_s(validate: &Option<String>) -> Option<&str> {
+    validate.as_deref().filter(|v| !v.contains("%s"))
+}
+
+/// Checks that `validate` splits into words (it runs without a shell, as in Ansible).
+pub(crate) fn check_validate_words(
+    module: &str,
+    validate: &Option<String>,
+) -> Result<(), ModuleError> {
+    match validate {
         Some(v) => match crate::files::validate_words(v) {
             Ok(words) if !words.is_empty() => Ok(()),
             Ok(_) => Err(ModuleError::params(format!(

@@ -12,7 +12,9 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 use sha1::{Digest, Sha1};
 
-use super::common::{node_path, unsafe_writes, write_hint};
+use super::common::{
+    check_validate_words, node_path, unsafe_writes, validate_without_percent_s, write_hint,
+};
 
 use crate::diff::FileDiff;
 use crate::files::{self, Attrs, FileKind, FileState, WriteOptions};
@@ -70,6 +72,7 @@ pub fn prepare(args: &Map<String, Value>, ctx: &TaskContext<'_>) -> Result<Prepa
     }
     let p: Params = parse("copy", args)?;
     node_path("copy", "dest", &p.dest)?;
+    check_validate_words("copy", &p.validate)?;
     let (content, source_name) = match (&p.content, &p.src) {
         (Some(_), Some(_)) => {
             return Err(ModuleError::params(
@@ -192,6 +195,10 @@ impl Action for Copy {
     fn apply(&self, plan: &Plan) -> Vec<Request> {
         match plan.state::<Work>() {
             Ok(Work::Attrs(dest)) => vec![files::attrs_script(dest, &self.options.attrs)],
+            // nothing is written: `finish` fails the task
+            Ok(Work::Write(_)) if validate_without_percent_s(&self.options.validate).is_some() => {
+                Vec::new()
+            }
             Ok(Work::Write(dest)) => {
                 let request = files::write_script(dest, &self.options, self.content.clone());
                 vec![if self.unsafe_writes {
@@ -205,6 +212,19 @@ impl Action for Copy {
     }
 
     fn finish(&self, plan: &Plan, outputs: &[Output]) -> Result<ModuleResult, ModuleError> {
+        if let Ok(Work::Write(_)) = plan.state::<Work>()
+            && let Some(validate) = validate_without_percent_s(&self.options.validate)
+        {
+            // Ansible's copy module: {"changed": false, "checksum": ..., "msg": "validate must
+            // contain %s: ..."}, before the file is touched
+            let mut result = plan.result.clone();
+            result.failed = true;
+            result.changed = false;
+            result.extra.retain(|key, _| key == "checksum");
+            result.diffs.clear();
+            result.msg = Some(format!("validate must contain %s: {validate}"));
+            return Ok(result);
+        }
         let out = outputs
             .first()
             .ok_or_else(|| ModuleError::internal("copy produced no output"))?;
@@ -519,5 +539,41 @@ mod tests {
             err.contains("one of `src` or `content` is required"),
             "{err}"
         );
+    }
+
+    #[tokio::test]
+    async fn validate_without_percent_s_fails_before_writing() {
+        // ansible-playbook 2.18: copy with `validate: "true"` fails ("validate must contain
+        // %s: true") and leaves the file as it was; it is ok when the file is already right,
+        // and changed in check mode
+        use super::super::common::testkit::{action, run};
+        let dir = tempfile::tempdir().unwrap();
+        let dest = dir.path().join("f");
+        std::fs::write(&dest, "old\n").unwrap();
+        let args = |content: &str| json!({"dest": dest.to_str().unwrap(), "content": content, "validate": "true"});
+        let a = action("copy", args("new\n"), false);
+        let r = run(a.as_ref(), false).await.unwrap();
+        assert!(r.result.failed, "{:?}", r.result);
+        assert!(!r.result.changed);
+        assert_eq!(
+            r.result.msg.as_deref(),
+            Some("validate must contain %s: true")
+        );
+        assert_eq!(std::fs::read_to_string(&dest).unwrap(), "old\n");
+        let check = run(a.as_ref(), true).await.unwrap();
+        assert!(check.result.changed && !check.result.failed);
+        let same = run(action("copy", args("old\n"), false).as_ref(), false)
+            .await
+            .unwrap();
+        assert!(!same.result.failed && !same.result.changed);
+        // a new file is not created either
+        let fresh = dir.path().join("new");
+        let a = action(
+            "copy",
+            json!({"dest": fresh.to_str().unwrap(), "content": "x", "validate": "true"}),
+            false,
+        );
+        assert!(run(a.as_ref(), false).await.unwrap().result.failed);
+        assert!(!fresh.exists());
     }
 }

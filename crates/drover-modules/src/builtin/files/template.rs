@@ -9,7 +9,7 @@
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::common::{attrs, check_validate, node_path, refuse};
+use super::common::{attrs, check_validate_words, node_path, refuse};
 use super::copy::Copy;
 use crate::files::WriteOptions;
 use crate::params::{Bool, Mode, parse};
@@ -63,7 +63,8 @@ pub fn prepare(args: &Map<String, Value>, ctx: &TaskContext<'_>) -> Result<Prepa
     if p.follow.is_some_and(|b| b.0) {
         return Err(not_default("follow", "true"));
     }
-    check_validate("template", &p.validate)?;
+    // a `validate` without `%s` fails only when the file would be written (see Copy)
+    check_validate_words("template", &p.validate)?;
     let path = ctx
         .controller
         .find_template(&p.src)
@@ -251,5 +252,32 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(second.outcome, Outcome::Satisfied);
+    }
+
+    #[tokio::test]
+    async fn validate_without_percent_s_fails_only_when_writing() {
+        // ansible-playbook 2.18: the template module fails with "validate must contain %s"
+        // when it would write (the file untouched), and is ok when the file is already right
+        use super::super::common::testkit::run;
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("t.j2"), "new\n").unwrap();
+        let dest = dir.path().join("f");
+        std::fs::write(&dest, "old\n").unwrap();
+        let args = json!({"src": "t.j2", "dest": dest.to_str().unwrap(), "validate": "true"});
+        let a = template(args, false, dir.path());
+        let r = run(a.as_ref(), false).await.unwrap();
+        assert!(r.result.failed, "{:?}", r.result);
+        assert_eq!(
+            r.result.msg.as_deref(),
+            Some("validate must contain %s: true")
+        );
+        assert_eq!(std::fs::read_to_string(&dest).unwrap(), "old\n");
+        std::fs::write(&dest, "new\n").unwrap();
+        let same = run(a.as_ref(), false).await.unwrap();
+        assert!(
+            !same.result.failed && !same.result.changed,
+            "{:?}",
+            same.result
+        );
     }
 }

@@ -228,3 +228,9 @@ fn include_role_options_and_includes_in_handlers() {
 fn includes_with_serial_run_once_loop_labels_and_failures() {
     check_tree("include_serial", &[], 1);
 }
+
+#[test]
+fn play_level_keywords_reach_every_task() {
+    // no_log, check_mode, diff and ignore_errors on a play (drover refused the first three)
+    check("play_keywords", &[], 1);
+}

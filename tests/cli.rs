@@ -623,3 +623,34 @@ fn registered_results_are_data_and_debug_templates_once() {
         "{stdout}"
     );
 }
+
+#[test]
+fn infinities_nan_and_big_integers_print_as_python_does() {
+    // Every line below is what ansible-playbook 2.18 prints for this play: JSON can hold
+    // neither infinities nor integers beyond 64 bits, Python prints them bare.
+    let s = Scratch::new(
+        "- hosts: all\n  gather_facts: false\n  vars:\n    i: .inf\n    n: -.inf\n    nn: .nan\n    big: 123456789012345678901234567890\n  tasks:\n    - debug: var=i\n    - debug: msg=\"{{ n }}\"\n    - debug: var=nn\n    - debug: msg=\"{{ i + 1 }} {{ i > 5 }} {{ big + 1 }}\"\n    - debug: var=big\n    - debug: msg=\"{{ [i, big] | to_json }}\"\n    - debug: msg=\"{{ big * 2 }}\"\n",
+        "a ansible_connection=local\n",
+    );
+    let out = s.play(&[]);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{}", text(&out.stderr));
+    let shown: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.starts_with("    \""))
+        .map(str::trim)
+        .collect();
+    assert_eq!(
+        shown,
+        [
+            "\"i\": Infinity",
+            "\"msg\": -Infinity",
+            "\"nn\": NaN",
+            "\"msg\": \"inf True 123456789012345678901234567891\"",
+            "\"big\": 123456789012345678901234567890",
+            "\"msg\": \"[Infinity, 123456789012345678901234567890]\"",
+            "\"msg\": \"246913578024691357802469135780\"",
+        ],
+        "{stdout}"
+    );
+}

@@ -125,8 +125,7 @@ pub async fn run(
     match module {
         EngineModule::Debug => debug(args, templar, vars, verbosity),
         EngineModule::SetFact => {
-            let mut facts = args.clone();
-            facts.remove("cacheable");
+            let facts = set_fact_names(args, templar, vars)?;
             if facts.is_empty() {
                 return Err("module `set_fact`: no key/value pairs provided".into());
             }
@@ -154,6 +153,36 @@ pub async fn run(
             "internal error in drover (please report): {module:?} is run by the task pipeline"
         )),
     }
+}
+
+/// `set_fact`'s variables: names templated (as Ansible's), each checked with Ansible's rule
+/// for variable names at run time (so `ignore_errors` and `rescue` apply, as in Ansible).
+fn set_fact_names(
+    args: &Map<String, Value>,
+    templar: &Templar,
+    vars: &Vars,
+) -> Result<Map<String, Value>, String> {
+    let mut facts = Map::new();
+    for (key, value) in args {
+        if key == "cacheable" {
+            continue;
+        }
+        let name = if key.contains("{{") || key.contains("{%") {
+            let rendered = templar
+                .template_value(&Value::String(key.clone()), vars, None)
+                .map_err(|d| d.message.clone())?;
+            text(&rendered.value)
+        } else {
+            key.clone()
+        };
+        if !drover_playbook::task::is_identifier(&name) {
+            return Err(format!(
+                "The variable name '{name}' is not valid. Variables must start with a letter or underscore character, and contain only letters, numbers and underscores."
+            ));
+        }
+        facts.insert(name, value.clone());
+    }
+    Ok(facts)
 }
 
 fn text(v: &Value) -> String {

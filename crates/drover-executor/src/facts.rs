@@ -34,6 +34,29 @@ echo "python=$(command -v python3 2>/dev/null)"
 }
 
 /// Parses the probe output into `(ansible_facts, injected ansible_* vars)`.
+/// The facts from the gathering script's output, or why there are none.
+pub fn from_output(out: &drover_connection::Output) -> Result<Map<String, Value>, String> {
+    if out.status == 0 {
+        Ok(parse(&out.stdout_text()))
+    } else {
+        Err(format!(
+            "gathering facts failed: {}",
+            out.stderr_text().trim()
+        ))
+    }
+}
+
+/// What gathering reports and registers.
+pub(crate) fn gathered(facts: Map<String, Value>) -> crate::outcome::ItemRun {
+    let mut result = Map::new();
+    result.insert("changed".into(), Value::Bool(false));
+    result.insert("ansible_facts".into(), Value::Object(facts.clone()));
+    crate::outcome::ItemRun {
+        facts: Some(facts),
+        ..crate::outcome::ItemRun::new(drover_events::Status::Ok, result)
+    }
+}
+
 pub fn parse(stdout: &str) -> Map<String, Value> {
     let mut raw = std::collections::HashMap::new();
     for line in stdout.lines() {

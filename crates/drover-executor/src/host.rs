@@ -13,8 +13,10 @@ pub struct HostState {
     pub set_facts: Map<String, Value>,
     /// `include_vars` results.
     pub include_vars: Map<String, Value>,
-    /// The host failed (it leaves the play and the rest of the playbook).
-    pub failed: bool,
+    /// When the host failed, as a number from the run's failure counter (it leaves the play
+    /// and the rest of the playbook; an `always:` section still runs for hosts that failed
+    /// before it started, see [`HostState::active_in`]).
+    pub failure: Option<u64>,
     /// The host could not be reached (it leaves the playbook).
     pub unreachable: bool,
     /// `meta: end_host` ended the current play for this host.
@@ -41,8 +43,25 @@ impl HostState {
         }
     }
 
+    /// The host has failed.
+    pub fn failed(&self) -> bool {
+        self.failure.is_some()
+    }
+
     /// Still taking part in the play.
     pub fn active(&self) -> bool {
-        !self.failed && !self.unreachable && !self.ended_play
+        self.active_in(None)
+    }
+
+    /// Still taking part in a section: an `always:` section that started when the failure
+    /// counter stood at `always_since` also runs for hosts that failed before that (and stops
+    /// for those that fail again inside it).
+    pub fn active_in(&self, always_since: Option<u64>) -> bool {
+        let failed = match (self.failure, always_since) {
+            (None, _) => false,
+            (Some(at), Some(since)) => at >= since,
+            (Some(_), None) => true,
+        };
+        !failed && !self.unreachable && !self.ended_play
     }
 }

@@ -127,7 +127,7 @@ impl Executor {
                 combine(&mut nested.include_params, &vars.vars);
             }
             combine(&mut nested.include_params, &group.item.loop_vars);
-            let hosts = self.active(&group.hosts);
+            let hosts = self.active(ctx, &group.hosts);
             self.run_items(&nested, &selected, &hosts).await;
             if nested.ended.load(Ordering::Relaxed) {
                 ctx.ended.store(true, Ordering::Relaxed);
@@ -218,7 +218,7 @@ impl Executor {
             let mut states = self.lock();
             if let Some(state) = states.get_mut(host) {
                 state.stats.failed += 1;
-                state.failed = true;
+                self.fail_host(state);
             }
         }
     }

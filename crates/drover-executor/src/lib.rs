@@ -12,12 +12,15 @@
 
 mod builtin;
 mod controller;
+mod env;
 mod facts;
 mod host;
 mod include;
 mod outcome;
 mod play;
 mod task;
+#[cfg(test)]
+mod tests;
 mod transport;
 
 use std::collections::HashMap;
@@ -86,6 +89,8 @@ pub struct Executor {
     load_options: LoadOptions,
     /// Set on Ctrl-C: nothing new starts, running commands may finish.
     stop: tokio::sync::watch::Sender<bool>,
+    /// Counts host failures, so each failure has a place in time ([`HostState::failure`]).
+    failures: std::sync::atomic::AtomicU64,
 }
 
 /// How long commands already running on nodes may take to finish after Ctrl-C.
@@ -133,6 +138,7 @@ impl Executor {
             load_templater,
             load_options,
             stop: tokio::sync::watch::channel(false).0,
+            failures: std::sync::atomic::AtomicU64::new(0),
         })
     }
 
@@ -225,6 +231,19 @@ impl Executor {
             })
             .map(|s| s.stats.clone())
             .collect()
+    }
+
+    /// Marks a host failed now.
+    pub(crate) fn fail_host(&self, state: &mut HostState) {
+        state.failure = Some(
+            self.failures
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+        );
+    }
+
+    /// The failure counter now: hosts that failed before this have smaller numbers.
+    pub(crate) fn failure_clock(&self) -> u64 {
+        self.failures.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, IndexMap<String, HostState>> {

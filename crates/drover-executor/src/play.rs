@@ -18,6 +18,7 @@ use serde_json::{Map, Value, json};
 use tokio::sync::Semaphore;
 
 use crate::builtin::{Effect, Meta};
+use crate::outcome::{ItemRun, TaskError};
 use crate::task::{HostRun, HostTask, IncludeItem, is_include, value_text};
 use crate::{Executor, facts};
 
@@ -40,6 +41,9 @@ pub(crate) struct PlayCtx<'a> {
     pub(crate) in_handler: bool,
     /// The files of the dynamic includes the current tasks come from, outermost first.
     pub(crate) include_chain: Vec<String>,
+    /// In an `always:` section: the failure clock when it started (hosts that failed before
+    /// still run it).
+    pub(crate) always_since: Option<u64>,
 }
 
 /// Play state that grows while the play runs.
@@ -69,6 +73,7 @@ impl PlayCtx<'_> {
             dynamic: self.dynamic.clone(),
             in_handler: self.in_handler,
             include_chain: self.include_chain.clone(),
+            always_since: self.always_since,
         }
     }
 }
@@ -94,7 +99,7 @@ impl Executor {
             selection
                 .hosts
                 .into_iter()
-                .filter(|h| states.get(h).is_none_or(|s| !s.failed && !s.unreachable))
+                .filter(|h| states.get(h).is_none_or(|s| !s.failed() && !s.unreachable))
                 .collect()
         };
         if hosts.is_empty() {
@@ -138,6 +143,7 @@ impl Executor {
                 dynamic: Arc::new(PlayDynamic::default()),
                 in_handler: false,
                 include_chain: Vec::new(),
+                always_since: None,
             };
             for host in &batch {
                 let base = self.layered_vars(&ctx, None, host);
@@ -185,7 +191,7 @@ impl Executor {
                 let states = self.lock();
                 batch
                     .iter()
-                    .all(|h| states.get(h).is_some_and(|s| s.failed || s.unreachable))
+                    .all(|h| states.get(h).is_some_and(|s| s.failed() || s.unreachable))
             };
             if broken || all_failed {
                 return Ok(false);
@@ -199,7 +205,7 @@ impl Executor {
         let states = self.lock();
         batch
             .iter()
-            .any(|h| states.get(h).is_some_and(|s| s.failed))
+            .any(|h| states.get(h).is_some_and(crate::HostState::failed))
     }
 
     fn gathers_facts(&self, play: &Play) -> bool {
@@ -249,11 +255,16 @@ impl Executor {
         Ok(out)
     }
 
-    pub(crate) fn active(&self, hosts: &[String]) -> Vec<String> {
+    /// The hosts still taking part in the current section (see [`HostState::active_in`]).
+    pub(crate) fn active(&self, ctx: &PlayCtx<'_>, hosts: &[String]) -> Vec<String> {
         let states = self.lock();
         hosts
             .iter()
-            .filter(|h| states.get(*h).is_some_and(crate::HostState::active))
+            .filter(|h| {
+                states
+                    .get(*h)
+                    .is_some_and(|s| s.active_in(ctx.always_since))
+            })
             .cloned()
             .collect()
     }
@@ -322,7 +333,7 @@ impl Executor {
 
     async fn gather_facts(&self, ctx: &PlayCtx<'_>, hosts: &[String]) {
         let started = Instant::now();
-        let hosts = self.active(hosts);
+        let hosts = self.active(ctx, hosts);
         self.emit(Event::TaskStart {
             name: "Gathering Facts".into(),
             action: "gather_facts".into(),
@@ -339,55 +350,49 @@ impl Executor {
                     let _permit = forks.acquire().await;
                     let vars = self.layered_vars(ctx, None, host);
                     let started = Instant::now();
-                    let mut result = Map::new();
-                    let mut facts_found = None;
+                    let span = &ctx.play.span;
                     let connection = ctx.play.connection.as_ref().map(|c| &c.value);
-                    let status = match self.target_with_keyword(host, &vars, connection) {
-                        Err(msg) => failed(&mut result, msg),
-                        Ok(target) => match self.pool.get(host, target.as_ref()).await {
-                            Err(e) => unreachable(&mut result, &e),
-                            Ok(conn) => {
-                                let mut req = facts::script();
-                                let become_ = vars
-                                    .get("ansible_become")
-                                    .and_then(drover_modules::params::to_bool)
-                                    .unwrap_or(false);
-                                req.escalation.enabled = become_;
-                                match conn.run(&req).await {
-                                    Ok(out) if out.status == 0 => {
-                                        let f = facts::parse(&out.stdout_text());
-                                        result.insert(
-                                            "ansible_facts".into(),
-                                            Value::Object(f.clone()),
-                                        );
-                                        result.insert("changed".into(), Value::Bool(false));
-                                        facts_found = Some(f);
-                                        Status::Ok
-                                    }
-                                    Ok(out) => failed(
-                                        &mut result,
-                                        format!(
-                                            "gathering facts failed: {}",
-                                            out.stderr_text().trim()
-                                        ),
-                                    ),
-                                    Err(e) => unreachable(&mut result, &e),
-                                }
-                            }
-                        },
-                    };
+                    let gathered = async {
+                        let target = self.target_with_keyword(host, &vars, connection).map_err(
+                            |message| TaskError::Invalid {
+                                message,
+                                span: span.clone(),
+                            },
+                        )?;
+                        let conn = self
+                            .pool
+                            .get(host, target.as_ref())
+                            .await
+                            .map_err(|e| TaskError::connection(e, span))?;
+                        let mut req = facts::script();
+                        req.escalation.enabled = vars
+                            .get("ansible_become")
+                            .and_then(drover_python::boolean)
+                            .unwrap_or(false);
+                        let out = conn
+                            .run(&req)
+                            .await
+                            .map_err(|e| TaskError::connection(e, span))?;
+                        facts::from_output(&out).map_err(|message| TaskError::Engine {
+                            message,
+                            span: span.clone(),
+                        })
+                    }
+                    .await;
+                    let run = gathered.map_or_else(ItemRun::failed, facts::gathered);
                     let event = HostResult {
                         host: host.clone(),
                         delegated_to: None,
-                        status,
+                        status: run.status,
                         item: None,
-                        result: Value::Object(result),
+                        result: Value::Object(run.result),
                         ignored: false,
                         diffs: Vec::new(),
                         duration: started.elapsed(),
                         round_trips: 1,
-                        error: None,
+                        error: run.error.as_ref().map(TaskError::to_failure),
                     };
+                    let facts_found = run.facts;
                     (event, facts_found)
                 }
             })
@@ -402,7 +407,7 @@ impl Executor {
                 count(state, &event, false, false);
                 // A host whose facts cannot be gathered leaves the play, as in Ansible.
                 match event.status {
-                    Status::Failed => state.failed = true,
+                    Status::Failed => self.fail_host(state),
                     Status::Unreachable => state.unreachable = true,
                     _ => {}
                 }
@@ -425,7 +430,7 @@ impl Executor {
                 if ctx.ended.load(Ordering::Relaxed)
                     || self.stop_requested()
                     || lock(&ctx.dynamic.fatal).is_some()
-                    || self.active(hosts).is_empty()
+                    || self.active(ctx, hosts).is_empty()
                 {
                     return;
                 }
@@ -434,7 +439,7 @@ impl Executor {
                     // run on the hosts that reached it.
                     SelectedItem::RoleComplete(role) => {
                         let mut runs = lock(&ctx.dynamic.role_runs);
-                        for host in self.active(hosts) {
+                        for host in self.active(ctx, hosts) {
                             runs.complete(&host, role);
                         }
                     }
@@ -442,7 +447,7 @@ impl Executor {
                         // A role that already ran on a host is skipped there silently.
                         let active: Vec<String> = {
                             let runs = lock(&ctx.dynamic.role_runs);
-                            self.active(hosts)
+                            self.active(ctx, hosts)
                                 .into_iter()
                                 .filter(|h| !runs.already_ran(h, task))
                                 .collect()
@@ -455,7 +460,7 @@ impl Executor {
                         always,
                         ..
                     } => {
-                        let entered = self.active(hosts);
+                        let entered = self.active(ctx, hosts);
                         let mut nested = ctx.nested();
                         if !rescue.is_empty() {
                             nested.rescuable = entered.clone();
@@ -466,12 +471,13 @@ impl Executor {
                             entered
                                 .iter()
                                 .filter(|h| {
-                                    states.get(*h).is_some_and(|s| s.failed && !s.unreachable)
+                                    states.get(*h).is_some_and(|s| s.failed() && !s.unreachable)
                                 })
                                 .cloned()
                                 .collect()
                         };
                         if !rescue.is_empty() && !failed_in_block.is_empty() {
+                            // A rescue section handles the failure: the host is no longer failed.
                             self.set_failed(&failed_in_block, false);
                             let rescue_ctx = PlayCtx {
                                 rescuable: ctx.rescuable.clone(),
@@ -486,20 +492,14 @@ impl Executor {
                         }
                         if !always.is_empty() {
                             // `always` runs for every host that entered the block, failed or not;
-                            // a host that failed without rescue stays failed afterwards.
-                            let still_failed: Vec<String> = {
-                                let states = self.lock();
-                                entered
-                                    .iter()
-                                    .filter(|h| {
-                                        states.get(*h).is_some_and(|s| s.failed && !s.unreachable)
-                                    })
-                                    .cloned()
-                                    .collect()
-                            };
-                            self.set_failed(&still_failed, false);
-                            self.run_items(ctx, always, &entered).await;
-                            self.set_failed(&still_failed, true);
+                            // a host that failed stays failed afterwards (its failure predates
+                            // the section, so the section still counts it as active).
+                            let mut always_ctx = ctx.nested();
+                            always_ctx.always_since = Some(self.failure_clock());
+                            self.run_items(&always_ctx, always, &entered).await;
+                            if always_ctx.ended.load(Ordering::Relaxed) {
+                                ctx.ended.store(true, Ordering::Relaxed);
+                            }
                         }
                     }
                 }
@@ -507,11 +507,16 @@ impl Executor {
         })
     }
 
+    /// Marks hosts failed now, or clears their failure (a `rescue:` took it).
     fn set_failed(&self, hosts: &[String], failed: bool) {
         let mut states = self.lock();
         for h in hosts {
             if let Some(s) = states.get_mut(h) {
-                s.failed = failed;
+                if failed {
+                    self.fail_host(s);
+                } else {
+                    s.failure = None;
+                }
             }
         }
     }
@@ -593,7 +598,7 @@ impl Executor {
                     let _permit = limit.acquire().await;
                     let vars = self.layered_vars(ctx, Some(task), host);
                     let run = HostTask {
-                        exec: self,
+                        env: self,
                         task,
                         host,
                         vars,
@@ -668,7 +673,7 @@ impl Executor {
                 ctx.run
                     .play_batch
                     .iter()
-                    .filter(|h| states.get(*h).is_some_and(|s| s.failed || s.unreachable))
+                    .filter(|h| states.get(*h).is_some_and(|s| s.failed() || s.unreachable))
                     .count()
             } as f64;
             if failed / total * 100.0 > max {
@@ -726,7 +731,7 @@ impl Executor {
                 hosts: 1,
             });
             let run = HostTask {
-                exec: self,
+                env: self,
                 task,
                 host,
                 vars: self.layered_vars(ctx, Some(task), host),
@@ -802,13 +807,13 @@ impl Executor {
                 Effect::IncludeVars(m) => state.include_vars.extend(m.clone()),
                 Effect::Meta(Meta::EndHost | Meta::EndPlay) => state.ended_play = true,
                 Effect::Meta(Meta::ClearFacts) => state.facts.clear(),
-                Effect::Meta(Meta::ClearHostErrors) => state.failed = false,
+                Effect::Meta(Meta::ClearHostErrors) => state.failure = None,
                 Effect::Meta(Meta::FlushHandlers | Meta::Noop) => {}
             }
         }
         match run.event.status {
             Status::Failed if !run.event.ignored => {
-                state.failed = true;
+                self.fail_host(state);
                 if ctx.rescuable.iter().any(|h| h == host) {
                     state
                         .set_facts
@@ -908,7 +913,7 @@ impl Executor {
                     .filter(|h| {
                         states.get_mut(*h).is_some_and(|s| {
                             let eligible =
-                                !s.unreachable && (self.options.force_handlers || !s.failed);
+                                !s.unreachable && (self.options.force_handlers || !s.failed());
                             s.notified_handlers.shift_remove(&index) && eligible
                         })
                     })
@@ -990,28 +995,6 @@ fn run_end_play(task: &Task) -> bool {
 fn bad_serial(serial: &drover_playbook::Spanned<Value>) -> Diagnostic {
     Diagnostic::error("`serial` must be a number, a percentage such as \"30%\", or a list of those")
         .with_span(serial.span.clone())
-}
-
-fn failed(result: &mut Map<String, Value>, msg: String) -> Status {
-    result.insert("failed".into(), Value::Bool(true));
-    result.insert("changed".into(), Value::Bool(false));
-    result.insert("msg".into(), Value::String(msg));
-    Status::Failed
-}
-
-fn unreachable(result: &mut Map<String, Value>, e: &drover_connection::Error) -> Status {
-    match e {
-        drover_connection::Error::Unreachable { reason, .. } => {
-            result.insert("changed".into(), Value::Bool(false));
-            result.insert(
-                "msg".into(),
-                Value::String(format!("Failed to connect to the host via ssh: {reason}")),
-            );
-            result.insert("unreachable".into(), Value::Bool(true));
-            Status::Unreachable
-        }
-        other => failed(result, other.to_string()),
-    }
 }
 
 /// Counts a result in the recap the way Ansible's strategy does.

@@ -17,9 +17,10 @@ use serde_json::{Map, Value, json};
 
 use crate::builtin::{self, Effect, EngineModule};
 use crate::controller::TaskController;
+use crate::env::TaskEnv;
+use crate::facts;
 use crate::outcome::{ItemRun, TaskError, censor, clean_copy, strip_internal};
 use crate::transport::Target;
-use crate::{Executor, facts};
 
 pub use crate::outcome::value_text;
 
@@ -60,8 +61,8 @@ pub fn is_include(module: &str) -> bool {
 
 /// Everything a task needs on one host.
 pub struct HostTask<'a> {
-    /// The run.
-    pub exec: &'a Executor,
+    /// The run, as far as a task sees it.
+    pub env: &'a dyn TaskEnv,
     /// The task.
     pub task: &'a Task,
     /// The host.
@@ -89,7 +90,7 @@ impl HostTask<'_> {
         for (k, v) in extra {
             map.insert(k.clone(), v.clone());
         }
-        self.exec.vars(map)
+        self.env.vars(map)
     }
 
     /// A value the task cannot use, at `span` (else at the task).
@@ -112,11 +113,11 @@ impl HostTask<'_> {
                 TaskError::Template(drover_diag::Diagnostic::error(e).with_span(cond.span.clone()))
             })?;
             let outcome = self
-                .exec
-                .templar
+                .env
+                .templar()
                 .evaluate_when(&parsed, vars, Some(&cond.span))
                 .map_err(TaskError::Template)?;
-            self.exec.warn(&outcome.warnings);
+            self.env.warn(&outcome.warnings);
             if !outcome.value {
                 return Ok(Some(cond.value.clone()));
             }
@@ -131,11 +132,11 @@ impl HostTask<'_> {
         span: Option<&Span>,
     ) -> Result<Value, TaskError> {
         let outcome = self
-            .exec
-            .templar
+            .env
+            .templar()
             .template_value(value, vars, span)
             .map_err(|d| TaskError::Template(d.or_span(span.unwrap_or(&self.task.span))))?;
-        self.exec.warn(&outcome.warnings);
+        self.env.warn(&outcome.warnings);
         Ok(outcome.value)
     }
 
@@ -174,7 +175,7 @@ impl HostTask<'_> {
     pub async fn run(self) -> HostRun {
         let mut run = self.run_inner().await;
         if run.event.status == Status::Changed && !self.task.notify.is_empty() {
-            let vars = self.exec.vars(self.vars.clone());
+            let vars = self.env.vars(self.vars.clone());
             run.notify = self
                 .task
                 .notify
@@ -190,7 +191,7 @@ impl HostTask<'_> {
 
     async fn run_inner(&self) -> HostRun {
         let started = Instant::now();
-        let base_vars = self.exec.vars(self.vars.clone());
+        let base_vars = self.env.vars(self.vars.clone());
         // `no_log` may depend on the loop item (`no_log: "{{ item.secret }}"`): it is evaluated
         // again per item below.
         let task_no_log = self.keyword_bool("no_log", &base_vars);
@@ -230,7 +231,7 @@ impl HostTask<'_> {
         let (mut any_changed, mut any_failed, mut all_skipped) = (false, false, true);
         let mut any_no_log = false;
         for (index, item) in items.iter().enumerate() {
-            if self.exec.stop_requested() {
+            if self.env.stop_requested() {
                 break;
             }
             let mut extra = Map::new();
@@ -289,7 +290,7 @@ impl HostTask<'_> {
             };
             // Ansible's default callback prints nothing for an include's ok items.
             if !(include && matches!(event.status, Status::Ok | Status::Changed)) {
-                self.exec.emit(drover_events::Event::HostResult(event));
+                self.env.emit(drover_events::Event::HostResult(event));
             }
             effects.extend(one.effects);
             results.push(strip_internal(&one.result));
@@ -494,7 +495,7 @@ impl HostTask<'_> {
                 return one;
             }
             // Ansible runs `retries + 1` attempts and announces `(retries + 1) - attempts` left.
-            self.exec.emit(drover_events::Event::Retry {
+            self.env.emit(drover_events::Event::Retry {
                 host: self.host.to_string(),
                 task: self.task.display_name(),
                 retries_left: (*retries + 1).saturating_sub(attempt),
@@ -502,7 +503,7 @@ impl HostTask<'_> {
             });
             tokio::select! {
                 () = tokio::time::sleep(*delay) => {}
-                () = self.exec.until_stopped() => return one,
+                () = self.env.until_stopped() => return one,
             }
         }
     }
@@ -596,7 +597,7 @@ impl HostTask<'_> {
             } else {
                 self.template(&value.value, vars, Some(&value.span))?
             };
-            if !self.exec.templar.is_omit(&templated) {
+            if !self.env.templar().is_omit(&templated) {
                 args.insert(key.clone(), templated);
             }
         }
@@ -648,19 +649,19 @@ impl HostTask<'_> {
         if module == EngineModule::Pause
             && let Some(message) = builtin::pause_message(args)
         {
-            self.exec.emit(drover_events::Event::Display { message });
+            self.env.emit(drover_events::Event::Display { message });
         }
         let outcome = tokio::select! {
             outcome = builtin::run(
                 module,
                 args,
-                &self.exec.templar,
+                self.env.templar(),
                 vars,
-                self.exec.options.verbosity,
+                self.env.options().verbosity,
                 &self.vars_dirs,
             ) => outcome,
             // Controller-side waits (`pause`) end at once on Ctrl-C.
-            () = self.exec.until_stopped() => return Err(TaskError::Interrupted),
+            () = self.env.until_stopped() => return Err(TaskError::Interrupted),
         };
         let r = outcome.map_err(|message| TaskError::Engine {
             message,
@@ -705,7 +706,7 @@ impl HostTask<'_> {
             for item in &items {
                 match self.template(item, vars, span)? {
                     Value::Object(map) => env.extend(map),
-                    _ => self.exec.emit(drover_events::Event::Warning {
+                    _ => self.env.emit(drover_events::Event::Warning {
                         message: format!(
                             "could not parse environment value, skipping: {}",
                             drover_template::python_text(&Value::Array(items.clone()))
@@ -733,7 +734,7 @@ impl HostTask<'_> {
     /// Where the task runs when delegated (`delegate_to`, templated with the host's vars), for
     /// the `[host -> delegate]` label.
     fn delegated_to(&self) -> Option<String> {
-        let vars = self.exec.vars(self.vars.clone());
+        let vars = self.env.vars(self.vars.clone());
         self.keyword("delegate_to", &vars)
             .ok()
             .flatten()
@@ -748,7 +749,7 @@ impl HostTask<'_> {
             None => (self.host.to_string(), self.vars.clone()),
             Some(v) => {
                 let to = value_text(&v);
-                let delegated = self.exec.delegate_vars(&to);
+                let delegated = self.env.delegate_vars(&to);
                 (to, delegated)
             }
         };
@@ -758,8 +759,8 @@ impl HostTask<'_> {
             .get("delegate_to")
             .or(self.task.keywords.get("connection"))
             .map(|k| &k.span);
-        self.exec
-            .target_with_keyword(&to, &host_vars, connection)
+        self.env
+            .target(&to, &host_vars, connection)
             .map(|t| (to, t))
             .map_err(|message| self.invalid(message, span))
     }
@@ -771,21 +772,16 @@ impl HostTask<'_> {
             .send(facts::script())
             .await
             .map_err(|e| (e, node.trips))?;
-        if out.status != 0 {
+        let found = facts::from_output(&out).map_err(|message| {
             let error = TaskError::Engine {
-                message: format!("gathering facts failed: {}", out.stderr_text().trim()),
+                message,
                 span: self.task.span.clone(),
             };
-            return Err((error, node.trips));
-        }
-        let gathered = facts::parse(&out.stdout_text());
-        let mut result = Map::new();
-        result.insert("changed".into(), Value::Bool(false));
-        result.insert("ansible_facts".into(), Value::Object(gathered.clone()));
+            (error, node.trips)
+        })?;
         Ok(ItemRun {
-            facts: Some(gathered),
             round_trips: node.trips,
-            ..ItemRun::new(Status::Ok, result)
+            ..facts::gathered(found)
         })
     }
 
@@ -802,17 +798,17 @@ impl HostTask<'_> {
         let controller = TaskController {
             file_dirs: self.file_dirs.clone(),
             template_dirs: self.template_dirs.clone(),
-            templar: self.exec.templar.clone(),
+            templar: self.env.templar().clone(),
             vars: vars.clone(),
         };
         let diff = self
             .keyword_bool("diff", vars)
             .map_err(|e| (e, 0))?
-            .unwrap_or(self.exec.options.diff);
+            .unwrap_or(self.env.options().diff);
         let check = self
             .keyword_bool("check_mode", vars)
             .map_err(|e| (e, 0))?
-            .unwrap_or(self.exec.options.check);
+            .unwrap_or(self.env.options().check);
         let ctx = TaskContext {
             host: self.host,
             controller: &controller,
@@ -826,9 +822,11 @@ impl HostTask<'_> {
         let mut node = Node::new(self, vars);
         match drover_modules::drive(action.as_ref(), check, &mut node).await {
             Ok(driven) => {
+                // Shown when `--diff` or the task's (block's, play's) `diff:` says so.
                 let diffs = driven
                     .diffs
                     .iter()
+                    .filter(|_| diff)
                     .map(|d| Diff {
                         unified: d.unified(),
                     })
@@ -891,9 +889,8 @@ impl<'t, 'a> Node<'t, 'a> {
         let (to, target) = task.target(self.vars)?;
         let span = &task.task.span;
         let conn = task
-            .exec
-            .pool
-            .get(&to, target.as_ref())
+            .env
+            .connect(&to, target.as_ref())
             .await
             .map_err(|e| TaskError::connection(e, span))?;
         self.trips += 1;

@@ -21,8 +21,14 @@ pub const PLAY: &[&str] = &[
     "any_errors_fatal",
     "max_fail_percentage",
     "ignore_errors",
+    "ignore_unreachable",
     "environment",
     "strategy",
+    "no_log",
+    "check_mode",
+    "diff",
+    "run_once",
+    "throttle",
 ];
 
 /// Keywords shared by blocks and tasks (and accepted on plays via [`PLAY`] where listed there).

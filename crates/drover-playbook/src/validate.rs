@@ -233,21 +233,6 @@ fn check_task(task: &Task) -> LoadResult<()> {
             }
         }
     }
-    if task.module == "set_fact" {
-        for (name, value) in &task.args {
-            if name == "cacheable" || name.contains("{{") || crate::task::is_identifier(name) {
-                continue;
-            }
-            // ansible-playbook fails the task ("The variable name ... is not valid"): exit 2
-            return Err(
-                Diagnostic::error(format!("invalid variable name `{name}` in `set_fact`"))
-                    .with_span(value.span.clone())
-                    .with_label(format!("the value of `{name}`"))
-                    .with_help(crate::task::VAR_NAME_HELP)
-                    .with_exit_code(2),
-            );
-        }
-    }
     if task.module == "meta" {
         let action = task.arg_str("_raw_params");
         if !action.is_some_and(|a| META_ACTIONS.contains(&a)) {

@@ -14,6 +14,7 @@
 mod boolean;
 pub mod json;
 mod literal;
+pub mod number;
 mod repr;
 mod shlex;
 pub mod text;

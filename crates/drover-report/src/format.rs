@@ -185,11 +185,10 @@ impl Formatter {
         }
     }
 
-    /// `--diff` output: each diff's unified text then a blank line, `+`/`-`/`@@` lines colored.
+    /// Diff output: each diff's unified text then a blank line, `+`/`-`/`@@` lines colored. The
+    /// executor sends diffs only for tasks whose diff mode is on (`--diff`, or `diff:` on the
+    /// task, block or play).
     fn diffs(&self, out: &mut Vec<Line>, diffs: &[Diff]) {
-        if !self.opts.diff {
-            return;
-        }
         for d in diffs {
             if d.unified.is_empty() {
                 continue;

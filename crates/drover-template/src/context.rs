@@ -260,6 +260,10 @@ impl LazyVars {
             match self.vars.get(name) {
                 Some(raw @ (Value::Bool(_) | Value::Number(_))) => return Ok(raw.clone()),
                 Some(Value::Null) => return Ok(Value::Null),
+                // a number JSON cannot hold (an infinity, an integer beyond 64 bits) is one too
+                Some(raw) if drover_python::number::as_number_marker(raw).is_some() => {
+                    return Ok(raw.clone());
+                }
                 _ => {}
             }
         }

@@ -6,8 +6,12 @@ use minijinja::Value as JValue;
 use minijinja::value::Serde;
 use serde_json::Value;
 
+use drover_python::number::{
+    Marked as Marked_, as_number_marker, contains_number_marker, float_value, int_value,
+    parse_marker,
+};
 use drover_python::{Dialect, JsonView, literal_eval_with};
-use drover_yaml::unsafe_text::{contains_unsafe, strip_unsafe};
+use drover_yaml::unsafe_text::contains_unsafe;
 
 /// Ansible's `ansible_eval_concat` applied to a rendered string: results that start with `{` or
 /// `[`, or that are exactly `True`/`False`, go through `ast.literal_eval`; if that fails, or for
@@ -27,22 +31,130 @@ pub fn eval_concat(rendered: String) -> Value {
 
 /// Converts variable data into an engine value. Unsafe strings (`{"__ansible_unsafe": text}`,
 /// see [`drover_yaml::unsafe_text`]) become their plain text: templates see the string itself.
+/// Marked numbers ([`drover_python::number`]) become the engine's float or integer.
 pub fn to_engine(value: &Value) -> JValue {
-    if contains_unsafe(value) {
-        return JValue::from(Serde(&strip_unsafe(value.clone())));
+    if contains_unsafe(value) || contains_number_marker(value) {
+        return JValue::from(Serde(&Marked(value)));
     }
     JValue::from(Serde(value))
 }
 
+/// Data with its marked values (unsafe strings, numbers JSON cannot hold) serialized as what
+/// they stand for.
+struct Marked<'a>(&'a Value);
+
+impl serde::Serialize for Marked<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{SerializeMap, SerializeSeq};
+        if let Some(text) = drover_yaml::unsafe_text::as_unsafe(self.0) {
+            return s.serialize_str(text);
+        }
+        if let Some(repr) = as_number_marker(self.0) {
+            return match parse_marker(repr) {
+                Some(Marked_::Float(f)) => s.serialize_f64(f),
+                Some(Marked_::Int(i)) => s.serialize_i128(i),
+                None => s.serialize_str(repr),
+            };
+        }
+        match self.0 {
+            Value::Array(items) => {
+                let mut seq = s.serialize_seq(Some(items.len()))?;
+                for item in items {
+                    seq.serialize_element(&Marked(item))?;
+                }
+                seq.end()
+            }
+            Value::Object(map) => {
+                let mut out = s.serialize_map(Some(map.len()))?;
+                for (k, v) in map {
+                    out.serialize_entry(k, &Marked(v))?;
+                }
+                out.end()
+            }
+            other => other.serialize(s),
+        }
+    }
+}
+
 /// Converts an engine value back into data. Engine-only values (functions, undefined) become
-/// `null`; maps keep their order.
+/// `null`; maps keep their order. Infinite and NaN floats and integers beyond 64 bits become
+/// marked numbers ([`drover_python::number`]).
 pub fn from_engine(value: &JValue) -> Result<Value, minijinja::Error> {
+    if holds_unholdable(value) {
+        return marked_data(value);
+    }
+    plain_data(value)
+}
+
+fn plain_data(value: &JValue) -> Result<Value, minijinja::Error> {
     serde_json::to_value(value).map_err(|e| {
         minijinja::Error::new(
             minijinja::ErrorKind::InvalidOperation,
             format!("cannot convert value to data: {e}"),
         )
     })
+}
+
+/// A number `serde_json` cannot hold: infinite, NaN, or an integer beyond 64 bits.
+fn unholdable_number(value: &JValue) -> bool {
+    if !value.is_number() {
+        return false;
+    }
+    if value.is_integer() {
+        return i128::try_from(value.clone())
+            .is_ok_and(|i| i64::try_from(i).is_err() && u64::try_from(i).is_err());
+    }
+    f64::try_from(value.clone()).is_ok_and(|f| !f.is_finite())
+}
+
+fn holds_unholdable(value: &JValue) -> bool {
+    match value.kind() {
+        minijinja::value::ValueKind::Number => unholdable_number(value),
+        minijinja::value::ValueKind::Seq | minijinja::value::ValueKind::Map => value
+            .try_iter()
+            .map(|mut keys| {
+                let map = value.kind() == minijinja::value::ValueKind::Map;
+                keys.any(|k| {
+                    let item = if map {
+                        value.get_item(&k).unwrap_or_default()
+                    } else {
+                        k
+                    };
+                    holds_unholdable(&item)
+                })
+            })
+            .unwrap_or(false),
+        _ => false,
+    }
+}
+
+fn marked_data(value: &JValue) -> Result<Value, minijinja::Error> {
+    match value.kind() {
+        minijinja::value::ValueKind::Number if unholdable_number(value) => {
+            if value.is_integer() {
+                Ok(i128::try_from(value.clone()).map_or(Value::Null, int_value))
+            } else {
+                Ok(f64::try_from(value.clone()).map_or(Value::Null, float_value))
+            }
+        }
+        minijinja::value::ValueKind::Seq => value
+            .try_iter()?
+            .map(|item| marked_data(&item))
+            .collect::<Result<Vec<_>, _>>()
+            .map(Value::Array),
+        minijinja::value::ValueKind::Map => {
+            let mut map = serde_json::Map::new();
+            for key in value.try_iter()? {
+                let item = value.get_item(&key)?;
+                let key = key
+                    .as_str()
+                    .map_or_else(|| key.to_string(), ToString::to_string);
+                map.insert(key, marked_data(&item)?);
+            }
+            Ok(Value::Object(map))
+        }
+        _ => plain_data(value),
+    }
 }
 
 /// Python's `str(value)`: strings as they are, everything else as Python's `repr` would show it

@@ -22,7 +22,9 @@ pub enum NodeValue {
     /// YAML 1.1 booleans: `yes/no/on/off/true/false` in lower, title or upper case.
     Bool(bool),
     /// Integers, including `0755` (octal), `0x1f`, `0b101`, `1_000` and `1:30` (sexagesimal).
-    Int(i64),
+    /// Python's are unbounded; drover carries 128 bits (beyond 64 as a marked number, see
+    /// [`drover_python::number`]).
+    Int(i128),
     /// Floats; PyYAML needs a dot (`1e3` is a string) and a signed exponent.
     Float(f64),
     /// Strings (and timestamps, kept as their ISO form as Ansible's JSON output does).
@@ -137,8 +139,8 @@ impl Node {
     /// The value as JSON (what `ansible-inventory --list` would print for it).
     ///
     /// Mapping keys become strings the way Python's `json.dumps` converts them (`1` → `"1"`,
-    /// `True` → `"true"`, `None` → `"null"`). Infinite and NaN floats, which JSON cannot hold,
-    /// become the strings `"inf"`, `"-inf"` and `"nan"`. Strings of an `!unsafe` node (all those
+    /// `True` → `"true"`, `None` → `"null"`). Infinite and NaN floats and integers beyond 64
+    /// bits, which JSON cannot hold, become marked numbers ([`drover_python::number`]). Strings of an `!unsafe` node (all those
     /// inside it, for a list or mapping) become `{"__ansible_unsafe": text}`, as Ansible writes
     /// them in JSON: see [`crate::unsafe_text`].
     pub fn to_json(&self) -> Value {
@@ -152,7 +154,7 @@ impl Node {
         match &self.value {
             NodeValue::Null => Value::Null,
             NodeValue::Bool(b) => Value::Bool(*b),
-            NodeValue::Int(i) => Value::from(*i),
+            NodeValue::Int(i) => drover_python::number::int_value(*i),
             NodeValue::Float(f) => float_to_json(*f),
             NodeValue::Str(s) => Value::String(s.clone()),
             NodeValue::Seq(items) => Value::Array(items.iter().map(Node::to_json).collect()),
@@ -182,10 +184,7 @@ impl Node {
 }
 
 fn float_to_json(f: f64) -> Value {
-    match serde_json::Number::from_f64(f) {
-        Some(n) => Value::Number(n),
-        None => Value::String(python_float_repr(f)),
-    }
+    drover_python::number::float_value(f)
 }
 
 /// Python's `repr(float)`: `1.0`, `0.5`, `1e+20`, `inf`, `nan` (the one implementation lives in

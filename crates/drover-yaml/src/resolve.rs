@@ -127,11 +127,11 @@ fn construct_int(text: &str) -> Result<NodeValue, String> {
         Some(rest) => (-1i128, rest),
         None => (1, cleaned.strip_prefix('+').unwrap_or(&cleaned)),
     };
-    // Python's ints are unbounded, drover's values (serde_json) hold 64 bits: refuse rather
-    // than round. Quoting keeps the digits as a string.
+    // Python's ints are unbounded, drover carries 128 bits: refuse rather than round.
+    // Quoting keeps the digits as a string.
     let too_big = || {
         format!(
-            "the integer `{text}` does not fit in 64 bits, which drover cannot carry (Ansible can); quote it to keep it as a string: '{text}'"
+            "the integer `{text}` does not fit in 128 bits, which drover cannot carry (Ansible can); quote it to keep it as a string: '{text}'"
         )
     };
     let magnitude: i128 = if digits == "0" {
@@ -151,9 +151,9 @@ fn construct_int(text: &str) -> Result<NodeValue, String> {
     } else {
         digits.parse::<i128>().map_err(|_| too_big())?
     };
-    i64::try_from(sign * magnitude)
+    sign.checked_mul(magnitude)
         .map(NodeValue::Int)
-        .map_err(|_| too_big())
+        .ok_or_else(too_big)
 }
 
 /// PyYAML's `construct_yaml_float`.

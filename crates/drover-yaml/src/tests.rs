@@ -478,16 +478,25 @@ fn a_syntax_error_on_a_1mb_line_renders_in_a_few_kb() {
 }
 
 #[test]
-fn an_integer_beyond_64_bits_is_refused_at_its_place() {
+fn integers_beyond_64_bits_load_and_beyond_128_are_refused_at_their_place() {
+    // Python's ints are unbounded; drover carries 128 bits, beyond 64 as marked numbers
+    let v = json_of(
+        "big: 123456789012345678901234567890\nneg: -0x1_0000_0000_0000_0000\nu: 18446744073709551615\n",
+    );
+    assert_eq!(
+        v,
+        json!({"big": {"__drover_number": "123456789012345678901234567890"},
+               "neg": {"__drover_number": "-18446744073709551616"},
+               "u": u64::MAX})
+    );
     for (text, col) in [
-        ("big: 123456789012345678901234567890\n", 6),
-        ("big: 9223372036854775808\n", 6),
-        ("x: [1, -0x1_0000_0000_0000_0000]\n", 8),
+        ("big: 1234567890123456789012345678901234567890\n", 6),
+        ("x: [1, -0x1_0000_0000_0000_0000_0000_0000_0000_0000]\n", 8),
     ] {
         let e = load_text("v.yml", text).unwrap_err();
         assert_eq!(e.location(), Some(format!("v.yml:1:{col}")), "{text}");
         assert!(
-            e.message.contains("does not fit in 64 bits"),
+            e.message.contains("does not fit in 128 bits"),
             "{}",
             e.message
         );

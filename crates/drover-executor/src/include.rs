@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+use drover_diag::Diagnostic;
 use drover_events::{Event, HostResult, Status};
 use drover_playbook::loader::find_file;
 use drover_playbook::select::select_items;
@@ -17,6 +18,7 @@ use drover_playbook::{Included, Task, expand_include};
 use serde_json::{Map, Value};
 
 use crate::Executor;
+use crate::outcome::TaskError;
 use crate::play::{PlayCtx, lock};
 use crate::task::{IncludeItem, value_text};
 
@@ -50,7 +52,8 @@ impl Executor {
         for group in groups {
             if ctx.include_chain.len() >= MAX_INCLUDE_DEPTH {
                 let reason_text = too_deep(&ctx.include_chain, &group.file);
-                self.include_failed(&group.hosts, reason(&reason_text));
+                let error = include_error(task, Diagnostic::error(reason_text.clone()));
+                self.include_failed(&group.hosts, reason(&reason_text), &error);
                 continue;
             }
             if task.module == "include_tasks" && !Path::new(&group.file).is_file() {
@@ -62,17 +65,16 @@ impl Executor {
                     .or_else(|| group.item.args.get("_raw_params"))
                     .cloned()
                     .unwrap_or(Value::Null);
+                let why = format!(
+                    "Could not find or access '{}' on the Ansible Controller.",
+                    group.file
+                );
                 let mut result = Map::new();
                 result.insert("changed".into(), Value::Bool(false));
                 result.insert("include".into(), include);
-                result.insert(
-                    "reason".into(),
-                    Value::String(format!(
-                        "Could not find or access '{}' on the Ansible Controller.",
-                        group.file
-                    )),
-                );
-                self.include_failed(&group.hosts, result);
+                result.insert("reason".into(), Value::String(why.clone()));
+                let error = include_error(task, Diagnostic::error(why));
+                self.include_failed(&group.hosts, result, &error);
                 continue;
             }
             match expand_include(
@@ -97,7 +99,10 @@ impl Executor {
                     });
                     loaded.push((group, included));
                 }
-                Err(diag) => self.include_failed(&group.hosts, reason(&diag.to_string())),
+                Err(diag) => {
+                    let result = reason(&diag.to_string());
+                    self.include_failed(&group.hosts, result, &include_error(task, diag));
+                }
             }
         }
         for (group, included) in &loaded {
@@ -115,7 +120,8 @@ impl Executor {
             ) {
                 Ok(selected) => selected,
                 Err(diag) => {
-                    self.include_failed(&group.hosts, reason(&diag.to_string()));
+                    let result = reason(&diag.to_string());
+                    self.include_failed(&group.hosts, result, &include_error(task, diag));
                     continue;
                 }
             };
@@ -201,7 +207,7 @@ impl Executor {
     }
 
     /// An include that cannot be loaded fails on its hosts.
-    fn include_failed(&self, hosts: &[String], result: Map<String, Value>) {
+    fn include_failed(&self, hosts: &[String], result: Map<String, Value>, error: &TaskError) {
         for host in hosts {
             self.emit(Event::HostResult(HostResult {
                 host: host.clone(),
@@ -213,7 +219,7 @@ impl Executor {
                 diffs: Vec::new(),
                 duration: Duration::ZERO,
                 round_trips: 0,
-                error: None,
+                error: Some(error.to_failure()),
             }));
             let mut states = self.lock();
             if let Some(state) = states.get_mut(host) {
@@ -221,6 +227,14 @@ impl Executor {
                 self.fail_host(state);
             }
         }
+    }
+}
+
+/// The typed error of an include that cannot be loaded.
+fn include_error(task: &Task, diagnostic: Diagnostic) -> TaskError {
+    TaskError::Include {
+        diagnostic,
+        span: task.span.clone(),
     }
 }
 

@@ -37,6 +37,14 @@ pub enum TaskError {
         /// The task.
         span: Span,
     },
+    /// What a dynamic include names could not be loaded (a missing file, a file with errors,
+    /// an include cycle).
+    Include {
+        /// Why, with the span inside the included file when there is one.
+        diagnostic: Diagnostic,
+        /// The include task.
+        span: Span,
+    },
     /// The host could not be reached.
     Unreachable {
         /// ssh's reason.
@@ -71,7 +79,9 @@ impl TaskError {
     /// The message Ansible's result carries as `msg`.
     pub fn message(&self) -> String {
         match self {
-            TaskError::Template(d) => d.to_string().trim_end().to_string(),
+            TaskError::Template(d) | TaskError::Include { diagnostic: d, .. } => {
+                d.to_string().trim_end().to_string()
+            }
             TaskError::Invalid { message, .. } | TaskError::Engine { message, .. } => {
                 message.clone()
             }
@@ -88,6 +98,7 @@ impl TaskError {
     pub fn span(&self) -> Option<&Span> {
         match self {
             TaskError::Template(d) => d.span.as_ref(),
+            TaskError::Include { diagnostic, span } => diagnostic.span.as_ref().or(Some(span)),
             TaskError::Invalid { span, .. }
             | TaskError::Module { span, .. }
             | TaskError::Engine { span, .. }
@@ -103,6 +114,7 @@ impl TaskError {
             TaskError::Invalid { .. } => "invalid",
             TaskError::Module { .. } => "module",
             TaskError::Engine { .. } => "engine",
+            TaskError::Include { .. } => "include",
             TaskError::Unreachable { .. } => "unreachable",
             TaskError::Connection { .. } => "connection",
             TaskError::Interrupted => "interrupted",

@@ -304,3 +304,23 @@ fn diffs_are_sent_only_when_the_tasks_diff_mode_is_on() {
     assert_eq!(diffs, [0, 0, 1]);
     assert!(ran.results()[2].diffs[0].unified.contains("-b\n+c"));
 }
+
+#[test]
+fn an_include_that_cannot_be_loaded_names_the_include_task() {
+    // as in Ansible, a failed include ends the host's play even with ignore_errors: one run each
+    let failure = |tasks: &str| {
+        let ran = run(&play(tasks));
+        let e = ran.results()[0].error.clone().unwrap();
+        (e.kind, e.location.unwrap())
+    };
+    let (kind, location) = failure("    - include_tasks: missing.yml\n");
+    assert_eq!(kind, "include");
+    assert!(location.ends_with("site.yml:4:7"), "{location}");
+    // an error inside the included file points there
+    let dir = tempfile::tempdir().unwrap();
+    let broken = dir.path().join("broken.yml");
+    std::fs::write(&broken, "- debug: msg=x\n  bogus_keyword: 1\n").unwrap();
+    let (kind, location) = failure(&format!("    - include_tasks: {}\n", broken.display()));
+    assert_eq!(kind, "include");
+    assert!(location.contains("broken.yml:2:"), "{location}");
+}

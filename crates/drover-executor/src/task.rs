@@ -374,11 +374,8 @@ impl HostTask<'_> {
                 .into_iter()
                 .map(|(k, v)| json!({"key": k, "value": v}))
                 .collect(),
-            ("with_dict", other) => {
-                return Err(self.invalid(
-                    format!("`with_dict` expects a dict, got {}", kind_of(&other)),
-                    span,
-                ));
+            ("with_dict", _) => {
+                return Err(self.invalid("with_dict expects a dict", span));
             }
             ("with_items", Value::Array(items)) => items
                 .into_iter()
@@ -389,17 +386,12 @@ impl HostTask<'_> {
                 .collect(),
             ("with_items", other) => vec![other],
             (_, Value::Array(items)) => items,
-            (_, Value::String(s)) => {
-                return Err(self.invalid(
-                    format!(
-                        "invalid data passed to 'loop', it requires a list, got this instead: {s}. Hint: if you passed a list/dict of just one element, try adding wantlist=True to your lookup invocation or use q/query instead of lookup."
-                    ),
-                    span,
-                ));
-            }
             (_, other) => {
                 return Err(self.invalid(
-                    format!("invalid data passed to 'loop', it requires a list, got this instead: {other}"),
+                    format!(
+                        "Invalid data passed to 'loop', it requires a list, got this instead: {}. Hint: If you passed a list/dict of just one element, try adding wantlist=True to your lookup invocation or use q/query instead of lookup.",
+                        drover_template::python_text(&other)
+                    ),
                     span,
                 ));
             }
@@ -934,15 +926,4 @@ fn include_item(
         loop_vars,
         label,
     })
-}
-
-fn kind_of(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "a list",
-        Value::Object(_) => "a dict",
-    }
 }

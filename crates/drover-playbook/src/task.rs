@@ -448,32 +448,9 @@ fn build_task(
             Some(lc) => parse_loop_control(lc)?,
             None => LoopControl::default(),
         };
-        let literal_ok = matches!(
-            (&items.value, kind),
-            (NodeValue::Str(_), _)
-                | (NodeValue::Map(_), "with_dict")
-                | (NodeValue::Seq(_), "loop" | "with_items")
-        );
-        if !literal_ok {
-            let want = if kind == "with_dict" {
-                "a mapping"
-            } else {
-                "a list"
-            };
-            let d = expected(
-                items,
-                &format!("{want} (or a template)"),
-                &format!("`{kind}`"),
-            )
-            .with_help("give the items literally or as `\"{{ variable }}\"`");
-            // ansible-playbook fails the task ("Invalid data passed to 'loop', it requires a
-            // list"): exit 2
-            return Err(if kind == "loop" {
-                d.with_exit_code(2)
-            } else {
-                d
-            });
-        }
+        // A literal that is not a list (`loop: 3`, `with_dict: [1]`) fails the task at run
+        // time, as in Ansible (so `ignore_errors` and `rescue` apply); `with_items: 3` runs
+        // once with that item.
         task.loop_spec = Some(LoopSpec {
             kind,
             items: Spanned::from_node(items),

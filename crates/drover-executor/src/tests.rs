@@ -131,7 +131,7 @@ fn check_mode_predicts_without_touching_and_commands_are_skipped() {
 
 #[test]
 fn typed_errors_reach_the_event_with_their_kind_and_location() {
-    let tasks = "    - debug:\n        msg: \"{{ nope }}\"\n      ignore_errors: true\n    - file:\n        path: /tmp\n        colour: red\n      ignore_errors: true\n    - command: 'true'\n      vars:\n        ansible_connection: carrier-pigeon\n      ignore_errors: true\n";
+    let tasks = "    - debug:\n        msg: \"{{ nope }}\"\n      ignore_errors: true\n    - file:\n        path: /tmp\n        colour: red\n      ignore_errors: true\n    - command: 'true'\n      vars:\n        ansible_connection: carrier-pigeon\n      ignore_errors: true\n    - lineinfile:\n        path: \"@DIR@/f\"\n        regexp: \"(unclosed\"\n        line: x\n        create: true\n      ignore_errors: true\n    - copy:\n        src: no-such-file.txt\n        dest: \"@DIR@/g\"\n      ignore_errors: true\n";
     let ran = run(&play(tasks));
     let errors: Vec<(String, String)> = ran
         .results()
@@ -149,6 +149,9 @@ fn typed_errors_reach_the_event_with_their_kind_and_location() {
             ("template".to_string(), "5:18".to_string()),
             ("module".to_string(), "7:7".to_string()),
             ("invalid".to_string(), "11:7".to_string()),
+            // a bad regex and a missing `src`: the module's errors, at the task
+            ("module".to_string(), "15:7".to_string()),
+            ("module".to_string(), "21:7".to_string()),
         ]
     );
     assert!(ran.results().iter().all(|r| r.ignored));

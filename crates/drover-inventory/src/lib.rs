@@ -43,6 +43,7 @@ mod pattern;
 pub mod precedence;
 mod pyvalue;
 mod ranges;
+pub mod rewrite;
 pub mod sandbox_guard;
 mod sources;
 mod vars_dirs;

@@ -178,10 +178,13 @@ mod tests {
         }
     }
 
+    /// One row: the inventory, the edits (host, new role), the text afterwards.
+    type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a str);
+
     /// Each row: the inventory, the edits, the text afterwards (only the scalars changed).
     #[test]
     fn only_the_scalars_change() {
-        let cases: &[(&str, &[(&str, &str)], &str)] = &[
+        let cases: &[Case<'_>] = &[
             // Pigsty's flow mappings, with a comment
             (
                 "all:\n  children:\n    pg-test:\n      hosts:\n        10.10.10.11: {pg_seq: 1, pg_role: primary}  # leader\n        10.10.10.12: {pg_seq: 2, pg_role: replica}\n      vars: {pg_cluster: pg-test}\n",

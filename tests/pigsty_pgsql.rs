@@ -25,6 +25,10 @@
 //!    false` on the replica pg-test-3 it wipes it (a marker file in its data dir is gone) and
 //!    the replica is cloned again from the primary.
 //! 9. `prometheus_sd_method: static`: the same 16 exporter targets up with the same labels.
+//! 10. Identity follows Patroni without drover: after `patronictl switchover` to pg-test-2 the
+//!     Consul catalog (meta.role/service of `postgres`) and DNS (`master.pg-test`,
+//!     `primary.postgres`) follow (Patroni's callbacks, pg-failover-callback); a wrong
+//!     registration on a replica is put right by pg-register.timer.
 //!
 //! Needs Docker (with CI=true a missing Docker fails) and the package cache
 //! (sandbox/packages/fetch-packages, run here; it does nothing when the cache is current).
@@ -543,6 +547,77 @@ fn pgsql_cluster_on_consul() {
     eventually("file sd: 16 exporters up with identity labels", || {
         check_targets(&sb, &ids)
     });
+
+    // 10. identity follows Patroni without drover: a switchover moves the registration
+    // (callbacks), and pg-register.timer corrects a registration that went wrong
+    let catalog_role = |node: &str| -> Result<String, String> {
+        let out = try_sh(
+            &sb,
+            "meta",
+            "curl -sf http://127.0.0.1:8500/v1/catalog/service/postgres",
+        )?;
+        let v: Value = serde_json::from_str(&out).map_err(|e| e.to_string())?;
+        let entry = v
+            .as_array()
+            .and_then(|a| a.iter().find(|e| e["ServiceAddress"] == node || e["Address"] == node))
+            .ok_or_else(|| format!("{node} not in the catalog: {out}"))?;
+        Ok(format!(
+            "{}/{}",
+            entry["ServiceMeta"]["role"].as_str().unwrap_or(""),
+            entry["ServiceMeta"]["service"].as_str().unwrap_or("")
+        ))
+    };
+    let switched = std::time::Instant::now();
+    sh(
+        &sb,
+        "node-1",
+        "su postgres -c 'patronictl -c /pg/bin/patroni.yml switchover pg-test --leader pg-test-1 --candidate pg-test-2 --force'",
+    );
+    eventually("the registration follows a switchover", || {
+        let (new, old) = (catalog_role(&n2)?, catalog_role(&n1)?);
+        if new == "primary/pg-test-primary" && old == "replica/pg-test-replica" {
+            Ok(())
+        } else {
+            Err(format!("node-2 {new}, node-1 {old}"))
+        }
+    });
+    times.push(format!(
+        "switchover → catalog moved {:.1}s",
+        switched.elapsed().as_secs_f64()
+    ));
+    eventually("dns follows the switchover", || {
+        let got = dig(&sb, &meta, "master.pg-test.service.consul");
+        let mut want = vec![meta.clone(), n2.clone()];
+        want.sort();
+        let primaries = dig(&sb, &meta, "primary.postgres.service.consul");
+        if got == vec![n2.clone()] && primaries == want {
+            Ok(())
+        } else {
+            Err(format!("master.pg-test {got:?}, primary.postgres {primaries:?}"))
+        }
+    });
+    let log = sh(&sb, "node-2", "cat /pg/log/callback.log");
+    assert!(log.contains("on_role_change master: registered as primary"), "{log}");
+    // a registration gone wrong (a missed callback) is put right by the timer
+    let wrong_out = sh(
+        &sb,
+        "node-3",
+        "su postgres -c '/pg/bin/pg-register primary' && consul reload",
+    );
+    assert!(wrong_out.contains("[svc-changed]"), "{wrong_out}");
+    let wrong = std::time::Instant::now();
+    eventually("pg-register.timer restores the live role", || {
+        let role = catalog_role(&n3)?;
+        if role == "replica/pg-test-replica" {
+            Ok(())
+        } else {
+            Err(format!("node-3 {role}"))
+        }
+    });
+    times.push(format!(
+        "anti-entropy fixed a wrong registration in {:.1}s",
+        wrong.elapsed().as_secs_f64()
+    ));
 
     eprintln!("pigsty_pgsql timings: {}", times.join(", "));
 }

@@ -559,7 +559,10 @@ fn pgsql_cluster_on_consul() {
         let v: Value = serde_json::from_str(&out).map_err(|e| e.to_string())?;
         let entry = v
             .as_array()
-            .and_then(|a| a.iter().find(|e| e["ServiceAddress"] == node || e["Address"] == node))
+            .and_then(|a| {
+                a.iter()
+                    .find(|e| e["ServiceAddress"] == node || e["Address"] == node)
+            })
             .ok_or_else(|| format!("{node} not in the catalog: {out}"))?;
         Ok(format!(
             "{}/{}",
@@ -568,10 +571,17 @@ fn pgsql_cluster_on_consul() {
         ))
     };
     let switched = std::time::Instant::now();
-    sh(
+    // Patroni's REST API wants its credentials (/etc/patroni_env.conf); patronictl exits 0
+    // even when the switchover is refused, so its words are checked
+    let switchover = sh(
         &sb,
         "node-1",
-        "su postgres -c 'patronictl -c /pg/bin/patroni.yml switchover pg-test --leader pg-test-1 --candidate pg-test-2 --force'",
+        "set -a; . /etc/patroni_env.conf; set +a; \
+         patronictl -c /pg/bin/patroni.yml switchover pg-test --leader pg-test-1 --candidate pg-test-2 --force",
+    );
+    assert!(
+        switchover.contains("Successfully switched over"),
+        "{switchover}"
     );
     eventually("the registration follows a switchover", || {
         let (new, old) = (catalog_role(&n2)?, catalog_role(&n1)?);
@@ -593,11 +603,16 @@ fn pgsql_cluster_on_consul() {
         if got == vec![n2.clone()] && primaries == want {
             Ok(())
         } else {
-            Err(format!("master.pg-test {got:?}, primary.postgres {primaries:?}"))
+            Err(format!(
+                "master.pg-test {got:?}, primary.postgres {primaries:?}"
+            ))
         }
     });
     let log = sh(&sb, "node-2", "cat /pg/log/callback.log");
-    assert!(log.contains("on_role_change master: registered as primary"), "{log}");
+    assert!(
+        log.contains("on_role_change master: registered as primary"),
+        "{log}"
+    );
     // a registration gone wrong (a missed callback) is put right by the timer
     let wrong_out = sh(
         &sb,

@@ -23,6 +23,9 @@ pub enum Command {
     Play(PlayArgs),
     /// Show the inventory (like `ansible-inventory`).
     Inventory(InventoryArgs),
+    /// Compare the inventory's PostgreSQL identities (pg_role) with the live cluster; exit 1
+    /// on drift. `--write` sets pg_role in the YAML inventory to the live roles, in place.
+    Identity(IdentityArgs),
     /// Manage the Docker sandbox of Pigsty-shaped nodes.
     Sandbox(drover_sandbox::cli::SandboxArgs),
     /// Print a shell completion script.
@@ -124,6 +127,21 @@ pub enum OutputFormat {
     Human,
     /// One JSON event per line.
     Json,
+}
+
+/// Arguments of `drover identity`.
+#[derive(Args, Debug)]
+pub struct IdentityArgs {
+    #[command(flatten)]
+    pub inventory: InventoryOpts,
+
+    /// Set `pg_role` in the YAML inventory file(s) to the live roles (only those scalars change).
+    #[arg(long)]
+    pub write: bool,
+
+    /// Only these hosts or groups.
+    #[arg(short = 'l', long = "limit", value_name = "SUBSET")]
+    pub limit: Option<String>,
 }
 
 /// Arguments of `drover inventory`.

@@ -29,6 +29,8 @@
 //!     Consul catalog (meta.role/service of `postgres`) and DNS (`master.pg-test`,
 //!     `primary.postgres`) follow (Patroni's callbacks, pg-failover-callback); a wrong
 //!     registration on a replica is put right by pg-register.timer.
+//! 11. `drover identity` reports the inventory's drift after that switchover (exit 1);
+//!     `--write` on a copy changes the two `pg_role` scalars only; then it agrees (exit 0).
 //!
 //! Needs Docker (with CI=true a missing Docker fails) and the package cache
 //! (sandbox/packages/fetch-packages, run here; it does nothing when the cache is current).
@@ -633,6 +635,55 @@ fn pgsql_cluster_on_consul() {
         "anti-entropy fixed a wrong registration in {:.1}s",
         wrong.elapsed().as_secs_f64()
     ));
+
+    // 11. drover knows: after the switchover the inventory says pg-test-1 is primary while
+    // pg-test-2 leads. `drover identity` reports the drift (exit 1); `--write` on a copy of the
+    // inventory sets the two pg_role scalars and nothing else; then it agrees (exit 0).
+    let identity = |inv: &Path, extra: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_drover"))
+            .arg("identity")
+            .arg("-i")
+            .arg(inv)
+            .arg("-i")
+            .arg(sb.paths().connection_inventory())
+            .args(extra)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ),
+        )
+    };
+    let (code, out) = identity(&inventory, &[]);
+    assert_eq!(code, Some(1), "{out}");
+    for (host, want) in [(&n1, "replica"), (&n2, "primary")] {
+        assert!(
+            out.lines().any(|l| l.contains(host.as_str())
+                && l.contains(&format!("drift: pg_role should be {want}"))),
+            "{out}"
+        );
+    }
+    let copy = inventory.with_file_name("identity-copy.yml");
+    std::fs::copy(&inventory, &copy).unwrap();
+    let (code, out) = identity(&copy, &["--write"]);
+    assert_eq!(code, Some(0), "{out}");
+    let (before, after) = (
+        std::fs::read_to_string(&inventory).unwrap(),
+        std::fs::read_to_string(&copy).unwrap(),
+    );
+    let changed: Vec<(&str, &str)> = before
+        .lines()
+        .zip(after.lines())
+        .filter(|(a, b)| a != b)
+        .collect();
+    assert_eq!(changed.len(), 2, "{changed:?}");
+    assert_eq!(before.len(), after.len());
+    let (code, out) = identity(&copy, &[]);
+    assert_eq!(code, Some(0), "after --write: {out}");
 
     eprintln!("pigsty_pgsql timings: {}", times.join(", "));
 }

@@ -1,6 +1,7 @@
 //! One module per subcommand; `run` dispatches.
 
 mod docs;
+mod identity;
 mod inventory;
 mod play;
 
@@ -14,6 +15,7 @@ pub fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Play(args) => play::run(&args),
         Command::Inventory(args) => inventory::run(&args),
+        Command::Identity(args) => identity::run(&args),
         Command::Sandbox(args) => drover_sandbox::cli::run(args, &project_root()),
         Command::Completions(args) => docs::completions(&args),
         Command::Man(args) => docs::man(&args),

@@ -224,20 +224,33 @@ fn probe(
 /// Applies the edits to the YAML inventory files that hold each host's `pg_role`, atomically.
 fn write_edits(sources: &[PathBuf], edits: &[HostVarEdit]) -> Result<(), Diagnostic> {
     let mut pending: Vec<HostVarEdit> = edits.to_vec();
+    // why a file that lists the host could not take the edit (an anchor, a merge, ...)
+    let mut refused: BTreeMap<String, Diagnostic> = BTreeMap::new();
     for source in sources.iter().filter(|s| s.is_file()) {
         let Ok(text) = std::fs::read_to_string(source) else {
             continue;
         };
         let path = source.display().to_string();
-        let here: Vec<HostVarEdit> = pending
-            .iter()
-            .filter(|e| set_host_vars(&path, &text, std::slice::from_ref(*e)).is_ok())
-            .cloned()
-            .collect();
-        if here.is_empty() {
+        let mut out = text.clone();
+        let mut applied = Vec::new();
+        pending.retain(
+            |edit| match set_host_vars(&path, &out, std::slice::from_ref(edit)) {
+                Ok((next, done)) => {
+                    out = next;
+                    applied.extend(done);
+                    false
+                }
+                Err(diag) => {
+                    if diag.span.is_some() {
+                        refused.insert(edit.host.clone(), diag);
+                    }
+                    true
+                }
+            },
+        );
+        if applied.is_empty() {
             continue;
         }
-        let (out, applied) = set_host_vars(&path, &text, &here)?;
         let tmp = source.with_extension("drover-identity.tmp");
         std::fs::write(&tmp, out)
             .and_then(|()| std::fs::rename(&tmp, source))
@@ -251,13 +264,17 @@ fn write_edits(sources: &[PathBuf], edits: &[HostVarEdit]) -> Result<(), Diagnos
                 a.edit.value
             );
         }
-        pending.retain(|e| !here.contains(e));
     }
     if let Some(e) = pending.first() {
-        return Err(Diagnostic::error(format!(
-            "`pg_role` of host `{}` is not written in a host entry of a YAML inventory file given with -i; set it to `{}` by hand",
-            e.host, e.value
-        )));
+        let help = format!("set `pg_role` of `{}` to `{}` by hand", e.host, e.value);
+        return Err(match refused.remove(&e.host) {
+            Some(diag) => diag.with_help(help),
+            None => Diagnostic::error(format!(
+                "`pg_role` of host `{}` is not written in a host entry of a YAML inventory file given with -i",
+                e.host
+            ))
+            .with_help(help),
+        });
     }
     Ok(())
 }

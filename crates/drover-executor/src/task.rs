@@ -858,8 +858,18 @@ fn module_run(result: &ModuleResult, diffs: Vec<Diff>, round_trips: u32) -> Item
 struct Node<'t, 'a> {
     task: &'t HostTask<'a>,
     vars: &'t Vars,
+    /// What every request of the task shares, worked out at the first one.
+    ready: Option<Ready>,
     /// Requests that reached a connection.
     trips: u32,
+}
+
+/// The task's `become`, `environment` prefix and connection (the same for every request of one
+/// item: templated and looked up once, not per round trip).
+struct Ready {
+    escalation: Become,
+    env: String,
+    conn: std::sync::Arc<Box<dyn drover_connection::Connection>>,
 }
 
 impl<'t, 'a> Node<'t, 'a> {
@@ -867,28 +877,41 @@ impl<'t, 'a> Node<'t, 'a> {
         Node {
             task,
             vars,
+            ready: None,
             trips: 0,
         }
     }
 
-    async fn send_now(&mut self, mut request: Request) -> Result<Output, TaskError> {
+    async fn prepare(&self) -> Result<Ready, TaskError> {
         let task = self.task;
-        request.escalation = task.escalation(self.vars)?;
+        let escalation = task.escalation(self.vars)?;
         let env = task.environment(self.vars)?;
-        if !env.is_empty() {
-            request.script = format!("{env}{}", request.script);
-        }
         let (to, target) = task.target(self.vars)?;
-        let span = &task.task.span;
         let conn = task
             .env
             .connect(&to, target.as_ref())
             .await
-            .map_err(|e| TaskError::connection(e, span))?;
+            .map_err(|e| TaskError::connection(e, &task.task.span))?;
+        Ok(Ready {
+            escalation,
+            env,
+            conn,
+        })
+    }
+
+    async fn send_now(&mut self, mut request: Request) -> Result<Output, TaskError> {
+        let ready = match self.ready.take() {
+            Some(ready) => ready,
+            None => self.prepare().await?,
+        };
+        request.escalation = ready.escalation.clone();
+        if !ready.env.is_empty() {
+            request.script = format!("{}{}", ready.env, request.script);
+        }
         self.trips += 1;
-        conn.run(&request)
-            .await
-            .map_err(|e| TaskError::connection(e, span))
+        let out = ready.conn.run(&request).await;
+        self.ready = Some(ready);
+        out.map_err(|e| TaskError::connection(e, &self.task.task.span))
     }
 }
 

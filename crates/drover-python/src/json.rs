@@ -114,11 +114,11 @@ impl Writer<'_> {
                 self.newline(out, level);
                 out.push(']');
             }
-            Value::Object(_) if crate::number::as_number_marker(value).is_some() => {
-                let repr = crate::number::as_number_marker(value).unwrap_or_default();
-                out.push_str(crate::number::json_text(repr));
-            }
             Value::Object(map) => {
+                if let Some(repr) = crate::number::as_number_marker(value) {
+                    out.push_str(crate::number::json_text(repr));
+                    return;
+                }
                 if map.is_empty() {
                     out.push_str("{}");
                     return;

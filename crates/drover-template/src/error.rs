@@ -164,15 +164,7 @@ fn chain(error: &Error, text: &str) -> Option<Chain> {
         return None;
     }
     let before = text.get(..range.start)?;
-    let is_chain_char =
-        |c: char| c.is_alphanumeric() || matches!(c, '_' | '.' | '[' | ']' | '\'' | '"');
-    let start = before
-        .char_indices()
-        .rev()
-        .take_while(|(_, c)| is_chain_char(*c))
-        .last()
-        .map_or(before.len(), |(i, _)| i);
-    let prefix = &before[start..];
+    let prefix = &before[chain_start(before).unwrap_or(before.len())..];
     let seg_end = tail[1..].find(['.', '[']).map_or(tail.len(), |i| i + 1);
     Some(Chain {
         missing: format!("{prefix}{}", &tail[..seg_end]),
@@ -188,15 +180,19 @@ fn filter_input<'a>(error: &Error, text: &'a str, failing: &str) -> Option<&'a s
     }
     let before = text.get(..error.range()?.start)?.trim_end();
     let before = before.strip_suffix('|')?.trim_end();
+    Some(&before[chain_start(before)?..])
+}
+
+/// Where the attribute/item chain (`svc.haproxy['x']`) that ends `before` starts, if it does.
+fn chain_start(before: &str) -> Option<usize> {
     let is_chain_char =
         |c: char| c.is_alphanumeric() || matches!(c, '_' | '.' | '[' | ']' | '\'' | '"');
-    let start = before
+    before
         .char_indices()
         .rev()
         .take_while(|(_, c)| is_chain_char(*c))
-        .last()?
-        .0;
-    Some(&before[start..])
+        .last()
+        .map(|(i, _)| i)
 }
 
 /// The source text the error range covers, if any.

@@ -31,6 +31,18 @@
 //!     registration on a replica is put right by pg-register.timer.
 //! 11. `drover identity` reports the inventory's drift after that switchover (exit 1);
 //!     `--write` on a copy changes the two `pg_role` scalars only; then it agrees (exit 0).
+//! 12. `-t register` with that stale inventory registers the live roles (changed=0) and warns,
+//!     naming each drifted host, its live role and the file:line:col of its `pg_role`.
+//! 13. A switchover back to pg-test-1: the registration follows; `drover identity` agrees.
+//! 14. Failover drill (async): a client on meta writes through
+//!     `pg-test-primary.service.consul:5433`; node-1 is powered off. Within 60 s each: a new
+//!     leader, DNS (`master.pg-test` only the new primary, `pg-test-primary` the survivors),
+//!     the catalog (postgres, pgbouncer, patroni say primary), Prometheus's labels, the
+//!     client's writes. Lost acknowledged writes are reported. `drover identity` names the
+//!     drift with node-1 still off; `--write` on a copy; node-1 rejoins as a replica and is
+//!     registered so within one timer interval (30 s); identity then agrees.
+//! 15. pg-test rebuilt from that copy with `pg_conf: crit.yml` (synchronous mode), and the
+//!     drill again on its primary: no acknowledged write is lost; the old primary rejoins.
 //!
 //! Needs Docker (with CI=true a missing Docker fails) and the package cache
 //! (sandbox/packages/fetch-packages, run here; it does nothing when the cache is current).
@@ -44,6 +56,8 @@ use serde_json::Value;
 
 mod common;
 use common::{Run, eventually as poll, play_playbook, recap, sh, try_sh};
+#[path = "pigsty_pgsql/drill.rs"]
+mod drill;
 
 fn eventually(what: &str, check: impl FnMut() -> Result<(), String>) {
     poll(what, Duration::from_secs(90), check)
@@ -549,6 +563,13 @@ fn pgsql_cluster_on_consul() {
     eventually("file sd: 16 exporters up with identity labels", || {
         check_targets(&sb, &ids)
     });
+    // back to consul SD: static target files hold the inventory's roles, which a failover
+    // makes stale; consul's follow the registrations
+    let consul_sd = infra(&sb, &inventory, &["-t", "prometheus"]);
+    consul_sd.ok("prometheus_sd_method=consul again", 4);
+    eventually("consul sd again: 16 exporters up", || {
+        check_targets(&sb, &ids)
+    });
 
     // 10. identity follows Patroni without drover: a switchover moves the registration
     // (callbacks), and pg-register.timer corrects a registration that went wrong
@@ -684,6 +705,186 @@ fn pgsql_cluster_on_consul() {
     assert_eq!(before.len(), after.len());
     let (code, out) = identity(&copy, &[]);
     assert_eq!(code, Some(0), "after --write: {out}");
+
+    // 12. the register role never writes the stale inventory role over the live one: it
+    // registers the live roles (nothing changes) and warns, naming the host, its live role and
+    // where the inventory's pg_role is written
+    let register = pgsql(&sb, &inventory, &["-l", "pg-test", "-t", "register"]);
+    let changed = register.ok("-t register with the stale inventory", 3);
+    assert!(
+        changed.values().all(|c| *c == 0),
+        "-t register rewrote a registration: {changed:?}\n{}",
+        register.out
+    );
+    for (host, live, stale) in [(&n1, "replica", "primary"), (&n2, "primary", "replica")] {
+        let entry = format!("{host}: {{pg_seq: ");
+        let (line, text) = before
+            .lines()
+            .enumerate()
+            .find(|(_, l)| l.trim_start().starts_with(&entry))
+            .unwrap();
+        let col = text.find(&format!("pg_role: {stale}")).unwrap() + "pg_role: ".len() + 1;
+        let want = format!(
+            "[WARNING] {host} (pg-test-{}) is {live} live (Patroni), but pg_role at {}:{}:{col} says {stale}",
+            if host == &n1 { 1 } else { 2 },
+            inventory.display(),
+            line + 1
+        );
+        assert!(
+            register.out.contains(&want),
+            "no warning `{want}`:\n{}",
+            register.out
+        );
+    }
+    assert_eq!(catalog_role(&n2).unwrap(), "primary/pg-test-primary");
+    assert_eq!(catalog_role(&n1).unwrap(), "replica/pg-test-replica");
+
+    // 13. a switchover back to pg-test-1: the registration follows again, and the inventory
+    // agrees with the cluster (identity exit 0)
+    let back = sh(
+        &sb,
+        "node-2",
+        "set -a; . /etc/patroni_env.conf; set +a; \
+         patronictl -c /pg/bin/patroni.yml switchover pg-test --leader pg-test-2 --candidate pg-test-1 --force",
+    );
+    assert!(back.contains("Successfully switched over"), "{back}");
+    eventually("the registration follows the switchover back", || {
+        let (new, old) = (catalog_role(&n1)?, catalog_role(&n2)?);
+        if new == "primary/pg-test-primary" && old == "replica/pg-test-replica" {
+            Ok(())
+        } else {
+            Err(format!("node-1 {new}, node-2 {old}"))
+        }
+    });
+    let (code, out) = identity(&inventory, &[]);
+    assert_eq!(code, Some(0), "identity after the switchover back: {out}");
+
+    // 14. failover drill (async, the sandbox's tiny.yml): power off node-1 while a client
+    // writes through pg-test-primary.service.consul
+    let members: Vec<drill::Member> = [("node-1", &n1, 1), ("node-2", &n2, 2), ("node-3", &n3, 3)]
+        .into_iter()
+        .map(|(node, ip, seq)| drill::Member {
+            node: node.into(),
+            ip: ip.clone(),
+            seq,
+        })
+        .collect();
+    let async_drill = drill::failover(&sb, &members, &members[0]);
+    eprintln!("{}", async_drill.summary("async"));
+    times.push(async_drill.summary("async"));
+    for (what, secs) in [
+        ("leader", async_drill.leader),
+        ("dns", async_drill.dns),
+        ("catalog", async_drill.catalog),
+        ("prometheus", async_drill.prometheus),
+        ("writes", async_drill.resumed),
+    ] {
+        assert!(secs <= 60.0, "async drill: {what} took {secs:.1}s (> 60s)");
+    }
+    let promoted = async_drill.new_primary.clone();
+    // drover knows, with node-1 still off: both drifted instances named, exit 1
+    let (code, out) = identity(&inventory, &[]);
+    assert_eq!(code, Some(1), "{out}");
+    for (host, want) in [(&n1, "replica"), (&promoted.ip, "primary")] {
+        assert!(
+            out.lines().any(|l| l.contains(host.as_str())
+                && l.contains(&format!("drift: pg_role should be {want}"))),
+            "{out}"
+        );
+    }
+    let after_failover = inventory.with_file_name("after-failover.yml");
+    std::fs::copy(&inventory, &after_failover).unwrap();
+    let (code, out) = identity(&after_failover, &["--write"]);
+    assert_eq!(code, Some(0), "{out}");
+    // node-1 comes back as a replica; its registration says so within one timer interval
+    let (replica_at, registered) = drill::rejoin(&sb, &members[0], &promoted);
+    times.push(format!(
+        "node-1 rejoined as a replica {replica_at:.1}s after start, registered as replica {registered:.1}s later"
+    ));
+    assert!(registered <= 30.0, "registration took {registered:.1}s");
+    let (code, out) = identity(&after_failover, &[]);
+    assert_eq!(code, Some(0), "identity after the rejoin: {out}");
+
+    // 15. the same drill with pg_conf: crit.yml (Patroni synchronous mode): pg-test is built
+    // again from the written inventory (the live primary stays primary), and no acknowledged
+    // write is lost
+    let crit = inventory.with_file_name("crit.yml");
+    let written = std::fs::read_to_string(&after_failover).unwrap();
+    assert!(written.contains("pg_conf: tiny.yml"));
+    std::fs::write(
+        &crit,
+        written.replace(
+            "        pg_cluster: pg-test\n",
+            "        pg_cluster: pg-test\n        pg_conf: crit.yml\n",
+        ),
+    )
+    .unwrap();
+    let rebuild = pgsql(
+        &sb,
+        &crit,
+        &[
+            "-l",
+            "pg-test",
+            "-e",
+            "pg_exists_action=clean",
+            "-e",
+            "pg_disable_purge=false",
+        ],
+    );
+    rebuild.ok("pg-test rebuilt with crit.yml", 3);
+    times.push(format!(
+        "pg-test rebuilt with crit.yml {:.1}s",
+        rebuild.secs
+    ));
+    let config = sh(
+        &sb,
+        &promoted.node,
+        "patronictl -c /pg/bin/patroni.yml show-config pg-test",
+    );
+    assert!(config.contains("synchronous_mode: true"), "{config}");
+    eventually("a synchronous standby", || {
+        let members = patroni_members(&sb, &promoted.node, "pg-test");
+        let leader = members.values().filter(|m| m[0] == "Leader").count();
+        let sync = members
+            .values()
+            .filter(|m| m[0] == "Sync Standby" && m[1] == "streaming")
+            .count();
+        if leader == 1 && sync == 1 {
+            Ok(())
+        } else {
+            Err(format!("{members:?}"))
+        }
+    });
+    eventually("consul sd: 16 exporters up after the rebuild", || {
+        let mut now = ids.clone();
+        now.get_mut(&n1).unwrap().2 = "replica".into();
+        now.get_mut(&promoted.ip).unwrap().2 = "primary".into();
+        check_targets(&sb, &now)
+    });
+    let sync_drill = drill::failover(&sb, &members, &promoted);
+    eprintln!("{}", sync_drill.summary("sync"));
+    times.push(sync_drill.summary("sync"));
+    assert_eq!(
+        sync_drill.lost,
+        0,
+        "synchronous mode lost acknowledged writes: {}",
+        sync_drill.summary("sync")
+    );
+    for (what, secs) in [
+        ("leader", sync_drill.leader),
+        ("dns", sync_drill.dns),
+        ("catalog", sync_drill.catalog),
+        ("prometheus", sync_drill.prometheus),
+        ("writes", sync_drill.resumed),
+    ] {
+        assert!(secs <= 60.0, "sync drill: {what} took {secs:.1}s (> 60s)");
+    }
+    let (replica_at, registered) = drill::rejoin(&sb, &promoted, &sync_drill.new_primary);
+    times.push(format!(
+        "{} rejoined (sync) {replica_at:.1}s after start, registered {registered:.1}s later",
+        promoted.node
+    ));
+    assert!(registered <= 30.0, "registration took {registered:.1}s");
 
     eprintln!("pigsty_pgsql timings: {}", times.join(", "));
 }

@@ -9,7 +9,7 @@ use clap::{Args, Subcommand};
 
 use crate::error::{Error, Result};
 use crate::image::{self, ImageVariant};
-use crate::sandbox::{Sandbox, UpOptions, default_state_root};
+use crate::sandbox::{Power, Sandbox, UpOptions, default_state_root};
 use crate::topology::{DEFAULT_NAME, Subnet24};
 
 /// Run a Pigsty-shaped sandbox of Debian nodes in Docker (meta 10.10.10.10,
@@ -73,10 +73,13 @@ pub enum SandboxCommand {
         #[arg(long)]
         no_python: bool,
     },
-    /// Stop NODE's container (power off).
+    /// Power NODE off (every process killed at once, as in a power failure).
     Stop {
         /// Node hostname or address.
         node: String,
+        /// Shut the node down in order instead (systemd stops its units).
+        #[arg(long)]
+        graceful: bool,
     },
     /// Start a stopped NODE and wait for SSH.
     Start {
@@ -211,9 +214,17 @@ fn execute(args: SandboxArgs, repo_root: &Path) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        SandboxCommand::Stop { node } => {
-            Sandbox::open(&state_root, name)?.stop(&node)?;
-            out!("{node}: stopped");
+        SandboxCommand::Stop { node, graceful } => {
+            let how = if graceful {
+                Power::Shutdown
+            } else {
+                Power::Off
+            };
+            Sandbox::open(&state_root, name)?.stop(&node, how)?;
+            out!(
+                "{node}: {}",
+                if graceful { "shut down" } else { "powered off" }
+            );
             Ok(ExitCode::SUCCESS)
         }
         SandboxCommand::Start { node } => {

@@ -26,7 +26,7 @@ pub mod topology;
 pub use error::{Error, Result};
 pub use image::ImageVariant;
 pub use sandbox::{
-    LABEL, NODE_LABEL, NodeStatus, Sandbox, UpOptions, UpTimings, default_state_root,
+    LABEL, NODE_LABEL, NodeStatus, Power, Sandbox, UpOptions, UpTimings, default_state_root,
     package_cache, ssh_banner,
 };
 pub use topology::{DEFAULT_NAME, Subnet24};

@@ -107,6 +107,15 @@ pub struct Sandbox {
     state: SandboxState,
 }
 
+/// How [`Sandbox::stop`] stops a node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Power {
+    /// A power failure: every process is killed at once.
+    Off,
+    /// An orderly shutdown (systemd stops the units).
+    Shutdown,
+}
+
 impl Sandbox {
     /// Brings sandbox `opts.name` up: builds the image if needed, creates
     /// the network and nodes, writes SSH material and inventories, and waits
@@ -419,10 +428,15 @@ impl Sandbox {
         docker(args)
     }
 
-    /// Stops `node`'s container (systemd shuts down as on a power-off).
-    pub fn stop(&self, node: &str) -> Result<()> {
+    /// Stops `node`'s container. [`Power::Off`] pulls the plug (SIGKILL to every process:
+    /// nothing is flushed or shut down, as in a power failure); [`Power::Shutdown`] lets
+    /// systemd shut the node down in order.
+    pub fn stop(&self, node: &str, how: Power) -> Result<()> {
         let node = self.node(node)?;
-        docker(["stop", "--time", "20", &node.spec.container]).map(|_| ())
+        match how {
+            Power::Off => docker(["kill", "--signal", "KILL", &node.spec.container]).map(|_| ()),
+            Power::Shutdown => docker(["stop", "--time", "20", &node.spec.container]).map(|_| ()),
+        }
     }
 
     /// Starts a stopped node again and waits until it answers over SSH.

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use drover_sandbox::testing::{TestSandbox, repo_root, require_docker};
-use drover_sandbox::{ImageVariant, LABEL, Sandbox, UpOptions, docker, image};
+use drover_sandbox::{ImageVariant, LABEL, Power, Sandbox, UpOptions, docker, image};
 
 const NODE_TIMEOUT: Duration = Duration::from_secs(120);
 
@@ -114,7 +114,7 @@ fn four_node_sandbox_lifecycle() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("Host key verification failed"));
 
     // stop/start: unreachable while stopped, back after start.
-    sb.stop("node-3").expect("stop");
+    sb.stop("node-3", Power::Off).expect("stop");
     assert!(!reachable(&sb, "node-3"), "stopped node-3 still answers");
     sb.start("node-3", NODE_TIMEOUT).expect("start");
     assert!(reachable(&sb, "node-3"));

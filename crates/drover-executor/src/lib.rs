@@ -274,6 +274,7 @@ impl Executor {
     /// Wraps a variable map with `hostvars`.
     pub(crate) fn vars(&self, map: Map<String, Value>) -> Vars {
         Vars::new(map).with_hostvars(Arc::new(HostVarsView {
+            inventory: self.inventory.clone(),
             inventory_vars: self.inventory_vars.clone(),
             extra_vars: self.hostvars_extra.clone(),
             states: self.states.clone(),
@@ -387,6 +388,8 @@ async fn interrupt_signal() {
 /// over them (as Ansible's `hostvars`, which are `get_vars(host)`), templated lazily in that
 /// host's context by the templating layer.
 struct HostVarsView {
+    /// Where inventory variables are written (`drover_var_origin`).
+    inventory: Arc<Inventory>,
     inventory_vars: Arc<HashMap<String, Map<String, Value>>>,
     extra_vars: Arc<Map<String, Value>>,
     states: Arc<Mutex<IndexMap<String, HostState>>>,
@@ -420,5 +423,9 @@ impl HostVarsSource for HostVarsView {
             map.insert(k.clone(), v.clone());
         }
         Some(map)
+    }
+
+    fn var_origin(&self, host: &str, var: &str) -> Option<String> {
+        self.inventory.var_origin(host, var)
     }
 }

@@ -268,6 +268,18 @@ fn engine_modules_set_facts_and_include_vars() {
 }
 
 #[test]
+fn drover_var_origin_names_the_inventory_line_of_the_current_hosts_var() {
+    // `a ansible_connection=local pg_role=primary`: the value starts in column 36
+    let tasks = "    - assert:\n        that:\n          - lookup('drover_var_origin', 'pg_role').endswith('/hosts:1:36')\n          - lookup('drover_var_origin', 'pg_nope') == ''\n";
+    let ran = run_with(
+        &play(tasks),
+        "a ansible_connection=local pg_role=primary\n",
+        false,
+    );
+    assert_eq!(ran.statuses(), [Status::Ok], "{:?}", ran.results());
+}
+
+#[test]
 fn registered_results_are_data_not_templates() {
     let tasks = "    - command: echo '{{ '{{' }} x {{ '}}' }}'\n      register: r\n    - set_fact:\n        seen: \"{{ r.stdout }}\"\n    - assert:\n        that: r.stdout == '{' ~ '{ x }' ~ '}'\n";
     let ran = run(&format!(

@@ -7,6 +7,8 @@ use std::collections::{HashMap, HashSet};
 use drover_diag::Span;
 use serde_json::{Map, Value};
 
+use crate::origin::{self, Origin, Origins};
+
 /// Index of a group in [`Data::groups`].
 pub type GroupId = usize;
 /// Index of a host in [`Data::hosts`].
@@ -24,6 +26,8 @@ pub struct Group {
     pub name: String,
     /// Variables set in the inventory file (`vars:` or `[g:vars]`), in order.
     pub vars: Map<String, Value>,
+    /// Where each of [`Group::vars`] is written (when known).
+    pub origins: Origins,
     /// Child groups in the order they were added.
     pub children: Vec<GroupId>,
     /// Parent groups in the order they were added.
@@ -45,6 +49,9 @@ pub struct Host {
     pub name: String,
     /// Variables set in inventory files, in order (including `inventory_file`/`inventory_dir`).
     pub vars: Map<String, Value>,
+    /// Where each of [`Host::vars`] is written (when known; never for `inventory_file` and
+    /// `inventory_dir`).
+    pub origins: Origins,
     /// Groups listing this host directly.
     pub direct_groups: Vec<GroupId>,
     /// Where the host first appears in an inventory file.
@@ -110,6 +117,7 @@ impl Data {
         self.groups.push(Group {
             name: name.to_string(),
             vars: Map::new(),
+            origins: Origins::new(),
             children: Vec::new(),
             parents: Vec::new(),
             hosts: Vec::new(),
@@ -122,7 +130,8 @@ impl Data {
     }
 
     /// Adds a host unless it exists (then `port` is ignored, as in Ansible), and adds it to
-    /// `group`. New hosts get `ansible_port` (when given) and `inventory_file`/`inventory_dir`.
+    /// `group`. New hosts get `ansible_port` (when given; its origin is `span`, the host key
+    /// holding it) and `inventory_file`/`inventory_dir`.
     pub fn add_host(
         &mut self,
         name: &str,
@@ -136,14 +145,18 @@ impl Data {
             None => {
                 let id = self.hosts.len();
                 let mut vars = Map::new();
+                let mut origins = Origins::new();
                 if let Some(port) = port {
                     vars.insert("ansible_port".into(), Value::from(port));
+                    let origin = span.clone().map(Origin::Span);
+                    origin::record(&mut origins, "ansible_port", origin);
                 }
                 vars.insert("inventory_file".into(), source.file.clone());
                 vars.insert("inventory_dir".into(), source.dir.clone());
                 self.hosts.push(Host {
                     name: name.to_string(),
                     vars,
+                    origins,
                     direct_groups: Vec::new(),
                     span: span.clone(),
                     occurrences: Vec::new(),
@@ -196,13 +209,15 @@ impl Data {
         Ok(())
     }
 
-    /// Sets a group variable; `ansible_group_priority` sets the priority instead (Python's
-    /// `int(value)`; values `int()` rejects with a `TypeError` are ignored, as in Ansible).
+    /// Sets a group variable written at `span` (if known); `ansible_group_priority` sets the
+    /// priority instead (Python's `int(value)`; values `int()` rejects with a `TypeError` are
+    /// ignored, as in Ansible).
     pub fn set_group_var(
         &mut self,
         group: GroupId,
         key: String,
         value: Value,
+        span: Option<Span>,
     ) -> Result<(), String> {
         if key == "ansible_group_priority" {
             if let Some(p) = python_int_of(&value)? {
@@ -210,13 +225,18 @@ impl Data {
             }
             return Ok(());
         }
-        self.groups[group].vars.insert(key, value);
+        let g = &mut self.groups[group];
+        origin::record(&mut g.origins, &key, span.map(Origin::Span));
+        g.vars.insert(key, value);
         Ok(())
     }
 
-    /// Sets a host variable (replacing any previous value: `hash_behaviour=replace`).
-    pub fn set_host_var(&mut self, host: HostId, key: String, value: Value) {
-        self.hosts[host].vars.insert(key, value);
+    /// Sets a host variable written at `span` (if known), replacing any previous value
+    /// (`hash_behaviour=replace`) and its origin.
+    pub fn set_host_var(&mut self, host: HostId, key: String, value: Value, span: Option<Span>) {
+        let h = &mut self.hosts[host];
+        origin::record(&mut h.origins, &key, span.map(Origin::Span));
+        h.vars.insert(key, value);
     }
 
     /// Every ancestor of a group (not itself).

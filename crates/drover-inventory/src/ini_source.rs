@@ -104,7 +104,10 @@ pub fn parse(data: &mut Data, src: &Arc<Source>, source: &SourceInfo) -> Result<
                     .with_help("write one `name=value` per line in a :vars section"));
                 };
                 let g = data.group(&group).unwrap_or(crate::data::UNGROUPED);
-                data.set_group_var(g, py_strip(k).to_string(), ini_value(py_strip(v)))
+                let value = py_strip(v);
+                let at = offset_in(line, value);
+                let span = line_span.sub(at, at + value.len());
+                data.set_group_var(g, py_strip(k).to_string(), ini_value(value), Some(span))
                     .map_err(err)?;
             }
             State::Children => {
@@ -210,6 +213,9 @@ fn parse_host_line(
         ))
         .with_help("name YAML inventories with a .yml or .yaml extension"));
     }
+    // The host name token's span (the first word of the line).
+    let first_len = line.find([' ', '\t']).unwrap_or(line.len());
+    let mut search_from = first_len;
     let mut vars = Vec::new();
     for t in &tokens[1..] {
         let Some((k, v)) = t.split_once('=') else {
@@ -218,10 +224,16 @@ fn parse_host_line(
             ))
             .with_help("separate variables with spaces and quote values containing spaces: `host1 x=\"a b\"`"));
         };
-        vars.push((k.to_string(), ini_value(v)));
+        // The value's position, or the line's when quoting hides it.
+        let span = match assignment_value_at(line, k, search_from) {
+            Some(at) => {
+                search_from = at;
+                line_span.sub(at, at + v.len())
+            }
+            None => line_span.clone(),
+        };
+        vars.push((k.to_string(), ini_value(v), span));
     }
-    // The host name token's span (the first word of the line).
-    let first_len = line.find([' ', '\t']).unwrap_or(line.len());
     let host_span = line_span.sub(0, first_len);
     let g = data.group(group).unwrap_or(crate::data::UNGROUPED);
     for host in hosts {
@@ -229,11 +241,34 @@ fn parse_host_line(
             return Err(err("empty host name".into()));
         }
         let id = data.add_host(&host, Some(g), port, Some(host_span.clone()), source);
-        for (k, v) in &vars {
-            data.set_host_var(id, k.clone(), v.clone());
+        for (k, v, span) in &vars {
+            data.set_host_var(id, k.clone(), v.clone(), Some(span.clone()));
         }
     }
     Ok(())
+}
+
+/// The byte offset of `inner`, a subslice of `outer`, within `outer`.
+fn offset_in(outer: &str, inner: &str) -> usize {
+    (inner.as_ptr() as usize)
+        .saturating_sub(outer.as_ptr() as usize)
+        .min(outer.len())
+}
+
+/// Where the value of the `key=value` word for `key` starts in a host line, searching from
+/// byte `from`: the first `key=` that starts a word. `None` when quoting hides it (e.g.
+/// `"key"=value`).
+fn assignment_value_at(line: &str, key: &str, from: usize) -> Option<usize> {
+    let needle = format!("{key}=");
+    let mut at = from;
+    while let Some(found) = line.get(at..)?.find(&needle) {
+        let start = at + found;
+        if line[..start].ends_with([' ', '\t']) {
+            return Some(start + needle.len());
+        }
+        at = start + needle.len();
+    }
+    None
 }
 
 #[cfg(test)]
@@ -276,6 +311,25 @@ mod tests {
         let d = load("[p:children]\nc\n[c]\nh\n").unwrap();
         let p = d.group("p").unwrap();
         assert_eq!(d.groups[p].children, [d.group("c").unwrap()]);
+    }
+
+    #[test]
+    fn values_keep_their_positions() {
+        let d = load("[web]\nw1 a=1 x=\"b=1\" b=2\n[web:vars]\nv = 5 # c\n").unwrap();
+        let w1 = &d.hosts[d.host("w1").unwrap()];
+        let at = |k: &str| w1.origins.get(k).map(|o| o.location());
+        assert_eq!(at("a").as_deref(), Some("hosts:2:6"));
+        assert_eq!(at("x").as_deref(), Some("hosts:2:10"));
+        // `b=` inside the quoted value of x is not b's
+        assert_eq!(at("b").as_deref(), Some("hosts:2:18"));
+        let web = &d.groups[d.group("web").unwrap()];
+        let v = web.origins.get("v").map(|o| o.location());
+        assert_eq!(v.as_deref(), Some("hosts:4:5"));
+        // a key hidden by quotes: the line
+        let d = load("w2 \"q\"=1\n").unwrap();
+        let w2 = &d.hosts[d.host("w2").unwrap()];
+        let q = w2.origins.get("q").map(|o| o.location());
+        assert_eq!(q.as_deref(), Some("hosts:1:1"));
     }
 
     #[test]

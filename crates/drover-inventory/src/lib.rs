@@ -8,6 +8,8 @@
 //!   part of `all`).
 //! - `group_vars/` and `host_vars/` beside each source and beside the playbook
 //!   ([`Inventory::set_playbook_dir`]), with Ansible's precedence (see [`precedence`]).
+//! - Where each variable is written ([`Inventory::var_origin`]): `path:line:col` of its value
+//!   in a YAML or INI inventory or a YAML vars file, the path of a JSON vars file.
 //! - Host patterns ([`Inventory::select`]) and `--limit` ([`Inventory::set_limit`]).
 //! - `ansible-inventory --list/--host/--graph` output ([`Inventory::list_json`],
 //!   [`Inventory::host_json`], [`Inventory::graph`], [`to_python_json`]).
@@ -38,6 +40,7 @@ mod connection;
 mod data;
 pub mod identity;
 mod ini_source;
+mod origin;
 mod output;
 mod pattern;
 pub mod precedence;
@@ -290,6 +293,38 @@ impl Inventory {
             &self.inventory_vars,
             self.playbook_vars.as_ref(),
         ))
+    }
+
+    /// Where the value `host_vars(host)[var]` holds is written: `path:line:col` of the value
+    /// ([`drover_diag::Span::location`]) in a YAML or INI inventory file or a YAML
+    /// `group_vars`/`host_vars` file, or just the path of a JSON vars file (which keeps no
+    /// positions). A host var written in the inventory over a group var gives the host's line.
+    ///
+    /// `None` for an unknown host, for a variable that is not an inventory-level variable of
+    /// the host (undefined, a role default, a fact...), and for the ones the loader sets
+    /// (`inventory_file`, `inventory_dir`, the implicit localhost's `ansible_connection`).
+    ///
+    /// ```
+    /// use drover_inventory::Inventory;
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let path = dir.path().join("inv.yml");
+    /// # std::fs::write(&path, "all:\n  hosts:\n    h1: {pg_role: primary}\n").unwrap();
+    /// let inv = Inventory::load(&[path.clone()])?.inventory;
+    /// let at = format!("{}:3:19", path.display());
+    /// assert_eq!(inv.var_origin("h1", "pg_role"), Some(at));
+    /// assert_eq!(inv.var_origin("h1", "pg_seq"), None);
+    /// # Ok::<(), drover_diag::Diagnostic>(())
+    /// ```
+    pub fn var_origin(&self, host: &str, var: &str) -> Option<String> {
+        let target = self.target(host)?;
+        precedence::origin(
+            &self.data,
+            &target,
+            &self.inventory_vars,
+            self.playbook_vars.as_ref(),
+            var,
+        )
+        .map(|o| o.location())
     }
 
     /// The `groups` magic variable: each group with its hosts (including `all` and

@@ -1,15 +1,45 @@
 //! `group_vars/` and `host_vars/` beside an inventory source or a playbook (Ansible's
 //! `host_group_vars` vars plugin): for an entity `name`, the first of `name`, `name.yml`,
 //! `name.yaml`, `name.json` that exists; a directory is read recursively, files in sorted
-//! order, and merged (later files replace earlier keys).
+//! order, and merged (later files replace earlier keys). Each variable keeps where it is
+//! written: its value's position in a YAML file, or the file alone for JSON.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use drover_diag::{Diagnostic, did_you_mean};
+use drover_yaml::Node;
 use serde_json::{Map, Value};
 
+use crate::origin::{Origin, Origins};
+
 const EXTENSIONS: [&str; 3] = [".yml", ".yaml", ".json"];
+
+/// The variables of one group or host from its files, merged, and where each is written.
+#[derive(Debug, Clone, Default)]
+pub struct FileVars {
+    /// The merged variables.
+    pub vars: Map<String, Value>,
+    /// Where each variable's winning value is written.
+    pub origins: Origins,
+}
+
+impl FileVars {
+    /// Adds `other` over these variables (its keys win, with their origins).
+    fn extend(&mut self, other: FileVars) {
+        self.vars.extend(other.vars);
+        self.origins.extend(other.origins);
+    }
+
+    /// Every variable of `vars` written somewhere in the file `path`.
+    fn whole_file(vars: Map<String, Value>, path: &Path) -> FileVars {
+        let origins = vars
+            .keys()
+            .map(|k| (k.clone(), Origin::File(path.to_path_buf())))
+            .collect();
+        FileVars { vars, origins }
+    }
+}
 
 /// The variables one directory's `group_vars/` and `host_vars/` give each group and host.
 #[derive(Debug, Clone, Default)]
@@ -17,9 +47,9 @@ pub struct VarsDir {
     /// The directory holding `group_vars/` and `host_vars/`.
     pub dir: PathBuf,
     /// Merged variables per group name (only groups with files).
-    pub group_vars: HashMap<String, Map<String, Value>>,
+    pub group_vars: HashMap<String, FileVars>,
     /// Merged variables per host name (only hosts with files).
-    pub host_vars: HashMap<String, Map<String, Value>>,
+    pub host_vars: HashMap<String, FileVars>,
 }
 
 impl VarsDir {
@@ -49,7 +79,7 @@ fn load_kind(
     names: &[&str],
     warn_unknown: bool,
     warnings: &mut Vec<Diagnostic>,
-) -> Result<HashMap<String, Map<String, Value>>, Diagnostic> {
+) -> Result<HashMap<String, FileVars>, Diagnostic> {
     let base = dir.join(subdir);
     let mut out = HashMap::new();
     if !base.exists() {
@@ -68,13 +98,11 @@ fn load_kind(
             continue;
         }
         let files = find_vars_files(&base, name);
-        let mut merged = Map::new();
+        let mut merged = FileVars::default();
         for file in files {
-            for (k, v) in load_vars_file(&file, warnings)? {
-                merged.insert(k, v);
-            }
+            merged.extend(load_vars_file(&file, warnings)?);
         }
-        if !merged.is_empty() {
+        if !merged.vars.is_empty() {
             out.insert((*name).to_string(), merged);
         }
     }
@@ -138,10 +166,7 @@ fn dir_vars_files(dir: &Path, found: &mut Vec<PathBuf>) {
 }
 
 /// Loads one vars file: a YAML/JSON mapping (an empty file gives nothing).
-pub fn load_vars_file(
-    path: &Path,
-    warnings: &mut Vec<Diagnostic>,
-) -> Result<Map<String, Value>, Diagnostic> {
+pub fn load_vars_file(path: &Path, warnings: &mut Vec<Diagnostic>) -> Result<FileVars, Diagnostic> {
     if let Ok(text) = std::fs::read_to_string(path)
         && text.starts_with("$ANSIBLE_VAULT")
     {
@@ -156,7 +181,7 @@ pub fn load_vars_file(
         && let Ok(value) = serde_json::from_str::<Value>(&text)
         && let Value::Object(map) = value
     {
-        return Ok(map);
+        return Ok(FileVars::whole_file(map, path));
     }
     // ansible-playbook and ansible-inventory: a vars file they cannot parse, or that is not a
     // mapping, is a parse error (exit 4)
@@ -164,16 +189,16 @@ pub fn load_vars_file(
     let loaded = drover_yaml::load_file(path).map_err(parse_error)?;
     warnings.extend(loaded.warnings.iter().cloned());
     let Some(node) = loaded.single().map_err(parse_error)? else {
-        return Ok(Map::new());
+        return Ok(FileVars::default());
     };
     crate::yaml_source::reject_vault(&node)?;
     match node.to_json() {
-        Value::Object(map) => Ok(map),
+        Value::Object(map) => Ok(yaml_file_vars(map, &node, path)),
         // Ansible's `if new_data:` skips falsy data such as `[]`, `""`, `0`, `false`.
-        Value::Array(a) if a.is_empty() => Ok(Map::new()),
-        Value::String(s) if s.is_empty() => Ok(Map::new()),
-        Value::Bool(false) => Ok(Map::new()),
-        Value::Number(n) if n.as_f64() == Some(0.0) => Ok(Map::new()),
+        Value::Array(a) if a.is_empty() => Ok(FileVars::default()),
+        Value::String(s) if s.is_empty() => Ok(FileVars::default()),
+        Value::Bool(false) => Ok(FileVars::default()),
+        Value::Number(n) if n.as_f64() == Some(0.0) => Ok(FileVars::default()),
         _ => Err(Diagnostic::error(format!(
             "variables file `{}` must hold a mapping of variable names to values, found {}",
             path.display(),
@@ -183,6 +208,20 @@ pub fn load_vars_file(
         .with_help("write `name: value` lines at the top level of the file")
         .with_exit_code(4)),
     }
+}
+
+/// The variables of a YAML vars file, each at its value's position in `node` (the file's
+/// mapping; a later duplicate key wins, as in [`Node::to_json`]), or at the file when the
+/// mapping does not list it.
+fn yaml_file_vars(vars: Map<String, Value>, node: &Node, path: &Path) -> FileVars {
+    let mut out = FileVars::whole_file(vars, path);
+    if let Some(map) = node.as_map() {
+        for (k, v) in map.iter() {
+            out.origins
+                .insert(k.key_string(), Origin::Span(v.span.clone()));
+        }
+    }
+    out
 }
 
 fn warn_unmatched(base: &Path, subdir: &str, names: &[&str], warnings: &mut Vec<Diagnostic>) {
@@ -240,9 +279,9 @@ mod tests {
         std::fs::write(gv.join("wbe.yml"), "z: 1\n").unwrap();
         let mut w = Vec::new();
         let v = VarsDir::load(tmp.path(), &["all", "web"], &[], true, &mut w).unwrap();
-        assert_eq!(v.group_vars["all"]["a"], json!(1));
-        assert_eq!(v.group_vars["web"]["x"], json!("b"));
-        assert_eq!(v.group_vars["web"]["y"], json!("c"));
+        assert_eq!(v.group_vars["all"].vars["a"], json!(1));
+        assert_eq!(v.group_vars["web"].vars["x"], json!("b"));
+        assert_eq!(v.group_vars["web"].vars["y"], json!("c"));
         assert_eq!(w.len(), 1, "{w:?}");
         assert!(w[0].message.contains("wbe.yml"), "{}", w[0].message);
     }
@@ -268,7 +307,7 @@ mod tests {
         )
         .unwrap();
         let v = VarsDir::load(tmp.path(), &["all"], &[], true, &mut Vec::new()).unwrap();
-        assert_eq!(v.group_vars["all"]["n"], json!(1000.0));
+        assert_eq!(v.group_vars["all"].vars["n"], json!(1000.0));
         let e = VarsDir::load(tmp.path(), &["web"], &[], true, &mut Vec::new()).unwrap_err();
         assert!(e.message.contains("vault"), "{}", e.message);
         assert!(e.location().unwrap().ends_with("web.yml:1:9"));

@@ -1,7 +1,7 @@
 //! YAML inventories (Ansible's `yaml` inventory plugin): top-level keys are groups, each a
 //! mapping with `hosts`, `children` and `vars`.
 
-use drover_diag::{Diagnostic, did_you_mean};
+use drover_diag::{Diagnostic, Span, did_you_mean};
 use drover_yaml::{Node, NodeValue};
 use serde_json::Value;
 
@@ -137,7 +137,7 @@ fn parse_group(
         match section {
             "vars" => {
                 for (k, v) in &entries {
-                    data.set_group_var(group, k.key_string(), v.to_json())
+                    data.set_group_var(group, k.key_string(), v.to_json(), Some(v.span.clone()))
                         .map_err(|m| Diagnostic::error(m).with_span(v.span.clone()))?;
                 }
             }
@@ -190,11 +190,12 @@ fn parse_host(
     };
     let (hosts, port) = expand_host_pattern(pattern)
         .map_err(|m| Diagnostic::error(m).with_span(key.span.clone()))?;
-    let var_entries: Vec<(String, Value)> = match &vars.value {
+    // (name, value, where the value is written)
+    let var_entries: Vec<(String, Value, Span)> = match &vars.value {
         NodeValue::Null => Vec::new(),
         NodeValue::Map(m) => m
             .iter()
-            .map(|(k, v)| (k.key_string(), v.to_json()))
+            .map(|(k, v)| (k.key_string(), v.to_json(), v.span.clone()))
             .collect(),
         _ => {
             return Err(Diagnostic::error(format!(
@@ -212,8 +213,8 @@ fn parse_host(
             return Err(Diagnostic::error("empty host name").with_span(key.span.clone()));
         }
         let id = data.add_host(&host, Some(group), port, Some(key.span.clone()), source);
-        for (k, v) in &var_entries {
-            data.set_host_var(id, k.clone(), v.clone());
+        for (k, v, span) in &var_entries {
+            data.set_host_var(id, k.clone(), v.clone(), Some(span.clone()));
         }
     }
     Ok(())

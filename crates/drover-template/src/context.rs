@@ -35,6 +35,15 @@ pub trait HostVarsSource: Send + Sync {
     /// The merged variables of `host` (inventory, group/host vars, facts), or `None` when the host
     /// is unknown. Values may contain `{{ }}`; they are templated in that host's context.
     fn host_vars(&self, host: &str) -> Option<Map<String, Value>>;
+    /// Where the inventory writes `host`'s variable `var`, as `path:line:col` of the value
+    /// (or just the path when only the file is known); `None` when it is not an inventory-level
+    /// variable of `host` or the place is unknown. This is the inventory's definition even when
+    /// a higher-precedence source (play vars, facts, `-e`) overrides the value. Read by the
+    /// `drover_var_origin` lookup; the default knows no places.
+    fn var_origin(&self, host: &str, var: &str) -> Option<String> {
+        let _ = (host, var);
+        None
+    }
 }
 
 /// Variable maps stacked lowest-precedence first (for example host vars, then loop variables);
@@ -151,6 +160,12 @@ impl Shared {
     /// Takes the warnings recorded so far.
     pub fn take_warnings(&self) -> Vec<Diagnostic> {
         std::mem::take(&mut *lock(&self.warnings))
+    }
+
+    /// Where the inventory writes `host`'s variable `var` ([`HostVarsSource::var_origin`]);
+    /// `None` without a hostvars source.
+    pub fn var_origin(&self, host: &str, var: &str) -> Option<String> {
+        self.hostvars.as_ref()?.var_origin(host, var)
     }
 
     /// Whether `name` is a variable of the current host (set, even if its value fails).

@@ -40,7 +40,9 @@
 //!
 //! - Python `%` string formatting, `{% include %}`/`{% import %}`/`{% extends %}`, globals such as
 //!   `now()`, and mutating methods (`list.append`, `dict.update`) are refused.
-//! - Lookups: `file`, `template`, `env`, `vars` only. `ipaddr`: a documented subset of queries.
+//! - Lookups: `file`, `template`, `env`, `vars` only, plus drover's `drover_var_origin` (where
+//!   the inventory writes a variable of the current host, `""` when unknown; see
+//!   [`HostVarsSource::var_origin`]). `ipaddr`: a documented subset of queries.
 //!   `version` tests: the default (loose) comparison only. `hash`: md5/sha1/sha2 family.
 //!   Any other filter, test, lookup or query is an "unknown ..." error naming it.
 //!

@@ -1,8 +1,18 @@
-//! `lookup()`, `query()`/`q()`: the `file`, `template`, `env` and `vars` lookup plugins.
+//! `lookup()`, `query()`/`q()`: the `file`, `template`, `env` and `vars` lookup plugins, and
+//! drover's own `drover_var_origin`.
 //!
 //! Files are found relative to the search paths the caller gave in [`crate::Vars`]: for each
 //! directory `d`, `d/files/<name>` (`d/templates/<name>` for templates) then `d/<name>`, like
 //! Ansible's `find_file_in_search_path`. Unknown lookup plugins are errors naming them.
+//!
+//! `lookup('drover_var_origin', 'pg_role')` is where the inventory writes the current host's
+//! (`inventory_hostname`'s) variable `pg_role`: `path:line:col` of the value in an inventory or
+//! YAML vars file (e.g. `/pigsty/inventory/sandbox.yml:58:43`), or just the path of a JSON
+//! vars file; the empty string when that is unknown (not an inventory variable of the host,
+//! no `inventory_hostname`, no [`crate::HostVarsSource`]), so a role can write
+//! `{{ lookup('drover_var_origin', 'pg_role') or 'the inventory' }}`. It reports the
+//! inventory's definition even when play vars, facts or `-e` override the value. Several terms
+//! give one place each (joined with `,` by `lookup`, a list from `query`).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -15,7 +25,7 @@ use crate::environment::op_error;
 use crate::filters::to_text;
 use crate::value::{eval_concat, to_engine};
 
-const SUPPORTED: &str = "file, template, env, vars";
+const SUPPORTED: &str = "file, template, env, vars, drover_var_origin";
 
 pub fn register(env: &mut Environment<'static>) {
     env.add_function(
@@ -118,6 +128,7 @@ fn run(
             }
             out
         }
+        "drover_var_origin" => var_origins(state, &flat)?,
         other => {
             return Err(op_error(format!(
                 "lookup plugin `{other}` is not supported by drover (supported: {SUPPORTED})"
@@ -138,6 +149,24 @@ fn run(
     Ok(Value::from(
         results.iter().map(to_text).collect::<Vec<_>>().join(","),
     ))
+}
+
+/// `drover_var_origin`: where the inventory writes each named variable of the current host,
+/// `""` when unknown.
+fn var_origins(state: &State, terms: &[Value]) -> Result<Vec<Value>, Error> {
+    let vars = root(state)?;
+    let host = state
+        .lookup("inventory_hostname")
+        .and_then(|v| v.as_str().map(String::from));
+    Ok(terms
+        .iter()
+        .map(|term| {
+            let origin = host
+                .as_deref()
+                .and_then(|h| vars.shared().var_origin(h, &to_text(term)));
+            Value::from(origin.unwrap_or_default())
+        })
+        .collect())
 }
 
 fn find(search_paths: &[PathBuf], subdir: &str, name: &str) -> Result<PathBuf, Error> {

@@ -847,7 +847,7 @@ fn pgsql_cluster_on_consul() {
         let leader = members.values().filter(|m| m[0] == "Leader").count();
         let sync = members
             .values()
-            .filter(|m| m[0] == "Sync Standby" && m[1] == "streaming")
+            .filter(|m| m[0] == "Sync Standby" && ["running", "streaming"].contains(&m[1].as_str()))
             .count();
         if leader == 1 && sync == 1 {
             Ok(())

@@ -264,8 +264,10 @@ fn identity(args: &IdentityArgs) -> Result<ExitCode, Diagnostic> {
         Some(Value::Number(n)) => Some(n.to_string()),
         _ => None,
     };
+    let selected = inventory.select("all")?;
+    crate::exit::warn_all(&selected.warnings);
     let mut rows = Vec::new();
-    for host in inventory.hosts() {
+    for host in &selected.hosts {
         let vars = inventory.host_vars(host).unwrap_or_default();
         if let Some(cluster) = text(&vars, "pg_cluster") {
             rows.push(Row {
@@ -279,7 +281,7 @@ fn identity(args: &IdentityArgs) -> Result<ExitCode, Diagnostic> {
     }
     if rows.is_empty() {
         return Err(
-            Diagnostic::error("no host of the inventory has `pg_cluster`").with_help(
+            Diagnostic::error("no selected host of the inventory has `pg_cluster`").with_help(
                 "drover identity compares PostgreSQL identities (pg_cluster, pg_seq, pg_role)",
             ),
         );
@@ -316,13 +318,7 @@ fn identity(args: &IdentityArgs) -> Result<ExitCode, Diagnostic> {
         };
         println!(
             "{:<12} {:>3}  {:<15} {:<9} {:<11} {:<12} {:<20} {verdict}",
-            row.cluster,
-            row.seq,
-            row.host,
-            row.inventory,
-            row.live().unwrap_or(&row.own),
-            row.patroni,
-            row.consul_tags
+            row.cluster, row.seq, row.host, row.inventory, row.own, row.patroni, row.consul_tags
         );
     }
     if stale > 0 {

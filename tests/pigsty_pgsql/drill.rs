@@ -17,6 +17,7 @@ use crate::common::{sh, try_sh};
 /// The client, run on meta as `drill-client <seconds>`: stops early when /tmp/drill.stop
 /// exists. Each acknowledged INSERT appends `<id> <epoch seconds>` to /tmp/drill.acks.
 const CLIENT: &str = r#"#!/bin/sh
+echo $$ > /tmp/drill.pid
 end=$(( $(date +%s) + $1 ))
 i=0
 : > /tmp/drill.acks
@@ -141,14 +142,15 @@ pub fn failover(sb: &TestSandbox, members: &[Member], primary: &Member) -> Drill
         sb,
         "meta",
         &format!(
-            "cat > /tmp/drill-client <<'EOF'\n{CLIENT}EOF\nchmod +x /tmp/drill-client; \
+            "rm -f /tmp/drill.acks /tmp/drill.stop /tmp/drill.pid; \
+             cat > /tmp/drill-client <<'EOF'\n{CLIENT}EOF\nchmod +x /tmp/drill-client; \
              setsid /tmp/drill-client 400 </dev/null >/tmp/drill.out 2>&1 &"
         ),
     );
     // writes flow before the power-off
     super::eventually("the drill client writes", || {
         let n = try_sh(sb, "meta", "wc -l < /tmp/drill.acks")?;
-        if n.trim().parse::<u64>().unwrap_or(0) >= 20 {
+        if n.trim().parse::<u64>().unwrap_or(0) >= 100 {
             Ok(())
         } else {
             Err(format!("{} acknowledged writes", n.trim()))
@@ -217,12 +219,13 @@ pub fn failover(sb: &TestSandbox, members: &[Member], primary: &Member) -> Drill
         std::thread::sleep(Duration::from_millis(250));
     }
     let new_primary = new_primary.unwrap().clone();
-    // a few more writes on the new primary, then the count
-    std::thread::sleep(Duration::from_secs(2));
+    // more writes on the new primary, then the count
+    std::thread::sleep(Duration::from_secs(5));
     sh(
         sb,
         "meta",
-        "touch /tmp/drill.stop; while pgrep -f drill-client >/dev/null; do sleep 0.2; done",
+        "touch /tmp/drill.stop; i=0; \
+         while kill -0 \"$(cat /tmp/drill.pid)\" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.2; i=$((i + 1)); done",
     );
     let counts = sh(
         sb,
@@ -258,8 +261,19 @@ pub fn rejoin(sb: &TestSandbox, member: &Member, via: &Member) -> (f64, f64) {
     super::eventually("the old primary rejoins as a replica", || {
         let members = super::patroni_members(sb, &via.node, "pg-test");
         match members.get(&name) {
-            Some(m) if m[0] != "Leader" && m[1] == "streaming" => Ok(()),
-            other => Err(format!("{name}: {other:?}")),
+            Some(m) if m[0] != "Leader" && ["running", "streaming"].contains(&m[1].as_str()) => {}
+            other => return Err(format!("{name}: {other:?}")),
+        }
+        // Patroni 3.0 says `running`; the WAL receiver says whether it replicates
+        let receiver = try_sh(
+            sb,
+            &member.node,
+            "su postgres -c \"psql -Atc 'SELECT status FROM pg_stat_wal_receiver'\"",
+        )?;
+        if receiver.trim() == "streaming" {
+            Ok(())
+        } else {
+            Err(format!("{name}: wal receiver `{}`", receiver.trim()))
         }
     });
     let replica_at = started.elapsed().as_secs_f64();

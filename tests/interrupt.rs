@@ -1,12 +1,19 @@
 #![allow(clippy::unwrap_used)]
 //! Ctrl-C during `drover play`: no new task starts, the run ends with ansible-playbook's
-//! " [ERROR]: User interrupted execution" and exit code 99, promptly.
+//! " [ERROR]: User interrupted execution" and exit code 99, promptly. SIGTERM (`timeout`,
+//! `systemctl stop`, a cancelled CI job) and SIGHUP (a closed terminal) stop it the same way.
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 #[test]
-fn sigint_stops_the_run_with_exit_code_99() {
+fn sigint_sigterm_and_sighup_stop_the_run_with_exit_code_99() {
+    for signal in ["INT", "TERM", "HUP"] {
+        stops_on(signal);
+    }
+}
+
+fn stops_on(signal: &str) {
     let dir = tempfile::tempdir().unwrap();
     let playbook = dir.path().join("site.yml");
     std::fs::write(
@@ -29,11 +36,11 @@ fn sigint_stops_the_run_with_exit_code_99() {
     std::thread::sleep(Duration::from_secs(1));
     let sent = Instant::now();
     let kill = Command::new("kill")
-        .arg("-INT")
+        .arg(format!("-{signal}"))
         .arg(child.id().to_string())
         .status()
         .unwrap();
-    assert!(kill.success(), "kill -INT failed");
+    assert!(kill.success(), "kill -{signal} failed");
     let out = child.wait_with_output().unwrap();
     let took = sent.elapsed();
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -41,11 +48,11 @@ fn sigint_stops_the_run_with_exit_code_99() {
     assert_eq!(
         out.status.code(),
         Some(99),
-        "stdout:\n{stdout}\nstderr:\n{stderr}"
+        "SIG{signal}: stdout:\n{stdout}\nstderr:\n{stderr}"
     );
     assert!(
         took < Duration::from_secs(5),
-        "took {took:?} to stop after SIGINT"
+        "took {took:?} to stop after SIG{signal}"
     );
     assert!(stdout.contains("TASK [wait]"), "stdout:\n{stdout}");
     assert!(

@@ -144,7 +144,7 @@ impl Executor {
 
     /// Runs the playbooks in order and returns the recap (also emitted as an event).
     ///
-    /// On Ctrl-C (SIGINT) no new task starts; commands already running on nodes get
+    /// On Ctrl-C (SIGINT), SIGTERM or SIGHUP no new task starts; commands already running on nodes get
     /// [`STOP_GRACE`] to finish, SSH masters are closed, and the recap says `interrupted`
     /// (ansible-playbook's exit code 99).
     pub async fn run(&self, playbooks: &[Playbook]) -> Summary {
@@ -377,10 +377,23 @@ impl Executor {
     }
 }
 
-/// Resolves on SIGINT (never, when the handler cannot be installed).
+/// Resolves on SIGINT (Ctrl-C), SIGTERM (`timeout`, `systemctl stop`, a CI runner cancelling
+/// a job) or SIGHUP (a closed terminal): each stops the run the same way. A signal whose
+/// handler cannot be installed is not waited for.
 async fn interrupt_signal() {
-    if tokio::signal::ctrl_c().await.is_err() {
-        std::future::pending::<()>().await;
+    use tokio::signal::unix::{SignalKind, signal};
+    async fn one(kind: SignalKind) {
+        match signal(kind) {
+            Ok(mut stream) => {
+                stream.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    }
+    tokio::select! {
+        () = one(SignalKind::interrupt()) => {}
+        () = one(SignalKind::terminate()) => {}
+        () = one(SignalKind::hangup()) => {}
     }
 }
 

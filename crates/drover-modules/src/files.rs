@@ -304,16 +304,29 @@ pub struct WriteOptions {
     pub validate: Option<String>,
 }
 
-/// Writes `content` to `dest` atomically (stdin → temp file in the same directory → attributes →
-/// validate → rename).
+/// Shell lines that copy stdin into the file `$t` and stop the script (exit 1, with a message
+/// on stderr) unless exactly `len` bytes arrived. A controller that dies mid-upload closes the
+/// channel, which the node reads as the end of the file: without this check the truncated
+/// file would be installed. The caller's `trap` removes `$t`.
+pub fn receive(len: usize) -> String {
+    format!(
+        "cat > \"$t\" || exit 1\n\
+         n=$(( $(wc -c < \"$t\") ))\n\
+         if [ \"$n\" -ne {len} ]; then echo \"drover: incomplete upload: $n of {len} bytes arrived; nothing was changed\" >&2; exit 1; fi\n"
+    )
+}
+
+/// Writes `content` to `dest` atomically (stdin → temp file in the same directory, checked to
+/// be complete ([`receive`]) → attributes → validate → rename).
 pub fn write_script(dest: &str, options: &WriteOptions, content: Vec<u8>) -> Request {
     let attrs = &options.attrs;
     let mut s = format!(
         "set -e\nd={d}\nt=$(mktemp -- \"$(dirname -- \"$d\")/.drover.XXXXXXXX\")\n\
-         trap 'rm -f -- \"$t\"' EXIT\ncat > \"$t\"\n\
+         trap 'rm -f -- \"$t\"' EXIT\n{receive}\
          if [ -e \"$d\" ]; then chmod --reference=\"$d\" -- \"$t\"; chown --reference=\"$d\" -- \"$t\" 2>/dev/null || true; \
          else chmod \"$(printf '%o' $(( 0666 & ~0$(umask) )))\" -- \"$t\"; fi\n",
-        d = quote(dest)
+        d = quote(dest),
+        receive = receive(content.len()),
     );
     s.push_str(&attrs.apply_lines("\"$t\""));
     if let Some(validate) = &options.validate {
@@ -625,5 +638,25 @@ mod tests {
             .filter(|e| e.file_name().to_string_lossy().starts_with(".drover."))
             .collect();
         assert!(leftovers.is_empty());
+
+        // a controller that dies mid-upload closes stdin early: the node sees fewer bytes
+        // than announced, installs nothing and leaves no temp file
+        let mut cut = write_script(p, &WriteOptions::default(), b"complete\n".to_vec());
+        cut.stdin = Some(b"comp".to_vec());
+        let out = local.run(&cut).await.unwrap();
+        assert_eq!(out.status, 1, "{}", out.stderr_text());
+        assert!(
+            out.stderr_text()
+                .contains("incomplete upload: 4 of 9 bytes arrived; nothing was changed"),
+            "{}",
+            out.stderr_text()
+        );
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "ok;");
+        let leftovers = std::fs::read_dir(dir.path())
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().starts_with(".drover."))
+            .count();
+        assert_eq!(leftovers, 0);
     }
 }

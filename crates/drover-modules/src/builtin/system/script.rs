@@ -129,8 +129,9 @@ impl Action for Script {
     }
 
     fn apply(&self, _plan: &Plan) -> Vec<Request> {
-        let mut s = String::from(
-            "t=$(mktemp \"${TMPDIR:-/tmp}/drover-script.XXXXXXXX\") || exit 1\ntrap 'rm -f -- \"$t\"' EXIT\ncat > \"$t\" || exit 1\nchmod u+x -- \"$t\"\n",
+        let mut s = format!(
+            "t=$(mktemp \"${{TMPDIR:-/tmp}}/drover-script.XXXXXXXX\") || exit 1\ntrap 'rm -f -- \"$t\"' EXIT\n{}chmod u+x -- \"$t\"\n",
+            crate::files::receive(self.content.len())
         );
         if let Some(dir) = &self.chdir {
             s.push_str(&format!("cd -- {} || exit 1\n", quote(dir)));

@@ -207,9 +207,10 @@ impl Unarchive {
     fn script(&self) -> String {
         let mut s = format!(
             "export LC_ALL=C\nd={d}\n[ -d \"$d\" ] || {{ printf 'failed=Destination %s is not a directory\\n' {d}; exit 1; }}\n\
-             t=$(mktemp \"${{TMPDIR:-/tmp}}/drover-unarchive.XXXXXXXX\") || exit 1\ntrap 'rm -f -- \"$t\"' EXIT\ncat > \"$t\" || exit 1\n\
+             t=$(mktemp \"${{TMPDIR:-/tmp}}/drover-unarchive.XXXXXXXX\") || exit 1\ntrap 'rm -f -- \"$t\"' EXIT\n{receive}\
              echo \"src=$t\"\necho \"tar=$(command -v tar)\"\n",
-            d = quote(&self.dest)
+            d = quote(&self.dest),
+            receive = crate::files::receive(self.content.len()),
         );
         let list = format!("tar --list {}", self.options(false));
         let diff = format!("tar --diff {}", self.options(true));

@@ -1,0 +1,241 @@
+#![allow(clippy::unwrap_used)]
+//! Fault drills on a one-node Docker sandbox, reached through a TCP proxy on 127.0.0.1
+//! (`fault_drills/proxy.rs`) that can slow the link or freeze it:
+//!
+//! 1. **Signals during a large upload.** The node holds file A (4 MiB); `copy` of file B runs
+//!    over a link slowed to 256 KiB/s (16 s, longer than the 10 s grace drover gives running
+//!    commands after an interrupt); SIGINT, SIGTERM, SIGHUP or SIGKILL lands 3 s in. The file
+//!    is A or B by hash, never a truncated mix, and no temp file is left beside it. SIGINT,
+//!    SIGTERM and SIGHUP end the run with `User interrupted execution` and exit code 99.
+//! 2. **A silent partition.** The link freezes (no data, no RST) after the first task; the
+//!    next task's request is reported UNREACHABLE within 15 s plus the keepalive's slack, not
+//!    after ssh's defaults (~53 s).
+//!
+//! Needs Docker (with CI=true a missing Docker fails).
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use drover_sandbox::testing::{TestSandbox, require_docker};
+
+#[path = "fault_drills/proxy.rs"]
+mod proxy;
+use proxy::Proxy;
+
+const MIB: usize = 1024 * 1024;
+
+/// Deterministic content that compresses badly (ssh may compress).
+fn content(seed: u64, len: usize) -> Vec<u8> {
+    let mut x = seed | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x.to_le_bytes()[0]
+        })
+        .collect()
+}
+
+/// sha256 of a controller file, by coreutils' sha256sum (as the node computes it).
+fn sha256(path: &Path) -> String {
+    let out = Command::new("sha256sum").arg(path).output().unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+fn spawn_play(playbook: &Path, inventory: &Path, connection: &Path) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_drover"))
+        .arg("play")
+        .arg(playbook)
+        .arg("-i")
+        .arg(inventory)
+        .arg("-i")
+        .arg(connection)
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+fn node_sh(sb: &TestSandbox, script: &str) -> String {
+    sb.exec("meta", &["sh", "-c", script]).unwrap()
+}
+
+#[test]
+fn fault_drills() {
+    if !require_docker("fault_drills") {
+        return;
+    }
+    let sb = TestSandbox::up("faults", 1).unwrap();
+    let node = sb.node("meta").unwrap();
+    let address = node.spec.address.to_string();
+    let proxy = Proxy::start(node.ssh_port);
+    let dir = tempfile::tempdir().unwrap();
+    let connection = dir.path().join("connection.yml");
+    let text = std::fs::read_to_string(sb.paths().connection_inventory()).unwrap();
+    let through = text.replace(
+        &format!("ansible_port: {},", node.ssh_port),
+        &format!("ansible_port: {},", proxy.port),
+    );
+    assert_ne!(text, through, "the node's port is not in connection.yml");
+    std::fs::write(&connection, through).unwrap();
+    let inventory = dir.path().join("inventory.yml");
+    // the node's host key is pinned for its own port: the proxy's port names the same key
+    std::fs::write(
+        &inventory,
+        format!(
+            "all:\n  hosts:\n    {address}:\n      ansible_ssh_extra_args: '-o HostKeyAlias=[127.0.0.1]:{}'\n",
+            node.ssh_port
+        ),
+    )
+    .unwrap();
+
+    // 1. signals during a large upload
+    let (a, b) = (content(1, 4 * MIB), content(2, 4 * MIB));
+    std::fs::write(dir.path().join("a.bin"), &a).unwrap();
+    std::fs::write(dir.path().join("b.bin"), &b).unwrap();
+    let (hash_a, hash_b) = (
+        sha256(&dir.path().join("a.bin")),
+        sha256(&dir.path().join("b.bin")),
+    );
+    let copy = |name: &str| {
+        let path = dir.path().join(format!("copy-{name}.yml"));
+        std::fs::write(
+            &path,
+            format!(
+                "- hosts: {address}\n  gather_facts: false\n  become: true\n  tasks:\n    - name: the large file\n      copy:\n        src: {}\n        dest: /opt/drill/big.bin\n",
+                dir.path().join(name).display()
+            ),
+        )
+        .unwrap();
+        path
+    };
+    let (copy_a, copy_b) = (copy("a.bin"), copy("b.bin"));
+    node_sh(&sb, "mkdir -p /opt/drill");
+    let node_state = || {
+        node_sh(
+            &sb,
+            "sha256sum /opt/drill/big.bin | cut -d' ' -f1; ls -A /opt/drill | grep -v '^big.bin$' || true",
+        )
+    };
+    let mut report = Vec::new();
+    for signal in ["INT", "TERM", "HUP", "KILL"] {
+        proxy.set_rate(0);
+        let restore = spawn_play(&copy_a, &inventory, &connection)
+            .wait_with_output()
+            .unwrap();
+        assert_eq!(
+            restore.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&restore.stdout)
+        );
+        assert_eq!(node_state().trim(), hash_a);
+        proxy.set_rate(256 * 1024);
+        let child = spawn_play(&copy_b, &inventory, &connection);
+        std::thread::sleep(Duration::from_secs(3));
+        let sent = Instant::now();
+        let kill = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(child.id().to_string())
+            .status()
+            .unwrap();
+        assert!(kill.success());
+        let out = child.wait_with_output().unwrap();
+        let took = sent.elapsed();
+        proxy.set_rate(0);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        if signal == "KILL" {
+            assert_eq!(out.status.code(), None, "SIGKILL: {stdout}");
+        } else {
+            assert_eq!(
+                out.status.code(),
+                Some(99),
+                "SIG{signal}: {stdout}\n{stderr}"
+            );
+            assert!(
+                stderr.contains("User interrupted execution"),
+                "SIG{signal}: {stderr}"
+            );
+            assert!(
+                took < Duration::from_secs(15),
+                "SIG{signal}: stopped after {took:?}"
+            );
+        }
+        // the node's side of the upload ends once its stdin closes; give it a moment
+        let mut state = String::new();
+        for _ in 0..20 {
+            state = node_state();
+            if state.lines().count() == 1 {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(500));
+        }
+        let mut lines = state.lines();
+        let hash = lines.next().unwrap_or_default().to_string();
+        let leftovers: Vec<&str> = lines.collect();
+        assert!(
+            hash == hash_a || hash == hash_b,
+            "SIG{signal}: /opt/drill/big.bin is neither the old nor the new file ({hash})"
+        );
+        assert!(
+            leftovers.is_empty(),
+            "SIG{signal}: temp files left: {leftovers:?}"
+        );
+        report.push(format!(
+            "SIG{signal}: {} after {:.1}s",
+            if hash == hash_a {
+                "old file"
+            } else {
+                "new file"
+            },
+            took.as_secs_f64()
+        ));
+    }
+
+    // 2. a silent partition: the link freezes after the first task
+    proxy.set_rate(0);
+    let partition = dir.path().join("partition.yml");
+    std::fs::write(
+        &partition,
+        format!(
+            "- hosts: {address}\n  gather_facts: false\n  tasks:\n    - name: first\n      command: 'true'\n    - name: wait on the controller\n      pause:\n        seconds: 3\n    - name: after the partition\n      command: 'true'\n"
+        ),
+    )
+    .unwrap();
+    let child = spawn_play(&partition, &inventory, &connection);
+    std::thread::sleep(Duration::from_millis(1500));
+    proxy.freeze(true);
+    let frozen = Instant::now();
+    let out = child.wait_with_output().unwrap();
+    let took = frozen.elapsed();
+    proxy.freeze(false);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("ok: [") && stdout.contains("TASK [first]"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("UNREACHABLE! => ") && stdout.contains("TASK [after the partition]"),
+        "{stdout}"
+    );
+    assert_eq!(out.status.code(), Some(4), "{stdout}");
+    // the request goes out ~1.5 s after the freeze (the pause), so 15 s after it is ~16.5 s
+    // after the freeze; ssh's keepalive granularity adds up to one interval (5 s)
+    assert!(
+        took < Duration::from_secs(22),
+        "a silent partition took {took:?} to be reported"
+    );
+    report.push(format!(
+        "silent partition reported {:.1}s after the freeze",
+        took.as_secs_f64()
+    ));
+    eprintln!("fault drills: {}", report.join(", "));
+}

@@ -198,6 +198,7 @@ fn fault_drills() {
             },
             took.as_secs_f64()
         ));
+        eprintln!("fault drill {}", report.last().unwrap());
     }
 
     // 2. a silent partition: the link freezes after the first task

@@ -199,7 +199,10 @@ fn run_playbooks(
         Ok(e) => e,
         Err(e) => {
             let diag = Diagnostic::error(format!("cannot create the SSH control directory: {e}"))
-                .with_help("check that /tmp is writable");
+                .with_help(
+                    "drover keeps its ssh control sockets in $XDG_RUNTIME_DIR/drover, \
+                     else /tmp/drover-<uid> (docs/ssh.md)",
+                );
             return exit::fail(&diag, exit::ERROR);
         }
     };

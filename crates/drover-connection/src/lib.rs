@@ -7,10 +7,14 @@
 //!   new keys. Channels per host are capped below sshd's `MaxSessions` (10). Commands without
 //!   stdin data run on a long-lived shell per host and escalation on that master (framed
 //!   requests, see `framed.rs`), so a command costs the node no session or `sudo` setup.
+//!   The masters' sockets live in the run's [`ControlDir`] (a private per-user directory;
+//!   what a killed run leaves there is cleaned up by the next), and a host that stops answering
+//!   is UNREACHABLE within 15 s ([`SERVER_ALIVE_INTERVAL`]).
 //! - [`LocalConnection`]: `/bin/sh -c` on the controller (`connection: local`).
 //!
 //! Commands are POSIX shell text built with [`shell::quote`]; [`Become`] wraps them in `sudo -n`.
 
+mod control;
 mod error;
 mod escalate;
 mod framed;
@@ -20,11 +24,13 @@ mod ssh;
 
 use std::time::Duration;
 
+pub use control::{CONTROL_PERSIST_IDLE, ControlDir};
 pub use error::{Error, Result};
 pub use escalate::Become;
 pub use local::LocalConnection;
 pub use ssh::{
-    ControlDir, HostKeyPolicy, SHELL_MODE_ENV, SshConnection, SshOptions, is_reserved_option,
+    HostKeyPolicy, SERVER_ALIVE_COUNT_MAX, SERVER_ALIVE_INTERVAL, SHELL_MODE_ENV, SshConnection,
+    SshOptions, is_reserved_option,
 };
 
 /// Channels opened at once on one host's master (sshd's default `MaxSessions` is 10).

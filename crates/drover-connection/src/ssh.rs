@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 use std::num::NonZeroUsize;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,6 +13,7 @@ use std::time::Duration;
 use openssh::{ControlPersist, KnownHosts, Session, SessionBuilder, Stdio};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+use crate::control::{CONTROL_PERSIST_IDLE, ControlDir};
 use crate::framed::{FrameError, FramedShell};
 use crate::shell::quote;
 use crate::{Become, Error, MAX_CHANNELS_PER_HOST, Output, Request, Result, feed_stdin, finish};
@@ -19,6 +21,27 @@ use crate::{Become, Error, MAX_CHANNELS_PER_HOST, Output, Request, Result, feed_
 /// Long-lived shells per host: at most this many escalations (users) keep one, so fresh
 /// channels always have `MAX_CHANNELS_PER_HOST - MAX_SHELLS_PER_HOST` slots.
 const MAX_SHELLS_PER_HOST: usize = 3;
+
+/// Seconds of silence from the server after which ssh sends a keepalive probe
+/// (`ServerAliveInterval`).
+///
+/// ssh drops the connection when a probe is due and [`SERVER_ALIVE_COUNT_MAX`] probes are
+/// unanswered, that is `SERVER_ALIVE_INTERVAL × (SERVER_ALIVE_COUNT_MAX + 1)` = 15 s after the
+/// host last answered (OpenSSH's `clientloop.c`; measured on loopback with a stopped sshd: a
+/// request fails 13–15 s after it was sent). So a host that goes silent (packets dropped, no
+/// RST) is UNREACHABLE at most 15 s after its next request, and the tasks of the other hosts
+/// wait no longer than that. drover sets both options unless the host's
+/// `ansible_ssh_common_args`/`ansible_ssh_extra_args` give either (`-o ServerAliveInterval=…`).
+/// drover's values come before the user's ssh config files in the options file ssh reads, so
+/// a keepalive set only in those files does not replace them (docs/ssh.md).
+pub const SERVER_ALIVE_INTERVAL: u32 = 3;
+
+/// Unanswered keepalive probes ssh tolerates (`ServerAliveCountMax`); see
+/// [`SERVER_ALIVE_INTERVAL`].
+pub const SERVER_ALIVE_COUNT_MAX: u32 = 4;
+
+// A silent host is dropped within 15 s of its last answer.
+const _: () = assert!(SERVER_ALIVE_INTERVAL * (SERVER_ALIVE_COUNT_MAX + 1) <= 15);
 
 /// Environment variable that turns the long-lived shells off (`DROVER_SSH_SHELL=channel`:
 /// every command opens its own channel, as before; for comparisons and as an escape hatch).
@@ -66,7 +89,8 @@ pub struct SshOptions {
     pub user: Option<String>,
     /// `ansible_ssh_private_key_file`.
     pub key_file: Option<PathBuf>,
-    /// An ssh config file (`-F`); `None` uses the user's `~/.ssh/config`.
+    /// An ssh config file (`-F`), included after drover's options; `None` includes the
+    /// user's `~/.ssh/config` and `/etc/ssh/ssh_config`, as ssh would read them.
     pub config_file: Option<PathBuf>,
     /// A known_hosts file to use instead of the user's.
     pub known_hosts_file: Option<PathBuf>,
@@ -77,7 +101,8 @@ pub struct SshOptions {
     /// Connection timeout.
     pub connect_timeout: Duration,
     /// Further `-o Key=Value` options (from `ansible_ssh_common_args`), written into a
-    /// generated config file that then includes the user's own.
+    /// generated config file that then includes the user's own. A `ServerAliveInterval` or
+    /// `ServerAliveCountMax` here replaces drover's keepalive ([`SERVER_ALIVE_INTERVAL`]).
     pub extra_options: Vec<(String, String)>,
     /// Read no ssh config but these options (not `~/.ssh/config`, not `/etc/ssh/ssh_config`):
     /// for a sandbox run, where a user's `Host`/`HostName`/`ProxyCommand` entries must not send
@@ -101,25 +126,6 @@ impl SshOptions {
             extra_options: Vec::new(),
             isolated: false,
         }
-    }
-}
-
-/// A private, short directory for the run's control sockets (`/tmp/drover-XXXXXX`, mode 0700),
-/// removed when dropped. Short because socket paths must fit in 108 bytes.
-pub struct ControlDir(tempfile::TempDir);
-
-impl ControlDir {
-    /// Creates the directory.
-    pub fn new() -> std::io::Result<ControlDir> {
-        tempfile::Builder::new()
-            .prefix("drover-")
-            .tempdir_in("/tmp")
-            .map(ControlDir)
-    }
-
-    /// The directory's path.
-    pub fn path(&self) -> &Path {
-        self.0.path()
     }
 }
 
@@ -148,11 +154,10 @@ impl SshConnection {
                 HostKeyPolicy::Off => KnownHosts::Accept,
             })
             .connect_timeout(options.connect_timeout)
-            .server_alive_interval(Duration::from_secs(15))
             .control_directory(control.path())
             // Bounds a leaked master's life if drover is killed before it can close it.
             .control_persist(ControlPersist::IdleFor(
-                NonZeroUsize::new(60).unwrap_or(NonZeroUsize::MIN),
+                NonZeroUsize::new(CONTROL_PERSIST_IDLE).unwrap_or(NonZeroUsize::MIN),
             ));
         if let Some(port) = options.port {
             builder.port(port);
@@ -163,17 +168,13 @@ impl SshConnection {
         if let Some(key) = &options.key_file {
             builder.keyfile(key);
         }
-        if options.extra_options.is_empty() && !options.isolated {
-            if let Some(config) = &options.config_file {
-                builder.config_file(config);
-            }
-        } else {
-            let generated = write_config(host, options, control).map_err(|e| Error::Failed {
-                host: host.to_string(),
-                reason: format!("cannot write the ssh options file: {e}"),
-            })?;
-            builder.config_file(generated);
-        }
+        // The options go in through a generated config file (the crate has no `-o`); ssh reads
+        // it only while the master starts, so it is removed when this function returns.
+        let generated = write_config(host, options, control).map_err(|e| Error::Failed {
+            host: host.to_string(),
+            reason: format!("cannot write the ssh options file: {e}"),
+        })?;
+        builder.config_file(generated.path());
         if let Some(known_hosts) = &options.known_hosts_file {
             builder.user_known_hosts_file(known_hosts);
         }
@@ -184,6 +185,11 @@ impl SshConnection {
             .connect_mux(&options.address)
             .await
             .map_err(|e| unreachable(host, &e))?;
+        // The crate makes the master's directory with the umask's mode (0755 under 022); the
+        // run directory around it is 0700 already, this keeps every level private.
+        if let Some(dir) = session.control_socket().parent() {
+            let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
+        }
         let shells = std::env::var(SHELL_MODE_ENV).as_deref() != Ok("channel");
         Ok(SshConnection {
             host: host.to_string(),
@@ -369,7 +375,7 @@ impl SshConnection {
     }
 
     /// Stops the master connection (when this is the last clone; otherwise the master stays for
-    /// the others and stops when the run's [`ControlDir`] is removed or after 60 s idle).
+    /// the others, and the run's [`ControlDir`] stops it when dropped).
     pub async fn close(self) {
         // The long-lived shells hold the master too: end them first (when no clone shares them).
         if let Some(shells) = self.shells.and_then(|s| Arc::try_unwrap(s).ok())
@@ -405,22 +411,50 @@ pub fn is_reserved_option(key: &str) -> bool {
     )
 }
 
-/// Writes `Host *` + the extra options, then includes the user's config (or the given `-F`
-/// file; nothing when `isolated`), into the run's control directory. ssh takes the first value
-/// it reads, so these options win over the included ones, as `-o` would.
+/// The options drover writes for a host: the user's extra options, and the keepalive
+/// ([`SERVER_ALIVE_INTERVAL`], [`SERVER_ALIVE_COUNT_MAX`]) unless they set either of its two.
+fn config_options(options: &SshOptions) -> Vec<(String, String)> {
+    let mut all = options.extra_options.clone();
+    let user_keepalive = all.iter().any(|(key, _)| {
+        key.eq_ignore_ascii_case("ServerAliveInterval")
+            || key.eq_ignore_ascii_case("ServerAliveCountMax")
+    });
+    if !user_keepalive {
+        all.push((
+            "ServerAliveInterval".into(),
+            SERVER_ALIVE_INTERVAL.to_string(),
+        ));
+        all.push((
+            "ServerAliveCountMax".into(),
+            SERVER_ALIVE_COUNT_MAX.to_string(),
+        ));
+    }
+    all
+}
+
+/// Writes `Host *` + drover's options ([`config_options`]) into a file (mode 0600) in the
+/// run's control directory, removed when the returned handle drops. The file then includes the
+/// given `-F` file (which ssh checks as it checks `~/.ssh/config`: owned by the user or root,
+/// not writable by others), or else the user's and the system's config in ssh's own order;
+/// nothing when `isolated`. ssh takes the first value it reads, so these options win over the
+/// included ones, as `-o` would.
 fn write_config(
     host: &str,
     options: &SshOptions,
     control: &ControlDir,
-) -> std::io::Result<PathBuf> {
-    let mut text = String::from("# generated by drover from ansible_ssh_common_args\nHost *\n");
-    for (key, value) in &options.extra_options {
+) -> std::io::Result<tempfile::NamedTempFile> {
+    use std::io::Write;
+    let mut text =
+        String::from("# generated by drover (ansible_ssh_*_args and defaults)\nHost *\n");
+    for (key, value) in config_options(options) {
         text.push_str(&format!("  {key} {value}\n"));
     }
     match &options.config_file {
         _ if options.isolated => {}
+        // `-F /dev/null` reads nothing, and ssh refuses to include it (mode 0666).
+        Some(file) if file == Path::new("/dev/null") => {}
         Some(file) => text.push_str(&format!("Include {}\n", file.display())),
-        None => text.push_str("Include ~/.ssh/config\n"),
+        None => text.push_str("Include ~/.ssh/config\nInclude /etc/ssh/ssh_config\n"),
     }
     let safe: String = host
         .chars()
@@ -432,9 +466,14 @@ fn write_config(
             }
         })
         .collect();
-    let path = control.path().join(format!("{safe}.conf"));
-    std::fs::write(&path, text)?;
-    Ok(path)
+    // Unique per connection: two endpoints of one host may start at once.
+    let mut file = tempfile::Builder::new()
+        .prefix(&format!("{safe}."))
+        .suffix(".conf")
+        .tempfile_in(control.path())?;
+    file.write_all(text.as_bytes())?;
+    file.flush()?;
+    Ok(file)
 }
 
 fn unreachable(host: &str, e: &openssh::Error) -> Error {
@@ -453,24 +492,39 @@ fn unreachable(host: &str, e: &openssh::Error) -> Error {
 
 #[cfg(test)]
 mod tests {
+    use std::os::unix::fs::MetadataExt;
+
     use super::*;
+
+    fn control() -> (tempfile::TempDir, ControlDir) {
+        let base = tempfile::tempdir().unwrap();
+        let control = ControlDir::in_base(&base.path().join("drover")).unwrap();
+        (base, control)
+    }
 
     #[test]
     fn an_isolated_config_includes_no_other_config() {
-        let control = ControlDir::new().unwrap();
+        let (_base, control) = control();
         let mut options = SshOptions::new("127.0.0.1");
         options.extra_options = vec![("GlobalKnownHostsFile".into(), "/dev/null".into())];
         let text = |o: &SshOptions| {
-            std::fs::read_to_string(write_config("h", o, &control).unwrap()).unwrap()
+            std::fs::read_to_string(write_config("h", o, &control).unwrap().path()).unwrap()
         };
         let plain = text(&options);
         assert!(
             plain.contains("  GlobalKnownHostsFile /dev/null\n"),
             "{plain}"
         );
-        assert!(plain.contains("Include ~/.ssh/config\n"), "{plain}");
+        assert!(
+            plain.contains("Include ~/.ssh/config\nInclude /etc/ssh/ssh_config\n"),
+            "{plain}"
+        );
         options.config_file = Some(PathBuf::from("/etc/x"));
-        assert!(text(&options).contains("Include /etc/x\n"));
+        let given = text(&options);
+        assert!(given.ends_with("Include /etc/x\n"), "{given}");
+        options.config_file = Some(PathBuf::from("/dev/null"));
+        let none = text(&options);
+        assert!(!none.contains("Include"), "{none}");
         options.isolated = true;
         let isolated = text(&options);
         assert!(!isolated.contains("Include"), "{isolated}");
@@ -478,5 +532,47 @@ mod tests {
             isolated.contains("  GlobalKnownHostsFile /dev/null\n"),
             "{isolated}"
         );
+    }
+
+    #[test]
+    fn the_options_file_is_private_and_removed_after_use() {
+        let (_base, control) = control();
+        let file = write_config("a host/x", &SshOptions::new("h"), &control).unwrap();
+        let path = file.path().to_path_buf();
+        assert_eq!(path.parent(), Some(control.path()));
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        assert!(
+            name.starts_with("a_host_x.") && name.ends_with(".conf"),
+            "{name}"
+        );
+        assert_eq!(std::fs::metadata(&path).unwrap().mode() & 0o777, 0o600);
+        drop(file);
+        assert!(!path.exists());
+    }
+
+    #[test]
+    fn drover_sets_the_keepalive_unless_the_user_does() {
+        let (_base, control) = control();
+        let text = |o: &SshOptions| {
+            std::fs::read_to_string(write_config("h", o, &control).unwrap().path()).unwrap()
+        };
+        let mut options = SshOptions::new("h");
+        let default = text(&options);
+        assert!(
+            default.contains(&format!(
+                "Host *\n  ServerAliveInterval {SERVER_ALIVE_INTERVAL}\n  ServerAliveCountMax {SERVER_ALIVE_COUNT_MAX}\n"
+            )),
+            "{default}"
+        );
+
+        options.extra_options = vec![("serveraliveinterval".into(), "10".into())];
+        let theirs = text(&options);
+        assert!(theirs.contains("  serveraliveinterval 10\n"), "{theirs}");
+        assert!(!theirs.contains("ServerAlive"), "{theirs}");
+
+        options.extra_options = vec![("ServerAliveCountMax".into(), "6".into())];
+        let theirs = text(&options);
+        assert!(!theirs.contains("ServerAliveInterval"), "{theirs}");
+        assert_eq!(theirs.matches("ServerAliveCountMax").count(), 1, "{theirs}");
     }
 }

@@ -357,6 +357,173 @@ async fn a_closed_port_is_unreachable() {
     assert!(text.starts_with("node-x is unreachable"), "{text}");
 }
 
+/// Every directory, file and socket under `dir` with its permission bits (`dir` included).
+fn modes(dir: &Path) -> Vec<(PathBuf, u32)> {
+    use std::os::unix::fs::MetadataExt;
+    let mut out = vec![(
+        dir.to_path_buf(),
+        std::fs::symlink_metadata(dir).unwrap().mode() & 0o7777,
+    )];
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        if entry.file_type().unwrap().is_dir() {
+            out.extend(modes(&path));
+        } else {
+            out.push((path.clone(), entry.metadata().unwrap().mode() & 0o7777));
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn everything_in_the_control_directory_is_private() {
+    let Some(sshd) = start_sshd("everything_in_the_control_directory_is_private") else {
+        return;
+    };
+    let base = tempfile::tempdir().unwrap();
+    let control = ControlDir::in_base(&base.path().join("drover")).unwrap();
+    let mut options = sshd.options();
+    options.extra_options = vec![("LogLevel".into(), "ERROR".into())];
+    let conn = SshConnection::connect("node", &options, &control)
+        .await
+        .unwrap();
+    conn.run(&Request::new("true")).await.unwrap();
+    let found = modes(&base.path().join("drover"));
+    // the base, the run directory, the master's directory, its log and its socket; the
+    // options file is gone once the master runs
+    assert_eq!(found.len(), 5, "{found:?}");
+    for (path, mode) in &found {
+        let expected = if path.is_dir() { 0o700 } else { 0o600 };
+        assert_eq!(*mode, expected, "{} is {mode:o}", path.display());
+    }
+    conn.close().await;
+}
+
+/// The pid of the master listening on `socket` (`ssh -O check`).
+fn master_pid(socket: &Path) -> u32 {
+    let out = Command::new("ssh")
+        .args(["-F", "/dev/null", "-O", "check", "-S"])
+        .arg(socket)
+        .arg("x")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stderr).into_owned();
+    text.split("pid=")
+        .nth(1)
+        .and_then(|rest| rest.split(')').next())
+        .and_then(|pid| pid.parse().ok())
+        .unwrap_or_else(|| panic!("no master on {}: {text}", socket.display()))
+}
+
+/// Whether the process runs (a zombie waiting for a reaper does not).
+fn running(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        stat.rsplit_once(") ")
+            .is_some_and(|(_, rest)| !rest.starts_with('Z'))
+    })
+}
+
+#[tokio::test]
+async fn the_next_run_stops_the_masters_a_killed_run_left() {
+    let Some(sshd) = start_sshd("the_next_run_stops_the_masters_a_killed_run_left") else {
+        return;
+    };
+    // What a SIGKILLed run leaves: its directory (no process with its pid, no lock held) with
+    // a master still connected in it.
+    let base = tempfile::tempdir().unwrap();
+    let base = base.path().join("drover");
+    drop(ControlDir::in_base(&base).unwrap());
+    let dead = base.join("run-4194305");
+    std::fs::create_dir(&dead).unwrap();
+    let mut builder = openssh::SessionBuilder::default();
+    builder
+        .port(sshd.port)
+        .user(whoami())
+        .keyfile(sshd.key())
+        .config_file("/dev/null")
+        .user_known_hosts_file(sshd.known_hosts())
+        .control_directory(&dead);
+    let session = builder.connect_mux("127.0.0.1").await.unwrap();
+    let (socket, _log) = session.detach();
+    let pid = master_pid(&socket);
+    assert!(running(pid));
+
+    let control = ControlDir::in_base(&base).unwrap();
+    assert!(!dead.exists(), "the killed run's directory is removed");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while running(pid) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(!running(pid), "the leaked master {pid} was told to exit");
+    assert!(control.path().exists());
+}
+
+/// Processes descended from `pid` (from `/proc/*/stat`).
+fn descendants(pid: u32) -> Vec<u32> {
+    let mut parents = std::collections::HashMap::<u32, Vec<u32>>::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(child) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        if let Some(ppid) = stat
+            .rsplit_once(") ")
+            .and_then(|(_, rest)| rest.split(' ').nth(1))
+            .and_then(|ppid| ppid.parse().ok())
+        {
+            parents.entry(ppid).or_default().push(child);
+        }
+    }
+    let mut out = Vec::new();
+    let mut todo = vec![pid];
+    while let Some(p) = todo.pop() {
+        for &c in parents.get(&p).into_iter().flatten() {
+            out.push(c);
+            todo.push(c);
+        }
+    }
+    out
+}
+
+fn signal(signal: &str, pids: &[u32]) {
+    let _ = Command::new("kill")
+        .arg(signal)
+        .args(pids.iter().map(u32::to_string))
+        .status();
+}
+
+/// A host that stops answering without closing the connection (packets dropped, no RST): here
+/// its sshd processes are stopped, so the kernel still acknowledges but nothing replies. The
+/// keepalive drover sets makes the next request fail as UNREACHABLE within 15 s (it took
+/// ssh's previous 15 s × 3 plus up to one interval, ~53 s in the fault drill).
+#[tokio::test]
+async fn a_silent_host_is_unreachable_within_15_seconds() {
+    let Some(sshd) = start_sshd("a_silent_host_is_unreachable_within_15_seconds") else {
+        return;
+    };
+    let control = ControlDir::new().unwrap();
+    let conn = SshConnection::connect("node", &sshd.options(), &control)
+        .await
+        .unwrap();
+    conn.run(&Request::new("true")).await.unwrap();
+    let sessions = descendants(sshd.child.id());
+    assert!(!sessions.is_empty());
+    signal("-STOP", &sessions);
+    let started = Instant::now();
+    let result = conn.run(&Request::new("echo late")).await;
+    let took = started.elapsed();
+    signal("-CONT", &sessions);
+    signal("-KILL", &sessions);
+    eprintln!("a silent host failed its request after {took:?}");
+    let err = result.unwrap_err();
+    assert!(matches!(err, Error::Unreachable { .. }), "{err}");
+    // 15 s, and some slack for a loaded machine
+    assert!(took < Duration::from_secs(17), "{took:?}");
+    conn.close().await;
+}
+
 /// Minimal join_all so the test needs no extra crate.
 async fn futures_join_all<F>(futures: impl IntoIterator<Item = F>) -> Vec<F::Output>
 where

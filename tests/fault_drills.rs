@@ -7,6 +7,9 @@
 //!    commands after an interrupt); SIGINT, SIGTERM, SIGHUP or SIGKILL lands 3 s in. The file
 //!    is A or B by hash, never a truncated mix, and no temp file is left beside it. SIGINT,
 //!    SIGTERM and SIGHUP end the run with `User interrupted execution` and exit code 99.
+//!    The new file may arrive even after the grace: the bytes handed to the ssh master before
+//!    drover stopped are delivered by it. The masters and control directory of the killed run
+//!    are gone once the next run has started.
 //! 2. **A silent partition.** The link freezes (no data, no RST) after the first task; the
 //!    next task's request is reported UNREACHABLE within 15 s plus the keepalive's slack, not
 //!    after ssh's defaults (~53 s).
@@ -61,6 +64,12 @@ fn spawn_play(playbook: &Path, inventory: &Path, connection: &Path) -> Child {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap()
+}
+
+/// The current user's id (`id -u`).
+fn uid() -> String {
+    let out = Command::new("id").arg("-u").output().unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
 fn node_sh(sb: &TestSandbox, script: &str) -> String {
@@ -125,6 +134,7 @@ fn fault_drills() {
         )
     };
     let mut report = Vec::new();
+    let mut killed = 0;
     for signal in ["INT", "TERM", "HUP", "KILL"] {
         proxy.set_rate(0);
         let restore = spawn_play(&copy_a, &inventory, &connection)
@@ -139,6 +149,7 @@ fn fault_drills() {
         assert_eq!(node_state().trim(), hash_a);
         proxy.set_rate(256 * 1024);
         let child = spawn_play(&copy_b, &inventory, &connection);
+        killed = child.id();
         std::thread::sleep(Duration::from_secs(3));
         let sent = Instant::now();
         let kill = Command::new("kill")
@@ -200,6 +211,37 @@ fn fault_drills() {
         ));
         eprintln!("fault drill {}", report.last().unwrap());
     }
+
+    // the killed run's master and control directory: gone once the next run has started
+    // (it stops a dead run's masters and removes its directory)
+    let next = spawn_play(&copy_a, &inventory, &connection)
+        .wait_with_output()
+        .unwrap();
+    assert_eq!(next.status.code(), Some(0));
+    let run_dir = format!("run-{killed}");
+    let bases = [
+        std::env::var("XDG_RUNTIME_DIR")
+            .map(|d| Path::new(&d).join("drover"))
+            .unwrap_or_default(),
+        Path::new(&format!("/tmp/drover-{}", uid())).to_path_buf(),
+    ];
+    for base in bases.iter().filter(|b| b.is_dir()) {
+        assert!(
+            !base.join(&run_dir).exists(),
+            "{} is still there after the next run",
+            base.join(&run_dir).display()
+        );
+    }
+    let masters = Command::new("pgrep")
+        .arg("-af")
+        .arg(&run_dir)
+        .output()
+        .unwrap();
+    assert!(
+        masters.stdout.is_empty(),
+        "ssh processes of the killed run are left: {}",
+        String::from_utf8_lossy(&masters.stdout)
+    );
 
     // 2. a silent partition: the link freezes after the first task
     proxy.set_rate(0);

@@ -14,6 +14,10 @@
 //!    next task's request is reported UNREACHABLE within 15 s plus the keepalive's slack, not
 //!    after ssh's defaults (~53 s).
 //!
+//! 3. **Two runs at once.** The second waits for the first's run lock, naming the run that
+//!    holds it, and finishes after it; with `DROVER_LOCK_WAIT=1` it gives up on the host with
+//!    that reason.
+//!
 //! Needs Docker (with CI=true a missing Docker fails).
 
 use std::path::Path;
@@ -280,5 +284,70 @@ fn fault_drills() {
         "silent partition reported {:.1}s after the freeze",
         took.as_secs_f64()
     ));
+    // 3. two runs at once: the second waits for the first's run lock, saying which run holds
+    // it; with a short wait it gives up on the host with that reason
+    let slow = dir.path().join("slow.yml");
+    std::fs::write(
+        &slow,
+        format!(
+            "- hosts: {address}\n  gather_facts: false\n  tasks:\n    - name: slow\n      command: sleep 6\n"
+        ),
+    )
+    .unwrap();
+    let started = Instant::now();
+    let first = spawn_play(&slow, &inventory, &connection);
+    let first_pid = first.id();
+    std::thread::sleep(Duration::from_millis(1500));
+    let second = spawn_play(&slow, &inventory, &connection);
+    let first = first.wait_with_output().unwrap();
+    let first_done = started.elapsed();
+    let second = second.wait_with_output().unwrap();
+    let second_done = started.elapsed();
+    assert_eq!(first.status.code(), Some(0));
+    assert_eq!(second.status.code(), Some(0));
+    // warnings are wrapped at 80 columns, as Ansible's
+    let said = String::from_utf8_lossy(&second.stderr)
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(
+        said.contains(&format!(
+            "{address}: another drover run holds this host (drover pid {first_pid} ("
+        )) && said.contains("waiting for it, up to 300s"),
+        "{said}"
+    );
+    assert!(
+        second_done >= first_done + Duration::from_secs(5),
+        "the second run did not wait: first done at {first_done:?}, second at {second_done:?}"
+    );
+    let first = spawn_play(&slow, &inventory, &connection);
+    std::thread::sleep(Duration::from_millis(1500));
+    let impatient = Command::new(env!("CARGO_BIN_EXE_drover"))
+        .arg("play")
+        .arg(&slow)
+        .arg("-i")
+        .arg(&inventory)
+        .arg("-i")
+        .arg(&connection)
+        .env("NO_COLOR", "1")
+        .env("DROVER_LOCK_WAIT", "1")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&impatient.stdout)
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(
+        stdout.contains("another drover run holds this host's lock (drover pid")
+            && stdout.contains("did not release it within 1s"),
+        "{stdout}"
+    );
+    assert_ne!(impatient.status.code(), Some(0), "{stdout}");
+    assert_eq!(first.wait_with_output().unwrap().status.code(), Some(0));
+    report.push(format!(
+        "two runs: the second waited {:.1}s for the first",
+        (second_done - first_done).as_secs_f64()
+    ));
+
     eprintln!("fault drills: {}", report.join(", "));
 }

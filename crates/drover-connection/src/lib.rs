@@ -18,7 +18,9 @@ mod control;
 mod error;
 mod escalate;
 mod framed;
+mod held;
 mod local;
+pub mod lock;
 pub mod shell;
 mod ssh;
 
@@ -27,6 +29,7 @@ use std::time::Duration;
 pub use control::{CONTROL_PERSIST_IDLE, ControlDir};
 pub use error::{Error, Result};
 pub use escalate::Become;
+pub use held::Held;
 pub use local::LocalConnection;
 pub use ssh::{
     HostKeyPolicy, SERVER_ALIVE_COUNT_MAX, SERVER_ALIVE_INTERVAL, SHELL_MODE_ENV, SshConnection,
@@ -111,6 +114,10 @@ pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T
 pub trait Connection: Send + Sync {
     /// Runs a request and returns its output; a non-zero exit status is not an error here.
     fn run<'a>(&'a self, request: &'a Request) -> BoxFuture<'a, Result<Output>>;
+    /// Starts a request that keeps running while the returned [`Held`] lives (its stdin stays
+    /// open until then); its stdout is read line by line. The run lock uses it.
+    fn hold<'a>(&'a self, request: &'a Request) -> BoxFuture<'a, Result<Held>>;
+
     /// Closes the connection (stops an SSH master); the default does nothing.
     fn close(self: Box<Self>) -> BoxFuture<'static, ()> {
         Box::pin(async {})
@@ -122,6 +129,10 @@ impl Connection for SshConnection {
         Box::pin(SshConnection::run(self, request))
     }
 
+    fn hold<'a>(&'a self, request: &'a Request) -> BoxFuture<'a, Result<Held>> {
+        Box::pin(SshConnection::hold(self, request))
+    }
+
     fn close(self: Box<Self>) -> BoxFuture<'static, ()> {
         Box::pin(SshConnection::close(*self))
     }
@@ -130,6 +141,10 @@ impl Connection for SshConnection {
 impl Connection for LocalConnection {
     fn run<'a>(&'a self, request: &'a Request) -> BoxFuture<'a, Result<Output>> {
         Box::pin(LocalConnection::run(self, request))
+    }
+
+    fn hold<'a>(&'a self, request: &'a Request) -> BoxFuture<'a, Result<Held>> {
+        Box::pin(LocalConnection::hold(self, request))
     }
 }
 

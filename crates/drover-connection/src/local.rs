@@ -4,7 +4,7 @@ use std::process::Stdio;
 
 use tokio::process::Command;
 
-use crate::{Error, Output, Request, Result, feed_stdin, finish};
+use crate::{Error, Held, Output, Request, Result, feed_stdin, finish};
 
 /// Runs commands on the controller.
 #[derive(Clone, Debug)]
@@ -48,6 +48,28 @@ impl LocalConnection {
         }
         .map_err(|e| self.failed(e.to_string()))?;
         finish(&self.host, request, output)
+    }
+
+    /// Starts a request kept running while the [`Held`] lives (see [`crate::Connection::hold`]).
+    pub async fn hold(&self, request: &Request) -> Result<Held> {
+        let script = request.escalation.wrap(&request.script);
+        let mut child = Command::new("/bin/sh")
+            .arg("-c")
+            .arg(&script)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| self.failed(format!("cannot start /bin/sh: {e}")))?;
+        let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
+            return Err(self.failed("the held command has no pipes".into()));
+        };
+        Ok(Held::new(
+            Box::pin(stdin),
+            Box::pin(stdout),
+            Box::new(child),
+        ))
     }
 
     fn failed(&self, reason: String) -> Error {

@@ -16,7 +16,9 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use crate::control::{CONTROL_PERSIST_IDLE, ControlDir};
 use crate::framed::{FrameError, FramedShell};
 use crate::shell::quote;
-use crate::{Become, Error, MAX_CHANNELS_PER_HOST, Output, Request, Result, feed_stdin, finish};
+use crate::{
+    Become, Error, Held, MAX_CHANNELS_PER_HOST, Output, Request, Result, feed_stdin, finish,
+};
 
 /// Long-lived shells per host: at most this many escalations (users) keep one, so fresh
 /// channels always have `MAX_CHANNELS_PER_HOST - MAX_SHELLS_PER_HOST` slots.
@@ -330,6 +332,43 @@ impl SshConnection {
             Box::pin(stdout),
             Box::pin(stderr),
             Box::new(child),
+        ))
+    }
+
+    /// Starts a request kept running while the [`Held`] lives (see
+    /// [`crate::Connection::hold`]). It takes one of the host's channel slots for its life.
+    pub async fn hold(&self, request: &Request) -> Result<Held> {
+        let permit = self
+            .channels
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| Error::Failed {
+                host: self.host.clone(),
+                reason: "connection is closing".into(),
+            })?;
+        let script = request.escalation.wrap(&request.script);
+        let line = format!("/bin/sh -c {}", quote(&script));
+        let mut child = self
+            .session
+            .clone()
+            .arc_raw_command(&line)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .await
+            .map_err(|e| self.classify(&e))?;
+        let (Some(stdin), Some(stdout)) = (child.stdin().take(), child.stdout().take()) else {
+            return Err(Error::Failed {
+                host: self.host.clone(),
+                reason: "the held command's channel has no pipes".into(),
+            });
+        };
+        Ok(Held::new(
+            Box::pin(stdin),
+            Box::pin(stdout),
+            Box::new((child, permit)),
         ))
     }
 

@@ -93,6 +93,6 @@ impl TaskEnv for Executor {
         host: &'a str,
         target: &'a dyn Endpoint,
     ) -> BoxFuture<'a, Result<Arc<Box<dyn Connection>>, drover_connection::Error>> {
-        Box::pin(self.pool.get(host, target))
+        Box::pin(Executor::connection(self, host, target))
     }
 }

@@ -377,6 +377,19 @@ impl Executor {
     }
 }
 
+impl Executor {
+    /// `host`'s connection from the pool (opened, and the node locked for this run, on first
+    /// use); a wait for another run's lock is shown as a warning.
+    async fn connection(
+        &self,
+        host: &str,
+        target: &dyn transport::Endpoint,
+    ) -> Result<Arc<Box<dyn drover_connection::Connection>>, drover_connection::Error> {
+        let waiting = |message: String| self.emit(Event::Warning { message });
+        self.pool.get(host, target, &waiting).await
+    }
+}
+
 /// Resolves on SIGINT (Ctrl-C), SIGTERM (`timeout`, `systemctl stop`, a CI runner cancelling
 /// a job) or SIGHUP (a closed terminal): each stops the run the same way. A signal whose
 /// handler cannot be installed is not waited for.

@@ -360,8 +360,7 @@ impl Executor {
                             },
                         )?;
                         let conn = self
-                            .pool
-                            .get(host, target.as_ref())
+                            .connection(host, target.as_ref())
                             .await
                             .map_err(|e| TaskError::connection(e, span))?;
                         let mut req = facts::script();

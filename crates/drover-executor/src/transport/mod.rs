@@ -11,7 +11,9 @@ mod ssh;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use drover_connection::{BoxFuture, Connection, ControlDir};
+use std::time::Duration;
+
+use drover_connection::{BoxFuture, Connection, ControlDir, Held, lock};
 use drover_inventory::Connection as ConnVars;
 use tokio::sync::{Mutex, OnceCell};
 
@@ -26,6 +28,11 @@ pub trait Endpoint: std::fmt::Debug + Send + Sync {
     /// Keeps a sandbox run on loopback: an error when this endpoint would leave it (`host`
     /// and `sandbox` for the message), otherwise the endpoint is confined to it.
     fn confine_to_sandbox(&mut self, host: &str, sandbox: &str) -> Result<(), String>;
+    /// Whether a run takes the node's run lock ([`drover_connection::lock`]) when it connects:
+    /// remote nodes do; the controller itself (`connection: local`) does not.
+    fn locks(&self) -> bool {
+        false
+    }
 }
 
 /// An endpoint from a host's typed connection settings and its ssh argument strings.
@@ -57,10 +64,16 @@ pub type Target = Box<dyn Endpoint>;
 /// A host's connection, opened once; an unreachable host keeps its error.
 type Slot = Arc<OnceCell<Result<Arc<Box<dyn Connection>>, drover_connection::Error>>>;
 
-/// The run's connections: opened once per (host, endpoint), shared by every task.
+/// The run's connections: opened once per (host, endpoint), shared by every task, each remote
+/// node locked for the run ([`drover_connection::lock`]).
 pub struct Pool {
     control: ControlDir,
     slots: Mutex<HashMap<String, Slot>>,
+    /// The run locks held (released when dropped).
+    locks: Mutex<Vec<Held>>,
+    /// How long to wait for another run's lock ([`lock::LOCK_WAIT_ENV`]); a bad value fails
+    /// each remote host with its message.
+    lock_wait: Result<Duration, String>,
 }
 
 impl Pool {
@@ -69,15 +82,19 @@ impl Pool {
         Ok(Pool {
             control: ControlDir::new()?,
             slots: Mutex::new(HashMap::new()),
+            locks: Mutex::new(Vec::new()),
+            lock_wait: lock::wait_from_env(),
         })
     }
 
-    /// The connection for `host` (opening it on first use). A host that could not be reached
-    /// keeps its error for the rest of the run.
+    /// The connection for `host` (opening it and taking the node's run lock on first use;
+    /// `waiting` is told, once, when another run holds the lock). A host that could not be
+    /// reached or locked keeps its error for the rest of the run.
     pub async fn get(
         &self,
         host: &str,
         target: &dyn Endpoint,
+        waiting: &(dyn Fn(String) + Send + Sync),
     ) -> Result<Arc<Box<dyn Connection>>, drover_connection::Error> {
         let key = format!("{host}\u{0}{target:?}");
         let slot = {
@@ -85,7 +102,13 @@ impl Pool {
             slots.entry(key).or_default().clone()
         };
         let result = slot
-            .get_or_init(|| async { target.connect(host, &self.control).await.map(Arc::new) })
+            .get_or_init(|| async {
+                let connection = target.connect(host, &self.control).await?;
+                if target.locks() {
+                    self.lock(host, connection.as_ref(), waiting).await?;
+                }
+                Ok(Arc::new(connection))
+            })
             .await;
         match result {
             Ok(c) => Ok(c.clone()),
@@ -93,8 +116,35 @@ impl Pool {
         }
     }
 
-    /// Closes every connection.
+    /// Takes `host`'s run lock over `connection` and keeps it until the pool closes.
+    async fn lock(
+        &self,
+        host: &str,
+        connection: &dyn Connection,
+        waiting: &(dyn Fn(String) + Send + Sync),
+    ) -> Result<(), drover_connection::Error> {
+        let wait = self
+            .lock_wait
+            .clone()
+            .map_err(|reason| drover_connection::Error::Failed {
+                host: host.to_string(),
+                reason,
+            })?;
+        let mut tell = |who: &str| {
+            waiting(format!(
+                "{host}: another drover run holds this host ({who}); waiting for it, up to {}s",
+                wait.as_secs()
+            ));
+        };
+        if let Some(held) = lock::acquire(connection, host, wait, &mut tell).await? {
+            self.locks.lock().await.push(held);
+        }
+        Ok(())
+    }
+
+    /// Releases the run locks and closes every connection.
     pub async fn close(&self) {
+        self.locks.lock().await.clear();
         let slots: Vec<_> = self.slots.lock().await.drain().collect();
         for (_, slot) in slots {
             if let Some(Ok(conn)) = Arc::try_unwrap(slot).ok().and_then(OnceCell::into_inner)
@@ -145,8 +195,8 @@ mod tests {
     async fn the_pool_opens_each_connection_once() {
         let pool = Pool::new().unwrap();
         let local = target_from_vars(&vars("local"), &[]).unwrap();
-        let a = pool.get("h", local.as_ref()).await.unwrap();
-        let b = pool.get("h", local.as_ref()).await.unwrap();
+        let a = pool.get("h", local.as_ref(), &|_| {}).await.unwrap();
+        let b = pool.get("h", local.as_ref(), &|_| {}).await.unwrap();
         assert!(Arc::ptr_eq(&a, &b));
         let out = a
             .run(&drover_connection::Request::new("echo hi"))

@@ -47,6 +47,10 @@ impl Endpoint for Ssh {
         self.0.isolated = true;
         Ok(())
     }
+
+    fn locks(&self) -> bool {
+        true
+    }
 }
 
 /// The ssh options of a host.

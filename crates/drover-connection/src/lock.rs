@@ -1,0 +1,150 @@
+//! The run lock: one drover run at a time on a host.
+//!
+//! When drover first connects to a host it starts a small script there that takes an exclusive
+//! `flock(1)` on `/run/lock/drover.lock` (`$TMPDIR` or `/tmp` when `/run/lock` is not writable)
+//! and then waits on its stdin, which drover holds ([`Held`]). The lock is released when the run
+//! is done with the host, and by the kernel when drover dies, since the pipe closes and the script
+//! ends. A second run waits for it, saying which run holds it (the holder writes who it is into
+//! the file), for at most its wait time. After that the host fails with that reason. A node
+//! without `flock` runs unlocked, and so does a second connection of the same run to a node it
+//! already holds (two inventory names for one machine).
+
+use std::time::Duration;
+
+use crate::shell::quote;
+use crate::{Connection, Error, Held, Request, Result};
+
+/// How long a run waits for another run's lock on a host by default.
+pub const LOCK_WAIT: Duration = Duration::from_secs(300);
+
+/// The environment variable that sets the wait in seconds (`0`: do not wait).
+pub const LOCK_WAIT_ENV: &str = "DROVER_LOCK_WAIT";
+
+/// Sets `$f` to the lock file: in /run/lock (a tmpfs: nothing is left after a reboot), else
+/// in `$TMPDIR` or /tmp.
+const LOCK_FILE: &str = "f=/run/lock/drover.lock; if [ ! -d /run/lock ] || [ ! -w /run/lock ]; then f=${TMPDIR:-/tmp}/drover.lock; fi";
+
+/// The lock script; `locate` sets `$f`. Lines it prints: `held <who>` (waiting), then `locked`,
+/// `timeout <who>` or `nolock`.
+fn script(locate: &str, who: &str, wait: Duration) -> String {
+    format!(
+        "{locate}\n\
+         if ! command -v flock >/dev/null 2>&1; then echo nolock; exec cat >/dev/null; fi\n\
+         {{ exec 9>>\"$f\"; }} 2>/dev/null || {{ exec 9<\"$f\"; }} 2>/dev/null || {{ echo nolock; exec cat >/dev/null; }}\n\
+         if ! flock -n 9; then\n\
+         \x20 case \"$(head -n 1 \"$f\" 2>/dev/null)\" in {who}' since '*) echo nolock; exec cat >/dev/null;; esac\n\
+         \x20 echo \"held $(head -n 1 \"$f\" 2>/dev/null)\"\n\
+         \x20 flock -w {secs} 9 || {{ echo \"timeout $(head -n 1 \"$f\" 2>/dev/null)\"; exit 3; }}\n\
+         fi\n\
+         printf '%s since %s\\n' {who} \"$(date '+%Y-%m-%d %H:%M:%S %z')\" > \"$f\" 2>/dev/null\n\
+         echo locked\n\
+         exec cat >/dev/null\n",
+        secs = wait.as_secs(),
+        who = quote(who),
+    )
+}
+
+/// Who this run is, as the lock file records it: `drover pid <pid> (<user>@<controller>)`.
+pub fn this_run() -> String {
+    let user = std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .unwrap_or_else(|_| format!("uid {}", rustix::process::getuid().as_raw()));
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_else(|_| "?".into());
+    format!("drover pid {} ({user}@{host})", std::process::id())
+}
+
+/// Takes `host`'s run lock over `connection`, waiting up to `wait`; `on_wait` is told who holds
+/// it when it is taken. `Ok(None)`: the node cannot lock (no `flock`); the run goes on unlocked.
+pub async fn acquire(
+    connection: &dyn Connection,
+    host: &str,
+    wait: Duration,
+    on_wait: &mut (dyn FnMut(&str) + Send),
+) -> Result<Option<Held>> {
+    let request = Request::new(script(LOCK_FILE, &this_run(), wait));
+    let mut held = connection.hold(&request).await?;
+    loop {
+        match held.next_line().await {
+            Some(line) if line == "locked" => return Ok(Some(held)),
+            Some(line) if line == "nolock" => return Ok(None),
+            Some(line) => {
+                if let Some(who) = line.strip_prefix("held ") {
+                    on_wait(who);
+                } else if let Some(who) = line.strip_prefix("timeout ") {
+                    return Err(Error::Failed {
+                        host: host.to_string(),
+                        reason: format!(
+                            "another drover run holds this host's lock ({who}) and did not release it within {}s; wait for it to finish, or set {LOCK_WAIT_ENV} to wait longer",
+                            wait.as_secs()
+                        ),
+                    });
+                }
+            }
+            None => {
+                return Err(Error::Failed {
+                    host: host.to_string(),
+                    reason: "the run lock's command ended before taking the lock".into(),
+                });
+            }
+        }
+    }
+}
+
+/// The wait from [`LOCK_WAIT_ENV`], else [`LOCK_WAIT`]. A value that is not a whole number of
+/// seconds is an error naming it.
+pub fn wait_from_env() -> std::result::Result<Duration, String> {
+    match std::env::var(LOCK_WAIT_ENV) {
+        Err(_) => Ok(LOCK_WAIT),
+        Ok(v) => v
+            .trim()
+            .parse::<u64>()
+            .map(Duration::from_secs)
+            .map_err(|_| format!("{LOCK_WAIT_ENV}={v:?} is not a number of seconds")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::LocalConnection;
+
+    /// Two holders on one machine: the second waits, is told who holds the lock, and gets it
+    /// once the first is dropped; with no wait left it fails naming the holder.
+    #[tokio::test]
+    async fn a_second_run_waits_for_the_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let local = LocalConnection::new("h");
+        let file = dir.path().join("drover.lock");
+        let locate = format!("f={}", quote(&file.display().to_string()));
+        let hold =
+            |who: &str, secs: u64| Request::new(script(&locate, who, Duration::from_secs(secs)));
+        let mut first = local.hold(&hold("run one", 5)).await.unwrap();
+        assert_eq!(first.next_line().await.as_deref(), Some("locked"));
+        let recorded = std::fs::read_to_string(&file).unwrap();
+        assert!(recorded.starts_with("run one since "), "{recorded}");
+
+        let mut second = local.hold(&hold("run two", 5)).await.unwrap();
+        let waiting = second.next_line().await.unwrap();
+        assert!(waiting.starts_with("held run one since "), "{waiting}");
+        drop(first);
+        assert_eq!(second.next_line().await.as_deref(), Some("locked"));
+
+        // the same run reaching the node again (another inventory name) does not wait for itself
+        let mut again = local.hold(&hold("run two", 5)).await.unwrap();
+        assert_eq!(again.next_line().await.as_deref(), Some("nolock"));
+        drop(again);
+
+        let mut third = local.hold(&hold("run three", 1)).await.unwrap();
+        assert!(third.next_line().await.unwrap().starts_with("held run two"));
+        let timeout = third.next_line().await.unwrap();
+        assert!(timeout.starts_with("timeout run two since "), "{timeout}");
+    }
+
+    #[test]
+    fn the_wait_comes_from_the_environment_or_the_default() {
+        assert_eq!(LOCK_WAIT.as_secs(), 300);
+        assert!(script(LOCK_FILE, "x", Duration::from_secs(7)).contains("flock -w 7 9"));
+    }
+}

@@ -18,6 +18,11 @@
 //!    holds it, and finishes after it; with `DROVER_LOCK_WAIT=1` it gives up on the host with
 //!    that reason.
 //!
+//! 4. **A full disk.** A copy larger than the free space fails (exit 2, "No space left on
+//!    device"); the old file is intact and no temp file is left.
+//! 5. **A power-off mid-run.** The node is killed during a run: its next task is UNREACHABLE
+//!    (exit 4) within the same bound as a partition.
+//!
 //! Needs Docker (with CI=true a missing Docker fails).
 
 use std::path::Path;
@@ -347,6 +352,55 @@ fn fault_drills() {
     report.push(format!(
         "two runs: the second waited {:.1}s for the first",
         (second_done - first_done).as_secs_f64()
+    ));
+
+    // 4. a full disk: the write fails, the old file stays whole, no temp file is left
+    node_sh(
+        &sb,
+        "mkdir -p /opt/full && mount -t tmpfs -o size=1m tmpfs /opt/full && \
+         head -c 100000 /dev/urandom > /opt/full/big.bin && sha256sum /opt/full/big.bin",
+    );
+    let before = node_sh(&sb, "sha256sum /opt/full/big.bin");
+    let full = dir.path().join("full.yml");
+    std::fs::write(
+        &full,
+        format!(
+            "- hosts: {address}\n  gather_facts: false\n  become: true\n  tasks:\n    - name: too large for the disk\n      copy:\n        src: {}\n        dest: /opt/full/big.bin\n",
+            dir.path().join("b.bin").display()
+        ),
+    )
+    .unwrap();
+    let out = spawn_play(&full, &inventory, &connection)
+        .wait_with_output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(2), "{stdout}");
+    assert!(stdout.contains("No space left on device"), "{stdout}");
+    assert_eq!(node_sh(&sb, "sha256sum /opt/full/big.bin"), before);
+    assert_eq!(node_sh(&sb, "ls -A /opt/full").trim(), "big.bin");
+    node_sh(&sb, "umount /opt/full");
+    report.push("full disk: failed, old file intact, no temp file".into());
+
+    // 5. the node powered off in the middle of a run: UNREACHABLE at its next task, exit 4
+    let child = spawn_play(&partition, &inventory, &connection);
+    std::thread::sleep(Duration::from_millis(1500));
+    sb.stop("meta", drover_sandbox::Power::Off).unwrap();
+    let off = Instant::now();
+    let out = child.wait_with_output().unwrap();
+    let took = off.elapsed();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("TASK [after the partition]") && stdout.contains("UNREACHABLE! => "),
+        "{stdout}"
+    );
+    assert_eq!(out.status.code(), Some(4), "{stdout}");
+    assert!(
+        took < Duration::from_secs(22),
+        "power-off reported after {took:?}"
+    );
+    report.push(format!(
+        "power-off reported {:.1}s after it",
+        took.as_secs_f64()
     ));
 
     eprintln!("fault drills: {}", report.join(", "));

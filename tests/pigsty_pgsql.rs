@@ -125,7 +125,12 @@ fn pids(sb: &TestSandbox) -> BTreeMap<String, String> {
 }
 
 fn dig(sb: &TestSandbox, meta: &str, name: &str) -> Vec<String> {
-    let mut v: Vec<String> = sh(sb, "node-3", &format!("dig +short @{meta} {name}"))
+    dig_from(sb, "node-3", meta, name)
+}
+
+/// `dig +short @meta name` run on `node`, sorted.
+fn dig_from(sb: &TestSandbox, node: &str, meta: &str, name: &str) -> Vec<String> {
+    let mut v: Vec<String> = sh(sb, node, &format!("dig +short @{meta} {name}"))
         .lines()
         .map(str::to_string)
         .collect();

@@ -182,8 +182,10 @@ pub fn failover(sb: &TestSandbox, members: &[Member], primary: &Member) -> Drill
         if let Some(p) = new_primary {
             let instance = format!("pg-test-{}", p.seq);
             if times[1].is_none() {
-                let master = super::dig(sb, &meta, "master.pg-test.service.consul");
-                let access = super::dig(sb, &meta, "pg-test-primary.service.consul");
+                // from a node that is up (the powered-off one may be node-3)
+                let from = &survivors[0].node;
+                let master = super::dig_from(sb, from, &meta, "master.pg-test.service.consul");
+                let access = super::dig_from(sb, from, &meta, "pg-test-primary.service.consul");
                 let mut want: Vec<String> = survivors.iter().map(|m| m.ip.clone()).collect();
                 want.sort();
                 if master == vec![p.ip.clone()] && access == want {

@@ -133,11 +133,31 @@ impl Fetch {
                 .with("dest", dest_text)
                 .with("checksum", remote_checksum));
         }
-        if let Some(parent) = dest.parent() {
-            std::fs::create_dir_all(parent)
+        let parent = match dest.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => std::path::PathBuf::from("."),
+        };
+        std::fs::create_dir_all(&parent).map_err(|e| format!("Failed to fetch the file: {e}"))?;
+        // a temp file beside dest, renamed over it once complete: an interrupted fetch leaves
+        // the old file (or none), never a partial one
+        // the mode a plain create gives (0666 less the umask), or the existing file's, as
+        // Ansible's open(dest, 'wb') keeps it
+        let existing = std::fs::metadata(&dest).ok().map(|m| m.permissions());
+        let mut temp = tempfile::Builder::new()
+            .prefix(".drover-fetch.")
+            .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666))
+            .tempfile_in(&parent)
+            .map_err(|e| format!("Failed to fetch the file: {e}"))?;
+        if let Some(permissions) = existing {
+            temp.as_file()
+                .set_permissions(permissions)
                 .map_err(|e| format!("Failed to fetch the file: {e}"))?;
         }
-        std::fs::write(&dest, data).map_err(|e| format!("Failed to fetch the file: {e}"))?;
+        std::io::Write::write_all(&mut temp, data)
+            .and_then(|()| temp.as_file().sync_all())
+            .map_err(|e| format!("Failed to fetch the file: {e}"))?;
+        temp.persist(&dest)
+            .map_err(|e| format!("Failed to fetch the file: {}", e.error))?;
         let written = std::fs::read(&dest).map_err(|e| format!("Failed to fetch the file: {e}"))?;
         let new_checksum = sha1_hex(&written);
         let mut result = ModuleResult::ok()
@@ -284,6 +304,30 @@ mod tests {
             again.result
         );
         assert_eq!(again.round_trips, 1);
+        // a changed source replaces the copy through a temp file: the copy keeps its mode
+        // and no temp file is left
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&local, std::fs::Permissions::from_mode(0o640)).unwrap();
+        std::fs::write(&src, "changed\n").unwrap();
+        let args = json!({"src": src.to_str().unwrap(), "dest": dest.to_str().unwrap()});
+        let r = run(action("fetch", args, false).as_ref(), false)
+            .await
+            .unwrap();
+        assert!(r.result.changed, "{:?}", r.result);
+        assert_eq!(std::fs::read_to_string(&local).unwrap(), "changed\n");
+        let meta = std::fs::metadata(&local).unwrap();
+        assert_eq!(meta.permissions().mode() & 0o7777, 0o640);
+        let leftovers = std::fs::read_dir(local.parent().unwrap())
+            .unwrap()
+            .filter(|e| {
+                e.as_ref().is_ok_and(|e| {
+                    e.file_name()
+                        .to_string_lossy()
+                        .starts_with(".drover-fetch.")
+                })
+            })
+            .count();
+        assert_eq!(leftovers, 0);
         // flat into a directory
         let flat_dir = format!("{}/", dir.path().join("flat").to_str().unwrap());
         let args = json!({"src": src.to_str().unwrap(), "dest": flat_dir, "flat": true});

@@ -20,7 +20,10 @@
 //!
 //! 4. **A full disk.** A copy larger than the free space fails (exit 2, "No space left on
 //!    device"); the old file is intact and no temp file is left.
-//! 5. **A power-off mid-run.** The node is killed during a run: its next task is UNREACHABLE
+//! 5. **A bad configuration.** `validate` refuses the new file: the task fails, the old file
+//!    stays.
+//! 6. **An announced partition** (`isolate`: the node leaves the network): UNREACHABLE, exit 4.
+//! 7. **A power-off mid-run.** The node is killed during a run: its next task is UNREACHABLE
 //!    (exit 4) within the same bound as a partition.
 //!
 //! Needs Docker (with CI=true a missing Docker fails).
@@ -73,6 +76,35 @@ fn spawn_play(playbook: &Path, inventory: &Path, connection: &Path) -> Child {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap()
+}
+
+/// What is left of run `pid` on the controller: its control directory, and ssh processes
+/// whose command line names it.
+fn run_leftovers(pid: u32) -> Vec<String> {
+    let run_dir = format!("run-{pid}");
+    let mut left = Vec::new();
+    let bases = [
+        std::env::var("XDG_RUNTIME_DIR")
+            .map(|d| Path::new(&d).join("drover"))
+            .unwrap_or_default(),
+        Path::new(&format!("/tmp/drover-{}", uid())).to_path_buf(),
+    ];
+    for base in bases.iter().filter(|b| b.is_dir()) {
+        if base.join(&run_dir).exists() {
+            left.push(base.join(&run_dir).display().to_string());
+        }
+    }
+    let procs = Command::new("pgrep")
+        .arg("-af")
+        .arg(&run_dir)
+        .output()
+        .unwrap();
+    left.extend(
+        String::from_utf8_lossy(&procs.stdout)
+            .lines()
+            .map(str::to_string),
+    );
+    left
 }
 
 /// The current user's id (`id -u`).
@@ -188,6 +220,9 @@ fn fault_drills() {
                 took < Duration::from_secs(15),
                 "SIG{signal}: stopped after {took:?}"
             );
+            // an interrupted run closes its masters and removes its control directory
+            let left = run_leftovers(killed);
+            assert!(left.is_empty(), "SIG{signal}: left behind: {left:?}");
         }
         // the node's side of the upload ends once its stdin closes; give it a moment
         let mut state = String::new();
@@ -227,29 +262,10 @@ fn fault_drills() {
         .wait_with_output()
         .unwrap();
     assert_eq!(next.status.code(), Some(0));
-    let run_dir = format!("run-{killed}");
-    let bases = [
-        std::env::var("XDG_RUNTIME_DIR")
-            .map(|d| Path::new(&d).join("drover"))
-            .unwrap_or_default(),
-        Path::new(&format!("/tmp/drover-{}", uid())).to_path_buf(),
-    ];
-    for base in bases.iter().filter(|b| b.is_dir()) {
-        assert!(
-            !base.join(&run_dir).exists(),
-            "{} is still there after the next run",
-            base.join(&run_dir).display()
-        );
-    }
-    let masters = Command::new("pgrep")
-        .arg("-af")
-        .arg(&run_dir)
-        .output()
-        .unwrap();
+    let left = run_leftovers(killed);
     assert!(
-        masters.stdout.is_empty(),
-        "ssh processes of the killed run are left: {}",
-        String::from_utf8_lossy(&masters.stdout)
+        left.is_empty(),
+        "SIGKILL: left after the next run: {left:?}"
     );
 
     // 2. a silent partition: the link freezes after the first task
@@ -381,7 +397,54 @@ fn fault_drills() {
     node_sh(&sb, "umount /opt/full");
     report.push("full disk: failed, old file intact, no temp file".into());
 
-    // 5. the node powered off in the middle of a run: UNREACHABLE at its next task, exit 4
+    // 5. a bad configuration: `validate` refuses the new file, the old one stays
+    let bad = dir.path().join("bad.yml");
+    std::fs::write(
+        &bad,
+        format!(
+            "- hosts: {address}\n  gather_facts: false\n  become: true\n  tasks:\n    - name: a configuration its checker refuses\n      copy:\n        content: \"broken\\n\"\n        dest: /opt/drill/big.bin\n        validate: /bin/false %s\n"
+        ),
+    )
+    .unwrap();
+    let before = node_sh(&sb, "sha256sum /opt/drill/big.bin");
+    let out = spawn_play(&bad, &inventory, &connection)
+        .wait_with_output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(2), "{stdout}");
+    assert!(
+        stdout.contains("failed to validate") || stdout.contains("validation failed"),
+        "{stdout}"
+    );
+    assert_eq!(node_sh(&sb, "sha256sum /opt/drill/big.bin"), before);
+    assert_eq!(node_sh(&sb, "ls -A /opt/drill").trim(), "big.bin");
+    report.push("bad configuration: refused, old file intact".into());
+
+    // 6. an announced partition (the node leaves the network; connections are refused or
+    // reset): UNREACHABLE at once, exit 4
+    let child = spawn_play(&partition, &inventory, &connection);
+    std::thread::sleep(Duration::from_millis(1500));
+    sb.isolate("meta").unwrap();
+    let cut = Instant::now();
+    let out = child.wait_with_output().unwrap();
+    let took = cut.elapsed();
+    sb.heal("meta", Duration::from_secs(60)).unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("TASK [after the partition]") && stdout.contains("UNREACHABLE! => "),
+        "{stdout}"
+    );
+    assert_eq!(out.status.code(), Some(4), "{stdout}");
+    assert!(
+        took < Duration::from_secs(22),
+        "partition reported after {took:?}"
+    );
+    report.push(format!(
+        "announced partition reported {:.1}s after it",
+        took.as_secs_f64()
+    ));
+
+    // 7. the node powered off in the middle of a run: UNREACHABLE at its next task, exit 4
     let child = spawn_play(&partition, &inventory, &connection);
     std::thread::sleep(Duration::from_millis(1500));
     sb.stop("meta", drover_sandbox::Power::Off).unwrap();

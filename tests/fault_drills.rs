@@ -78,6 +78,63 @@ fn spawn_play(playbook: &Path, inventory: &Path, connection: &Path) -> Child {
         .unwrap()
 }
 
+/// A `drover play` whose stdout is read as it comes.
+struct Running {
+    child: Child,
+    stdout: std::sync::Arc<std::sync::Mutex<String>>,
+    reader: std::thread::JoinHandle<()>,
+}
+
+impl Running {
+    fn start(playbook: &Path, inventory: &Path, connection: &Path) -> Running {
+        let mut child = spawn_play(playbook, inventory, connection);
+        let mut pipe = child.stdout.take().unwrap();
+        let stdout = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let sink = stdout.clone();
+        let reader = std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = std::io::Read::read(&mut pipe, &mut buf) {
+                if n == 0 {
+                    break;
+                }
+                sink.lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        });
+        Running {
+            child,
+            stdout,
+            reader,
+        }
+    }
+
+    /// Waits (at most 60 s) until the output shows `needle`.
+    fn wait_for(&self, needle: &str) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !self.stdout.lock().unwrap().contains(needle) {
+            assert!(
+                Instant::now() < deadline,
+                "no `{needle}` in:\n{}",
+                self.stdout.lock().unwrap()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Waits for the end: exit code, stdout, stderr.
+    fn finish(self) -> (Option<i32>, String, String) {
+        let out = self.child.wait_with_output().unwrap();
+        self.reader.join().unwrap();
+        let stdout = self.stdout.lock().unwrap().clone();
+        (
+            out.status.code(),
+            stdout,
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+}
+
 /// What is left of run `pid` on the controller: its control directory, and ssh processes
 /// whose command line names it.
 fn run_leftovers(pid: u32) -> Vec<String> {
@@ -96,7 +153,7 @@ fn run_leftovers(pid: u32) -> Vec<String> {
     }
     let procs = Command::new("pgrep")
         .arg("-af")
-        .arg(&run_dir)
+        .arg(format!("{run_dir}([^0-9]|$)"))
         .output()
         .unwrap();
     left.extend(
@@ -278,14 +335,13 @@ fn fault_drills() {
         ),
     )
     .unwrap();
-    let child = spawn_play(&partition, &inventory, &connection);
-    std::thread::sleep(Duration::from_millis(1500));
+    let run = Running::start(&partition, &inventory, &connection);
+    run.wait_for("TASK [wait on the controller]");
     proxy.freeze(true);
     let frozen = Instant::now();
-    let out = child.wait_with_output().unwrap();
+    let (code, stdout, _) = run.finish();
     let took = frozen.elapsed();
     proxy.freeze(false);
-    let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         stdout.contains("ok: [") && stdout.contains("TASK [first]"),
         "{stdout}"
@@ -294,8 +350,8 @@ fn fault_drills() {
         stdout.contains("UNREACHABLE! => ") && stdout.contains("TASK [after the partition]"),
         "{stdout}"
     );
-    assert_eq!(out.status.code(), Some(4), "{stdout}");
-    // the request goes out ~1.5 s after the freeze (the pause), so 15 s after it is ~16.5 s
+    assert_eq!(code, Some(4), "{stdout}");
+    // the request goes out ~3 s after the freeze (the pause), so 15 s after it is ~16.5 s
     // after the freeze; ssh's keepalive granularity adds up to one interval (5 s)
     assert!(
         took < Duration::from_secs(22),
@@ -318,7 +374,16 @@ fn fault_drills() {
     let started = Instant::now();
     let first = spawn_play(&slow, &inventory, &connection);
     let first_pid = first.id();
-    std::thread::sleep(Duration::from_millis(1500));
+    let holds = |pid: u32| {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !node_sh(&sb, "cat /run/lock/drover.lock 2>/dev/null || true")
+            .starts_with(&format!("drover pid {pid} ("))
+        {
+            assert!(Instant::now() < deadline, "run {pid} never took the lock");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    holds(first_pid);
     let second = spawn_play(&slow, &inventory, &connection);
     let first = first.wait_with_output().unwrap();
     let first_done = started.elapsed();
@@ -342,7 +407,7 @@ fn fault_drills() {
         "the second run did not wait: first done at {first_done:?}, second at {second_done:?}"
     );
     let first = spawn_play(&slow, &inventory, &connection);
-    std::thread::sleep(Duration::from_millis(1500));
+    holds(first.id());
     let impatient = Command::new(env!("CARGO_BIN_EXE_drover"))
         .arg("play")
         .arg(&slow)
@@ -422,19 +487,18 @@ fn fault_drills() {
 
     // 6. an announced partition (the node leaves the network; connections are refused or
     // reset): UNREACHABLE at once, exit 4
-    let child = spawn_play(&partition, &inventory, &connection);
-    std::thread::sleep(Duration::from_millis(1500));
+    let run = Running::start(&partition, &inventory, &connection);
+    run.wait_for("TASK [wait on the controller]");
     sb.isolate("meta").unwrap();
     let cut = Instant::now();
-    let out = child.wait_with_output().unwrap();
+    let (code, stdout, _) = run.finish();
     let took = cut.elapsed();
     sb.heal("meta", Duration::from_secs(60)).unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         stdout.contains("TASK [after the partition]") && stdout.contains("UNREACHABLE! => "),
         "{stdout}"
     );
-    assert_eq!(out.status.code(), Some(4), "{stdout}");
+    assert_eq!(code, Some(4), "{stdout}");
     assert!(
         took < Duration::from_secs(22),
         "partition reported after {took:?}"
@@ -445,18 +509,17 @@ fn fault_drills() {
     ));
 
     // 7. the node powered off in the middle of a run: UNREACHABLE at its next task, exit 4
-    let child = spawn_play(&partition, &inventory, &connection);
-    std::thread::sleep(Duration::from_millis(1500));
+    let run = Running::start(&partition, &inventory, &connection);
+    run.wait_for("TASK [wait on the controller]");
     sb.stop("meta", drover_sandbox::Power::Off).unwrap();
     let off = Instant::now();
-    let out = child.wait_with_output().unwrap();
+    let (code, stdout, _) = run.finish();
     let took = off.elapsed();
-    let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         stdout.contains("TASK [after the partition]") && stdout.contains("UNREACHABLE! => "),
         "{stdout}"
     );
-    assert_eq!(out.status.code(), Some(4), "{stdout}");
+    assert_eq!(code, Some(4), "{stdout}");
     assert!(
         took < Duration::from_secs(22),
         "power-off reported after {took:?}"

@@ -2,11 +2,13 @@
 //!
 //! For every host with `pg_cluster`, drover asks the node (over its usual connection, as the
 //! run's `become` user) three things: its live role (`/pg/bin/pg-role`: Patroni's REST API,
-//! else `pg_is_in_recovery()`), Patroni's view of the cluster (`GET /cluster` of the local
+//! `unknown` when Patroni does not answer), Patroni's view of the cluster (`GET /cluster` of the local
 //! Patroni) and the Consul catalog's `postgres` registrations (the local agent). A member that
 //! cannot be reached (powered off) is judged from what the others say: Patroni's view of it, and
 //! whether another member leads. One row per instance; exit 0 when the inventory and the
-//! registrations agree with the live roles, 1 on drift. `--write` rewrites the drifted
+//! registrations agree with the live roles, 1 on drift or when a live role cannot be told
+//! (a cluster with two live primaries is not judged, and nothing of it is written), 99 when
+//! interrupted. `--write` rewrites the drifted
 //! `pg_role` scalars in the YAML inventory file(s) in place (comments, order and layout kept;
 //! see `drover_inventory::rewrite`); a stale registration is the nodes' to fix
 //! (`pg-register.timer`), not the inventory's.
@@ -190,12 +192,19 @@ impl Row {
     }
 }
 
+/// Each host's probe status and stdout.
+type ProbeAnswers = BTreeMap<String, (Status, String)>;
+
 /// Keeps the probe's results.
 #[derive(Default)]
-struct Answers(Mutex<BTreeMap<String, (Status, String)>>);
+struct Answers(Mutex<ProbeAnswers>);
 
 impl Sink for Answers {
     fn emit(&self, event: &Event) {
+        // e.g. waiting for another run's lock on a host: say so rather than hang silently
+        if let Event::Warning { message } = event {
+            eprintln!("[WARNING]: {message}");
+        }
         if let Event::HostResult(r) = event {
             let stdout = r.result.get("stdout").and_then(Value::as_str).unwrap_or("");
             let mut answers = self
@@ -209,7 +218,7 @@ impl Sink for Answers {
 
 /// Fills each row from the members' answers: its own, then what the other members of its
 /// cluster say of it.
-fn fill(rows: &mut [Row], answers: &BTreeMap<String, (Status, String)>) {
+fn fill(rows: &mut [Row], answers: &ProbeAnswers) {
     let parsed: BTreeMap<&str, Answer> = answers
         .iter()
         .filter(|(_, (status, _))| matches!(status, Status::Ok | Status::Changed))
@@ -286,21 +295,39 @@ fn identity(args: &IdentityArgs) -> Result<ExitCode, Diagnostic> {
             ),
         );
     }
-    let answers = probe(inventory, &rows)?;
+    let Some(answers) = probe(inventory, &rows)? else {
+        // as ansible-playbook on Ctrl-C (and drover play on SIGINT, SIGTERM, SIGHUP)
+        eprintln!(" [ERROR]: User interrupted execution");
+        return Ok(ExitCode::from(99));
+    };
     fill(&mut rows, &answers);
-    let leaders: BTreeMap<String, String> = rows
+    let mut primaries: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for r in rows.iter().filter(|r| r.live() == Some("primary")) {
+        primaries
+            .entry(r.cluster.clone())
+            .or_default()
+            .push(r.host.clone());
+    }
+    // one leader per cluster; with two live primaries nothing about that cluster is written
+    let leaders: BTreeMap<String, String> = primaries
         .iter()
-        .filter(|r| r.live() == Some("primary"))
-        .map(|r| (r.cluster.clone(), r.host.clone()))
+        .filter(|(_, hosts)| hosts.len() == 1)
+        .map(|(cluster, hosts)| (cluster.clone(), hosts[0].clone()))
         .collect();
     println!(
         "{:<12} {:>3}  {:<15} {:<9} {:<11} {:<12} {:<20} VERDICT",
         "CLUSTER", "SEQ", "HOST", "INVENTORY", "LIVE", "PATRONI", "CONSUL"
     );
     let mut edits = Vec::new();
-    let mut stale = 0;
+    let (mut stale, mut unknown) = (0, 0);
     for row in &rows {
-        let verdict = match row.verdict(leaders.get(&row.cluster).map(String::as_str)) {
+        let split = primaries
+            .get(&row.cluster)
+            .filter(|hosts| hosts.len() > 1)
+            .map(|hosts| Verdict::Unknown(format!("live primaries: {}", hosts.join(" "))));
+        let judged =
+            split.unwrap_or_else(|| row.verdict(leaders.get(&row.cluster).map(String::as_str)));
+        let verdict = match judged {
             Verdict::Ok => "ok".to_string(),
             Verdict::Drift(role) => {
                 edits.push(HostVarEdit {
@@ -314,7 +341,10 @@ fn identity(args: &IdentityArgs) -> Result<ExitCode, Diagnostic> {
                 stale += 1;
                 format!("registration stale: consul says {registered}")
             }
-            Verdict::Unknown(why) => format!("not known ({why})"),
+            Verdict::Unknown(why) => {
+                unknown += 1;
+                format!("not known ({why})")
+            }
         };
         println!(
             "{:<12} {:>3}  {:<15} {:<9} {:<11} {:<12} {:<20} {verdict}",
@@ -326,11 +356,17 @@ fn identity(args: &IdentityArgs) -> Result<ExitCode, Diagnostic> {
             "{stale} registration(s) differ from the live role: pg-register.timer puts them right within its interval (pg_register_interval), or run `drover play playbooks/pgsql.yml -t register`"
         );
     }
+    if unknown > 0 {
+        eprintln!(
+            "{unknown} instance(s) whose live role drover could not tell: that is not agreement"
+        );
+    }
+    let agrees = stale == 0 && unknown == 0;
     if edits.is_empty() {
-        return Ok(if stale > 0 {
-            ExitCode::from(1)
-        } else {
+        return Ok(if agrees {
             ExitCode::SUCCESS
+        } else {
+            ExitCode::from(1)
         });
     }
     if !args.write {
@@ -341,18 +377,19 @@ fn identity(args: &IdentityArgs) -> Result<ExitCode, Diagnostic> {
         return Ok(ExitCode::from(1));
     }
     write_edits(&sources, &edits)?;
-    Ok(if stale > 0 {
-        ExitCode::from(1)
-    } else {
+    Ok(if agrees {
         ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
     })
 }
 
-/// Asks every member for its live and registered role.
+/// Asks every member for its live role, Patroni's view and the catalog. `None`: the run was
+/// interrupted.
 fn probe(
     inventory: drover_inventory::Inventory,
     rows: &[Row],
-) -> Result<BTreeMap<String, (Status, String)>, Diagnostic> {
+) -> Result<Option<ProbeAnswers>, Diagnostic> {
     let dir = tempfile::tempdir()
         .map_err(|e| Diagnostic::error(format!("cannot create a temp dir: {e}")))?;
     let hosts: Vec<&str> = rows.iter().map(|r| r.host.as_str()).collect();
@@ -391,6 +428,9 @@ fn probe(
         .build()
         .map_err(|e| Diagnostic::error(format!("cannot start the async runtime: {e}")))?;
     let summary = runtime.block_on(executor.run(&[book]));
+    if summary.interrupted {
+        return Ok(None);
+    }
     if let Some(diag) = summary.error {
         return Err(diag);
     }
@@ -399,7 +439,7 @@ fn probe(
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
         .clone();
-    Ok(answers)
+    Ok(Some(answers))
 }
 
 /// Applies the edits to the YAML inventory files that hold each host's `pg_role`, atomically.

@@ -156,9 +156,10 @@ pub fn failover(sb: &TestSandbox, members: &[Member], primary: &Member) -> Drill
             Err(format!("{} acknowledged writes", n.trim()))
         }
     });
-    let off_at = now(sb);
     let started = Instant::now();
     sb.stop(&primary.node, Power::Off).unwrap();
+    // after the kill: no acknowledgement from the old primary can come later than this
+    let off_at = now(sb);
     let mut times: [Option<f64>; 5] = [None; 5];
     let mut new_primary = None;
     let deadline = started + Duration::from_secs(120);
@@ -209,10 +210,7 @@ pub fn failover(sb: &TestSandbox, members: &[Member], primary: &Member) -> Drill
             let first = sh(
                 sb,
                 "meta",
-                &format!(
-                    "awk '$2 > {} {{ print $2; exit }}' /tmp/drill.acks",
-                    off_at + 1.0
-                ),
+                &format!("awk '$2 > {off_at} {{ print $2; exit }}' /tmp/drill.acks"),
             );
             if let Ok(t) = first.trim().parse::<f64>() {
                 times[4] = Some(t - off_at);
@@ -223,11 +221,16 @@ pub fn failover(sb: &TestSandbox, members: &[Member], primary: &Member) -> Drill
     let new_primary = new_primary.unwrap().clone();
     // more writes on the new primary, then the count
     std::thread::sleep(Duration::from_secs(5));
-    sh(
+    let stopped = sh(
         sb,
         "meta",
         "touch /tmp/drill.stop; i=0; \
-         while kill -0 \"$(cat /tmp/drill.pid)\" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.2; i=$((i + 1)); done",
+         while kill -0 \"$(cat /tmp/drill.pid)\" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.2; i=$((i + 1)); done; \
+         if kill -0 \"$(cat /tmp/drill.pid)\" 2>/dev/null; then echo still running; fi",
+    );
+    assert!(
+        stopped.trim().is_empty(),
+        "the drill client did not stop: its later acks would count as lost"
     );
     let counts = sh(
         sb,

@@ -1,31 +1,52 @@
 //! A command kept running on a node for as long as drover holds it: its stdin is a pipe from
-//! drover, so it ends when the [`Held`] is dropped, when the connection closes, or when drover
-//! dies (the kernel closes the pipe). The run lock is one (see [`crate::lock`]).
+//! drover that receives a heartbeat byte (`x`) every [`HEARTBEAT`], so the command can end
+//! when the [`Held`] is dropped, when the connection closes, when drover dies (the kernel
+//! closes the pipe), or when the beats stop arriving. The run lock is one (see
+//! [`crate::lock`]).
 
 use std::any::Any;
 use std::pin::Pin;
+use std::time::Duration;
 
-use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, BufReader, Lines};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader, Lines};
+use tokio::task::JoinHandle;
+
+/// How often a held command's stdin receives a byte.
+pub const HEARTBEAT: Duration = Duration::from_secs(5);
 
 /// A running command whose stdout drover reads line by line.
 pub struct Held {
     lines: Lines<BufReader<Pin<Box<dyn AsyncRead + Send>>>>,
-    // Dropped last: closing stdin ends the command.
-    _stdin: Pin<Box<dyn AsyncWrite + Send>>,
+    /// Writes the heartbeat; aborted on drop, which closes stdin and ends the command.
+    beat: JoinHandle<()>,
     _guard: Box<dyn Any + Send>,
 }
 
+impl Drop for Held {
+    fn drop(&mut self) {
+        self.beat.abort();
+    }
+}
+
 impl Held {
-    /// Wraps a started command: its stdin (kept open), its stdout, and whatever must live as
-    /// long as it does (the child handle, a channel permit).
+    /// Wraps a started command: its stdin (kept open, beating), its stdout, and whatever must
+    /// live as long as it does (the child handle, a channel permit).
     pub(crate) fn new(
-        stdin: Pin<Box<dyn AsyncWrite + Send>>,
+        mut stdin: Pin<Box<dyn AsyncWrite + Send>>,
         stdout: Pin<Box<dyn AsyncRead + Send>>,
         guard: Box<dyn Any + Send>,
     ) -> Held {
+        let beat = tokio::spawn(async move {
+            loop {
+                if stdin.write_all(b"x").await.is_err() || stdin.flush().await.is_err() {
+                    break;
+                }
+                tokio::time::sleep(HEARTBEAT).await;
+            }
+        });
         Held {
             lines: BufReader::new(stdout).lines(),
-            _stdin: stdin,
+            beat,
             _guard: guard,
         }
     }

@@ -24,22 +24,40 @@ pub const LOCK_WAIT_ENV: &str = "DROVER_LOCK_WAIT";
 /// in `$TMPDIR` or /tmp.
 const LOCK_FILE: &str = "f=/run/lock/drover.lock; if [ ! -d /run/lock ] || [ ! -w /run/lock ]; then f=${TMPDIR:-/tmp}/drover.lock; fi";
 
-/// The lock script; `locate` sets `$f`. Lines it prints: `held <who>` (waiting), then `locked`,
-/// `timeout <who>` or `nolock`.
+/// How long the node keeps the lock without hearing from drover ([`crate::held::HEARTBEAT`]
+/// beats): a controller that vanished without closing the connection (power loss, a partition
+/// sshd does not notice) frees its hosts after this.
+pub const LEASE: Duration = Duration::from_secs(30);
+
+/// The lock script; `locate` sets `$f`. Lines it prints: `held <who>` (after a second of
+/// waiting), then `locked`, `timeout <who>` or `nolock` (the node cannot lock: no `flock`, an
+/// unreadable file, a file system without locks; or this same run already holds it, through
+/// another inventory name). Once locked, or unlocked, it holds while drover's heartbeat arrives.
 fn script(locate: &str, who: &str, wait: Duration) -> String {
     format!(
         "{locate}\n\
-         if ! command -v flock >/dev/null 2>&1; then echo nolock; exec cat >/dev/null; fi\n\
-         {{ exec 9>>\"$f\"; }} 2>/dev/null || {{ exec 9<\"$f\"; }} 2>/dev/null || {{ echo nolock; exec cat >/dev/null; }}\n\
-         if ! flock -n 9; then\n\
-         \x20 case \"$(head -n 1 \"$f\" 2>/dev/null)\" in {who}' since '*) echo nolock; exec cat >/dev/null;; esac\n\
-         \x20 echo \"held $(head -n 1 \"$f\" 2>/dev/null)\"\n\
-         \x20 flock -w {secs} 9 || {{ echo \"timeout $(head -n 1 \"$f\" 2>/dev/null)\"; exit 3; }}\n\
+         hold() {{ if command -v timeout >/dev/null 2>&1; then while [ \"$(timeout {lease} head -c 1)\" = x ]; do :; done; else cat >/dev/null; fi; }}\n\
+         if ! command -v flock >/dev/null 2>&1; then echo nolock; hold; exit 0; fi\n\
+         {{ command exec 9>>\"$f\"; }} 2>/dev/null || {{ command exec 9<\"$f\"; }} 2>/dev/null || {{ echo nolock; hold; exit 0; }}\n\
+         flock -n -E 75 9; rc=$?\n\
+         if [ $rc -ne 0 ] && [ $rc -ne 75 ]; then echo nolock; hold; exit 0; fi\n\
+         if [ $rc -eq 75 ]; then\n\
+         \x20 waited=0; told=\n\
+         \x20 while :; do\n\
+         \x20   case \"$(head -n 1 \"$f\" 2>/dev/null)\" in {who}' since '*) echo nolock; hold; exit 0;; esac\n\
+         \x20   flock -w 1 -E 75 9; rc=$?\n\
+         \x20   if [ $rc -eq 0 ]; then break; fi\n\
+         \x20   if [ $rc -ne 75 ]; then echo nolock; hold; exit 0; fi\n\
+         \x20   waited=$((waited + 1))\n\
+         \x20   if [ -z \"$told\" ]; then echo \"held $(head -n 1 \"$f\" 2>/dev/null)\"; told=1; fi\n\
+         \x20   if [ $waited -ge {secs} ]; then echo \"timeout $(head -n 1 \"$f\" 2>/dev/null)\"; exit 3; fi\n\
+         \x20 done\n\
          fi\n\
          printf '%s since %s\\n' {who} \"$(date '+%Y-%m-%d %H:%M:%S %z')\" > \"$f\" 2>/dev/null\n\
          echo locked\n\
-         exec cat >/dev/null\n",
+         hold\n",
         secs = wait.as_secs(),
+        lease = LEASE.as_secs(),
         who = quote(who),
     )
 }
@@ -145,6 +163,10 @@ mod tests {
     #[test]
     fn the_wait_comes_from_the_environment_or_the_default() {
         assert_eq!(LOCK_WAIT.as_secs(), 300);
-        assert!(script(LOCK_FILE, "x", Duration::from_secs(7)).contains("flock -w 7 9"));
+        let text = script(LOCK_FILE, "x", Duration::from_secs(7));
+        assert!(
+            text.contains("-ge 7 ]") && text.contains("timeout 30 head"),
+            "{text}"
+        );
     }
 }

@@ -149,8 +149,7 @@ impl Executor {
     /// (ansible-playbook's exit code 99).
     pub async fn run(&self, playbooks: &[Playbook]) -> Summary {
         let started = Instant::now();
-        let work = self.run_playbooks(playbooks);
-        tokio::pin!(work);
+        let mut work = Box::pin(self.run_playbooks(playbooks));
         let mut interrupted = false;
         let error = tokio::select! {
             error = &mut work => error,
@@ -160,6 +159,9 @@ impl Executor {
                 tokio::time::timeout(STOP_GRACE, &mut work).await.ok().flatten()
             }
         };
+        // what still runs after the grace is dropped (its channels close) before the masters
+        // close and the hosts' run locks are released
+        drop(work);
         self.pool.close().await;
         let summary = Summary {
             stats: self.stats(),

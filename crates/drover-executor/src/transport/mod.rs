@@ -142,9 +142,8 @@ impl Pool {
         Ok(())
     }
 
-    /// Releases the run locks and closes every connection.
+    /// Closes every connection, then releases the run locks.
     pub async fn close(&self) {
-        self.locks.lock().await.clear();
         let slots: Vec<_> = self.slots.lock().await.drain().collect();
         for (_, slot) in slots {
             if let Some(Ok(conn)) = Arc::try_unwrap(slot).ok().and_then(OnceCell::into_inner)
@@ -153,6 +152,7 @@ impl Pool {
                 conn.close().await;
             }
         }
+        self.locks.lock().await.clear();
     }
 }
 

@@ -335,32 +335,37 @@ fn fault_drills() {
         ),
     )
     .unwrap();
-    let run = Running::start(&partition, &inventory, &connection);
-    run.wait_for("TASK [wait on the controller]");
-    proxy.freeze(true);
-    let frozen = Instant::now();
-    let (code, stdout, _) = run.finish();
-    let took = frozen.elapsed();
-    proxy.freeze(false);
-    assert!(
-        stdout.contains("ok: [") && stdout.contains("TASK [first]"),
-        "{stdout}"
-    );
-    assert!(
-        stdout.contains("UNREACHABLE! => ") && stdout.contains("TASK [after the partition]"),
-        "{stdout}"
-    );
-    assert_eq!(code, Some(4), "{stdout}");
-    // the request goes out ~3 s after the freeze (the pause), so 15 s after it is ~16.5 s
-    // after the freeze; ssh's keepalive granularity adds up to one interval (5 s)
-    assert!(
-        took < Duration::from_secs(22),
-        "a silent partition took {took:?} to be reported"
-    );
-    report.push(format!(
-        "silent partition reported {:.1}s after the freeze",
-        took.as_secs_f64()
-    ));
+    // the request goes out ~3 s after the freeze (the pause), so 15 s after it is ~18 s after
+    // the freeze; the bound leaves room for ssh's keepalive granularity
+    // each returns its line for the report
+    let lost = |what: &str, fault: &dyn Fn(), after: &dyn Fn()| -> String {
+        let run = Running::start(&partition, &inventory, &connection);
+        run.wait_for("TASK [wait on the controller]");
+        fault();
+        let at = Instant::now();
+        let (code, stdout, _) = run.finish();
+        let took = at.elapsed();
+        after();
+        assert!(
+            stdout.contains("ok: [") && stdout.contains("TASK [first]"),
+            "{what}: {stdout}"
+        );
+        assert!(
+            stdout.contains("TASK [after the partition]") && stdout.contains("UNREACHABLE! => "),
+            "{what}: {stdout}"
+        );
+        assert_eq!(code, Some(4), "{what}: {stdout}");
+        assert!(
+            took < Duration::from_secs(22),
+            "{what} reported after {took:?}"
+        );
+        format!("{what} reported {:.1}s after it", took.as_secs_f64())
+    };
+    let line = lost("silent partition", &|| proxy.freeze(true), &|| {
+        proxy.freeze(false)
+    });
+    report.push(line);
+
     // 3. two runs at once: the second waits for the first's run lock, saying which run holds
     // it; with a short wait it gives up on the host with that reason
     let slow = dir.path().join("slow.yml");
@@ -485,49 +490,21 @@ fn fault_drills() {
     assert_eq!(node_sh(&sb, "ls -A /opt/drill").trim(), "big.bin");
     report.push("bad configuration: refused, old file intact".into());
 
-    // 6. an announced partition (the node leaves the network; connections are refused or
-    // reset): UNREACHABLE at once, exit 4
-    let run = Running::start(&partition, &inventory, &connection);
-    run.wait_for("TASK [wait on the controller]");
-    sb.isolate("meta").unwrap();
-    let cut = Instant::now();
-    let (code, stdout, _) = run.finish();
-    let took = cut.elapsed();
-    sb.heal("meta", Duration::from_secs(60)).unwrap();
-    assert!(
-        stdout.contains("TASK [after the partition]") && stdout.contains("UNREACHABLE! => "),
-        "{stdout}"
+    // 6. an announced partition (the node leaves the network): UNREACHABLE, exit 4
+    let line = lost(
+        "announced partition",
+        &|| sb.isolate("meta").unwrap(),
+        &|| sb.heal("meta", Duration::from_secs(60)).unwrap(),
     );
-    assert_eq!(code, Some(4), "{stdout}");
-    assert!(
-        took < Duration::from_secs(22),
-        "partition reported after {took:?}"
-    );
-    report.push(format!(
-        "announced partition reported {:.1}s after it",
-        took.as_secs_f64()
-    ));
+    report.push(line);
 
     // 7. the node powered off in the middle of a run: UNREACHABLE at its next task, exit 4
-    let run = Running::start(&partition, &inventory, &connection);
-    run.wait_for("TASK [wait on the controller]");
-    sb.stop("meta", drover_sandbox::Power::Off).unwrap();
-    let off = Instant::now();
-    let (code, stdout, _) = run.finish();
-    let took = off.elapsed();
-    assert!(
-        stdout.contains("TASK [after the partition]") && stdout.contains("UNREACHABLE! => "),
-        "{stdout}"
+    let line = lost(
+        "power-off",
+        &|| sb.stop("meta", drover_sandbox::Power::Off).unwrap(),
+        &|| {},
     );
-    assert_eq!(code, Some(4), "{stdout}");
-    assert!(
-        took < Duration::from_secs(22),
-        "power-off reported after {took:?}"
-    );
-    report.push(format!(
-        "power-off reported {:.1}s after it",
-        took.as_secs_f64()
-    ));
+    report.push(line);
 
     eprintln!("fault drills: {}", report.join(", "));
 }

@@ -1,6 +1,6 @@
 #![allow(clippy::unwrap_used)]
-//! Fault drills on a one-node Docker sandbox, reached through a TCP proxy on 127.0.0.1
-//! (`fault_drills/proxy.rs`) that can slow the link or freeze it:
+//! Fault drills on a two-node Docker sandbox. The first node is reached through a TCP proxy on
+//! 127.0.0.1 (`fault_drills/proxy.rs`) that can slow the link or freeze it:
 //!
 //! 1. **Signals during a large upload.** The node holds file A (4 MiB); `copy` of file B runs
 //!    over a link slowed to 256 KiB/s (16 s, longer than the 10 s grace drover gives running
@@ -18,6 +18,11 @@
 //!    holds it, and finishes after it; with `DROVER_LOCK_WAIT=1` it gives up on the host with
 //!    that reason.
 //!
+//!    Two runs reaching two nodes in opposite orders both finish, one after the other: locks
+//!    are taken up front in one order every run shares, so neither holds what the other waits
+//!    for.
+//!    A command of an interrupted run that outlives the interrupt's grace keeps the node
+//!    locked until it ends; the next run waits, told that the holder was interrupted.
 //! 4. **A full disk.** A copy larger than the free space fails (exit 2, "No space left on
 //!    device"); the old file is intact and no temp file is left.
 //! 5. **A bad configuration.** `validate` refuses the new file: the task fails, the old file
@@ -179,7 +184,7 @@ fn fault_drills() {
     if !require_docker("fault_drills") {
         return;
     }
-    let sb = TestSandbox::up("faults", 1).unwrap();
+    let sb = TestSandbox::up("faults", 2).unwrap();
     let node = sb.node("meta").unwrap();
     let address = node.spec.address.to_string();
     let proxy = Proxy::start(node.ssh_port);
@@ -438,6 +443,122 @@ fn fault_drills() {
     report.push(format!(
         "two runs: the second waited {:.1}s for the first",
         (second_done - first_done).as_secs_f64()
+    ));
+
+    // 3b. two runs over the same two nodes, each reaching them in the other order: locks are
+    // taken up front in one order all runs share, so neither holds what the other waits for
+    // (taken host by host, each would wait for the other until DROVER_LOCK_WAIT ran out)
+    let other = sb.node("node-1").unwrap().spec.address.to_string();
+    let pair = dir.path().join("pair.yml");
+    std::fs::write(
+        &pair,
+        format!("all:\n  hosts:\n    {address}:\n    {other}:\n"),
+    )
+    .unwrap();
+    let crossed = |first: &str, second: &str, name: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(
+            &path,
+            format!(
+                "- hosts: {first}\n  gather_facts: false\n  tasks:\n    - command: sleep 3\n\
+                 - hosts: {second}\n  gather_facts: false\n  tasks:\n    - command: 'true'\n"
+            ),
+        )
+        .unwrap();
+        Command::new(env!("CARGO_BIN_EXE_drover"))
+            .arg("play")
+            .arg(&path)
+            .arg("-i")
+            .arg(&pair)
+            .arg("-i")
+            .arg(sb.paths().connection_inventory())
+            .env("NO_COLOR", "1")
+            .env("DROVER_LOCK_WAIT", "30")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let started = Instant::now();
+    let one = crossed(&address, &other, "one.yml");
+    let two = crossed(&other, &address, "two.yml");
+    let (one, two) = (
+        one.wait_with_output().unwrap(),
+        two.wait_with_output().unwrap(),
+    );
+    let took = started.elapsed();
+    for (run, out) in [("first", &one), ("second", &two)] {
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{run} crossed run: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let waited = [&one, &two]
+        .iter()
+        .filter(|o| String::from_utf8_lossy(&o.stderr).contains("another drover run holds"))
+        .count();
+    assert!(waited >= 1, "neither run waited for the other");
+    assert!(took < Duration::from_secs(25), "crossed runs took {took:?}");
+    report.push(format!(
+        "crossed runs: both done in {:.1}s, one after the other",
+        took.as_secs_f64()
+    ));
+
+    // 3c. an interrupted run's command outlives the interrupt: the node stays locked until it
+    // ends, and the next run, told so, waits for it
+    let orphan = dir.path().join("orphan.yml");
+    std::fs::write(
+        &orphan,
+        format!(
+            "- hosts: {address}\n  gather_facts: false\n  tasks:\n    - name: longer than the grace\n      command: sleep 16\n"
+        ),
+    )
+    .unwrap();
+    let run = Running::start(&orphan, &inventory, &connection);
+    run.wait_for("TASK [longer than the grace]");
+    // the command has started on the node
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !node_sh(&sb, "pgrep -x sleep >/dev/null && echo yes || true").contains("yes") {
+        assert!(Instant::now() < deadline, "the command never started");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let command_started = Instant::now();
+    let interrupted = run.child.id();
+    assert!(
+        Command::new("kill")
+            .arg("-INT")
+            .arg(interrupted.to_string())
+            .status()
+            .unwrap()
+            .success()
+    );
+    let (code, _, _) = run.finish();
+    assert_eq!(code, Some(99));
+    let after = spawn_play(&slow, &inventory, &connection)
+        .wait_with_output()
+        .unwrap();
+    let waited_until = command_started.elapsed();
+    assert_eq!(after.status.code(), Some(0));
+    let said = String::from_utf8_lossy(&after.stderr)
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(
+        said.contains(&format!("(drover pid {interrupted} ("))
+            && said.contains("interrupted: its commands still run on this node"),
+        "{said}"
+    );
+    // the next run's own task is a 6 s sleep, begun once the 16 s command had ended
+    assert!(
+        waited_until >= Duration::from_secs(21),
+        "the next run did not wait for the interrupted run's command: done {waited_until:?} after it started"
+    );
+    report.push(format!(
+        "interrupted command: the next run finished {:.1}s after it started (16 s + its own 6 s)",
+        waited_until.as_secs_f64()
     ));
 
     // 4. a full disk: the write fails, the old file stays whole, no temp file is left

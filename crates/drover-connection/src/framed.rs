@@ -20,7 +20,9 @@
 //!   `exec /bin/sh -c '<script>'` in the subshell instead, so `$$` is its own process id, as
 //!   with a fresh `sh -c`.
 //!
-//! The very first bytes written are a bootstrap that prints a ready marker on both streams:
+//! The very first bytes written are a bootstrap that takes the run's shared work lock (so the
+//! node stays locked while a command of an interrupted run still runs, see [`crate::lock`]) and
+//! prints a ready marker on both streams:
 //! anything before it (a login shell's noise, sudo warnings) is dropped, and a shell that never
 //! prints it did not start (e.g. `sudo -n` refused): nothing ran, and the caller can fall back to
 //! a plain channel, which reports the reason exactly as before.
@@ -127,6 +129,7 @@ impl FramedShell {
         let mut text = String::new();
         let ready_tag = format!("{}-ready\n", self.token);
         if !self.ready {
+            text.push_str(&crate::lock::work_lock());
             text.push_str(&format!(
                 "printf '%s\\n' {t}-ready; printf '%s\\n' {t}-ready >&2\n",
                 t = self.token

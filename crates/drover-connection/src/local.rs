@@ -59,7 +59,7 @@ impl LocalConnection {
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
-            .kill_on_drop(true)
+            // not killed on drop: it ends by itself at the end of its input, as over ssh
             .spawn()
             .map_err(|e| self.failed(format!("cannot start /bin/sh: {e}")))?;
         let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {

@@ -162,7 +162,7 @@ impl Executor {
         // what still runs after the grace is dropped (its channels close) before the masters
         // close and the hosts' run locks are released
         drop(work);
-        self.pool.close().await;
+        self.pool.close(!interrupted).await;
         let summary = Summary {
             stats: self.stats(),
             duration: started.elapsed(),
@@ -182,6 +182,12 @@ impl Executor {
     }
 
     async fn run_playbooks(&self, playbooks: &[Playbook]) -> Option<Diagnostic> {
+        // every foreseen node locked before the first task, in the order all runs share
+        let waiting = |message: String| self.emit(Event::Warning { message });
+        let hosts = self.foreseen_hosts(playbooks);
+        self.pool
+            .lock_all(&hosts, self.options.forks, &waiting)
+            .await;
         for playbook in playbooks {
             if self.stop_requested() {
                 return None;

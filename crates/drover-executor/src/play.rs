@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+use crate::Target;
 use drover_diag::Diagnostic;
 use drover_events::{Event, HostResult, Status};
 use drover_playbook::validate::handler_matches;
@@ -159,20 +160,7 @@ impl Executor {
             if self.gathers_facts(play) {
                 self.gather_facts(&ctx, &batch).await;
             }
-            let sections = {
-                // The same variables `--list-tasks` uses, so a run selects exactly what the
-                // listing shows.
-                let vars = drover_playbook::vars::play_level_vars(
-                    play,
-                    &self.options.extra_vars,
-                    self.load_templater.as_ref(),
-                )?;
-                select_tasks(
-                    play,
-                    &self.options.filter,
-                    (self.load_templater.as_ref(), &vars),
-                )?
-            };
+            let sections = self.selected_sections(play)?;
             for (name, items) in &sections {
                 if ctx.ended.load(Ordering::Relaxed) || self.stop_requested() {
                     break;
@@ -198,6 +186,54 @@ impl Executor {
             }
         }
         Ok(true)
+    }
+
+    /// The play's sections with the tasks `--tags`/`--skip-tags` select, templated with the
+    /// same variables `--list-tasks` uses, so a run selects exactly what the listing shows.
+    fn selected_sections<'a>(
+        &self,
+        play: &'a Play,
+    ) -> Result<Vec<(&'static str, Vec<SelectedItem<'a>>)>, Diagnostic> {
+        let vars = drover_playbook::vars::play_level_vars(
+            play,
+            &self.options.extra_vars,
+            self.load_templater.as_ref(),
+        )?;
+        select_tasks(
+            play,
+            &self.options.filter,
+            (self.load_templater.as_ref(), &vars),
+        )
+    }
+
+    /// The hosts the run will work on, as far as they can be known before it starts: those of
+    /// each play that gathers facts or has a selected task (a play the tags leave empty
+    /// touches nothing), each with the endpoint its inventory variables give.
+    pub(crate) fn foreseen_hosts(&self, playbooks: &[Playbook]) -> Vec<(String, Target)> {
+        let mut out: Vec<(String, Target)> = Vec::new();
+        for play in playbooks.iter().flat_map(|p| &p.plays) {
+            let works = self.gathers_facts(play)
+                || self.selected_sections(play).map_or(true, |sections| {
+                    sections.iter().any(|(_, items)| !items.is_empty())
+                });
+            let Ok(selection) = self.inventory.select_patterns(&play.hosts, true) else {
+                continue;
+            };
+            if !works {
+                continue;
+            }
+            let keyword = play.connection.as_ref().map(|c| &c.value);
+            for host in selection.hosts {
+                if out.iter().any(|(h, _)| *h == host) {
+                    continue;
+                }
+                let vars = self.delegate_vars(&host);
+                if let Ok(target) = self.target_with_keyword(&host, &vars, keyword) {
+                    out.push((host, target));
+                }
+            }
+        }
+        out
     }
 
     /// The play was broken by `any_errors_fatal`/`max_fail_percentage` (not by `meta: end_play`).

@@ -48,8 +48,14 @@ impl Endpoint for Ssh {
         Ok(())
     }
 
-    fn locks(&self) -> bool {
-        true
+    /// The node as this controller reaches it: its address and port, behind its jump hosts.
+    fn lock_key(&self) -> Option<String> {
+        let o = &self.0;
+        let mut key = format!("{}:{}", o.address, o.port.unwrap_or(22));
+        for hop in o.jump_hosts.iter().rev() {
+            key = format!("{hop}/{key}");
+        }
+        Some(key)
     }
 }
 

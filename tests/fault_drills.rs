@@ -8,8 +8,9 @@
 //!    is A or B by hash, never a truncated mix, and no temp file is left beside it. SIGINT,
 //!    SIGTERM and SIGHUP end the run with `User interrupted execution` and exit code 99.
 //!    The new file may arrive even after the grace: the bytes handed to the ssh master before
-//!    drover stopped are delivered by it. The masters and control directory of the killed run
-//!    are gone once the next run has started.
+//!    drover stopped are delivered by it. The control directory of the killed run is gone
+//!    once the next run has started, and no master is left in it (the masters every run leaves
+//!    for the next live elsewhere: `docs/ssh.md`).
 //! 2. **A silent partition.** The link freezes (no data, no RST) after the first task; the
 //!    next task's request is reported UNREACHABLE within 15 s plus the keepalive's slack, not
 //!    after ssh's defaults (~53 s).

@@ -59,6 +59,8 @@ static RUN_DIRS: AtomicU32 = AtomicU32::new(0);
 #[derive(Debug)]
 pub struct ControlDir {
     path: PathBuf,
+    /// The user's base directory (where persistent masters live, see [`ControlDir::masters`]).
+    base: PathBuf,
     /// The directory, open: its lock tells later runs that this one is alive.
     _lock: File,
 }
@@ -89,6 +91,33 @@ impl ControlDir {
     /// The directory's path.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The directory for the persistent masters of one connection (`fingerprint`: a digest of
+    /// everything that defines it), `m-<fingerprint>` in the base directory, mode 0700, and
+    /// locked (exclusively, waiting for another run that holds it) until the returned
+    /// [`MasterDir`] drops: one run at a time finds, replaces or starts its master. Masters
+    /// left dead in it (a socket nobody answers) are for the caller to clear.
+    pub async fn masters(&self, fingerprint: &str) -> io::Result<MasterDir> {
+        let path = self.base.join(format!("m-{fingerprint}"));
+        match fs::DirBuilder::new().mode(0o700).create(&path) {
+            Ok(()) => fs::set_permissions(&path, Permissions::from_mode(0o700))?,
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                let meta = fs::symlink_metadata(&path)?;
+                if !meta.is_dir() || meta.uid() != current_uid() {
+                    return Err(io::Error::new(
+                        io::ErrorKind::PermissionDenied,
+                        format!("{} is not a directory of yours", path.display()),
+                    ));
+                }
+            }
+            Err(e) => return Err(e),
+        }
+        let file = File::open(&path)?;
+        let file = tokio::task::spawn_blocking(move || file.lock().map(|()| file))
+            .await
+            .map_err(io::Error::other)??;
+        Ok(MasterDir { path, _lock: file })
     }
 
     /// Sweeps `base`, then makes and locks this run's directory in it.
@@ -133,7 +162,11 @@ impl ControlDir {
             fs::set_permissions(&path, Permissions::from_mode(0o700))?;
             let lock = File::open(&path)?;
             lock.try_lock().map_err(io::Error::from)?;
-            return Ok(ControlDir { path, _lock: lock });
+            return Ok(ControlDir {
+                path,
+                base: base.to_path_buf(),
+                _lock: lock,
+            });
         }
     }
 }
@@ -144,6 +177,51 @@ impl Drop for ControlDir {
         // panic) is stopped now rather than after its idle timeout.
         exit_masters(&[self.path.as_path()]);
         let _ = fs::remove_dir_all(&self.path);
+    }
+}
+
+/// One connection's directory of persistent masters, locked while it lives (see
+/// [`ControlDir::masters`]).
+#[derive(Debug)]
+pub struct MasterDir {
+    path: PathBuf,
+    _lock: File,
+}
+
+impl MasterDir {
+    /// The directory's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The control sockets of the masters started here (`.ssh-connectionXXXXXX/master`), and
+    /// removes the directories of masters that are gone (no socket left).
+    pub fn sockets(&self) -> Vec<PathBuf> {
+        let Ok(entries) = fs::read_dir(&self.path) else {
+            return Vec::new();
+        };
+        let mut found = Vec::new();
+        for entry in entries.flatten() {
+            if !entry.file_type().is_ok_and(|t| t.is_dir()) {
+                continue;
+            }
+            let socket = entry.path().join("master");
+            if fs::symlink_metadata(&socket).is_ok_and(|m| m.file_type().is_socket()) {
+                found.push(socket);
+            } else {
+                let _ = fs::remove_dir_all(entry.path());
+            }
+        }
+        found
+    }
+
+    /// Forgets a master that does not answer: asks it to exit (in case it still runs) and
+    /// removes its directory.
+    pub fn discard(&self, socket: &Path) {
+        if let Some(dir) = socket.parent() {
+            exit_masters(&[dir]);
+            let _ = fs::remove_dir_all(dir);
+        }
     }
 }
 
@@ -243,8 +321,23 @@ fn sweep(base: &Path) {
     let Ok(entries) = fs::read_dir(base) else {
         return;
     };
+    let entries: Vec<_> = entries.flatten().collect();
+    // persistent masters' directories left with no master (each ended after its idle time)
+    for entry in &entries {
+        let path = entry.path();
+        if entry
+            .file_name()
+            .to_str()
+            .is_some_and(|n| n.starts_with("m-"))
+            && sockets(&path, 1).is_empty()
+            && let Some(lock) = lock_if_free(&path)
+        {
+            let _ = fs::remove_dir_all(&path);
+            drop(lock);
+        }
+    }
     let stale: Vec<(PathBuf, File)> = entries
-        .flatten()
+        .into_iter()
         .filter(|entry| entry.file_type().is_ok_and(|t| t.is_dir()))
         .filter(|entry| run_pid(&entry.file_name()).is_some_and(|pid| !process_exists(pid)))
         .filter_map(|entry| {

@@ -24,16 +24,17 @@ pub mod lock;
 pub mod shell;
 mod ssh;
 
+use std::sync::Arc;
 use std::time::Duration;
 
-pub use control::{CONTROL_PERSIST_IDLE, ControlDir};
+pub use control::{CONTROL_PERSIST_IDLE, ControlDir, MasterDir};
 pub use error::{Error, Result};
 pub use escalate::Become;
 pub use held::Held;
 pub use local::LocalConnection;
 pub use ssh::{
-    HostKeyPolicy, SERVER_ALIVE_COUNT_MAX, SERVER_ALIVE_INTERVAL, SHELL_MODE_ENV, SshConnection,
-    SshOptions, is_reserved_option,
+    HostKeyPolicy, PERSIST, PERSIST_ENV, SERVER_ALIVE_COUNT_MAX, SERVER_ALIVE_INTERVAL,
+    SHELL_MODE_ENV, SshConnection, SshOptions, is_reserved_option, parse_persist, persist_from_env,
 };
 
 /// Channels opened at once on one host's master (sshd's default `MaxSessions` is 10).
@@ -62,13 +63,39 @@ impl Output {
     }
 }
 
+/// What a request feeds to its script's stdin (file contents for uploads). Cloning shares the
+/// bytes: a file sent to many hosts is held once, or not at all when it is read from disk.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Stdin {
+    /// Bytes in memory.
+    Bytes(Arc<[u8]>),
+    /// A controller file, streamed from disk as it is sent; `len` is the length the sender
+    /// expects (an upload checks that this many bytes arrived).
+    File {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Its length when it was hashed.
+        len: u64,
+    },
+}
+
+impl Stdin {
+    /// The bytes, when they are in memory.
+    pub fn bytes(&self) -> Option<&[u8]> {
+        match self {
+            Stdin::Bytes(b) => Some(b),
+            Stdin::File { .. } => None,
+        }
+    }
+}
+
 /// One command to run on a node.
 #[derive(Clone, Debug, Default)]
 pub struct Request {
     /// POSIX shell script (run by `/bin/sh -c` on the node).
     pub script: String,
-    /// Bytes fed to the script's stdin (file contents for uploads).
-    pub stdin: Option<Vec<u8>>,
+    /// What is fed to the script's stdin.
+    pub stdin: Option<Stdin>,
     /// Privilege escalation.
     pub escalation: Become,
     /// Give up after this long (the remote process may keep running; see [`Error::Timeout`]).
@@ -94,8 +121,20 @@ impl Request {
     /// Feeds `data` to the script's stdin.
     #[must_use]
     pub fn with_stdin(mut self, data: impl Into<Vec<u8>>) -> Request {
-        self.stdin = Some(data.into());
+        self.stdin = Some(Stdin::Bytes(data.into().into()));
         self
+    }
+
+    /// Feeds `stdin` (shared bytes, or a file streamed from disk) to the script.
+    #[must_use]
+    pub fn with_stdin_from(mut self, stdin: Stdin) -> Request {
+        self.stdin = Some(stdin);
+        self
+    }
+
+    /// The stdin bytes, when they are in memory (tests look at them).
+    pub fn stdin_bytes(&self) -> Option<&[u8]> {
+        self.stdin.as_ref().and_then(Stdin::bytes)
     }
 
     /// Sets a time limit.
@@ -148,17 +187,31 @@ impl Connection for LocalConnection {
     }
 }
 
-/// Writes a request's stdin data (if any) and closes the pipe. A script may exit without reading
-/// its input, so a broken pipe is not an error.
+/// Writes a request's stdin (if any) and closes the pipe: bytes at once, a file in chunks as
+/// the pipe takes them. A script may exit without reading its input, so a broken pipe is not
+/// an error. A file that cannot be read ends the input early; the receiving script's length
+/// check ([`Stdin::File`]'s `len`) then refuses the upload.
 pub(crate) async fn feed_stdin<W: tokio::io::AsyncWrite + Unpin>(
-    data: Option<&[u8]>,
+    stdin: Option<&Stdin>,
     pipe: Option<W>,
 ) {
     use tokio::io::AsyncWriteExt;
-    if let (Some(data), Some(mut pipe)) = (data, pipe) {
-        let _ = pipe.write_all(data).await;
-        let _ = pipe.shutdown().await;
+    let (Some(stdin), Some(mut pipe)) = (stdin, pipe) else {
+        return;
+    };
+    match stdin {
+        Stdin::Bytes(data) => {
+            let _ = pipe.write_all(data).await;
+        }
+        Stdin::File { path, len } => {
+            if let Ok(file) = tokio::fs::File::open(path).await {
+                use tokio::io::AsyncReadExt;
+                let mut reader = tokio::io::BufReader::with_capacity(256 * 1024, file.take(*len));
+                let _ = tokio::io::copy_buf(&mut reader, &mut pipe).await;
+            }
+        }
     }
+    let _ = pipe.shutdown().await;
 }
 
 /// Turns a finished process into an [`Output`], or the right error (sudo password, signal).

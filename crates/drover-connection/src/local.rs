@@ -34,7 +34,7 @@ impl LocalConnection {
             .kill_on_drop(true)
             .spawn()
             .map_err(|e| self.failed(format!("cannot start /bin/sh: {e}")))?;
-        let feed = feed_stdin(request.stdin.as_deref(), child.stdin.take());
+        let feed = feed_stdin(request.stdin.as_ref(), child.stdin.take());
         // Feed stdin while reading stdout/stderr, so neither side can fill a pipe and block.
         let wait = async { tokio::join!(feed, child.wait_with_output()).1 };
         let output = match request.timeout {
@@ -95,6 +95,36 @@ mod tests {
         assert_eq!(out.status, 3);
         assert_eq!(out.stdout_text(), "HELLO");
         assert_eq!(out.stderr_text(), "err\n");
+    }
+
+    /// A file is streamed from disk as stdin, up to the length it had when it was hashed.
+    #[tokio::test]
+    async fn a_file_is_streamed_as_stdin() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("big");
+        let data: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
+        std::fs::write(&path, &data).unwrap();
+        let c = LocalConnection::new("localhost");
+        let stdin = crate::Stdin::File {
+            path: path.clone(),
+            len: data.len() as u64,
+        };
+        let out = c
+            .run(&Request::new("wc -c").with_stdin_from(stdin))
+            .await
+            .unwrap();
+        assert_eq!(out.stdout_text().trim(), "3000000");
+        // the file grew after it was hashed: only the hashed length is sent
+        std::fs::write(&path, [data.as_slice(), b"more"].concat()).unwrap();
+        let stdin = crate::Stdin::File {
+            path,
+            len: data.len() as u64,
+        };
+        let out = c
+            .run(&Request::new("wc -c").with_stdin_from(stdin))
+            .await
+            .unwrap();
+        assert_eq!(out.stdout_text().trim(), "3000000");
     }
 
     #[tokio::test]

@@ -110,6 +110,11 @@ pub struct SshOptions {
     /// for a sandbox run, where a user's `Host`/`HostName`/`ProxyCommand` entries must not send
     /// the connection elsewhere.
     pub isolated: bool,
+    /// How long the master stays after the run for the next one (`ControlPersist`, idle
+    /// time): it lives in the user's base directory under a digest of these options, so a
+    /// run with the same options reuses it and one with other options does not. `None`: the
+    /// master ends with the run. Default [`PERSIST`].
+    pub persist: Option<Duration>,
 }
 
 impl SshOptions {
@@ -127,7 +132,39 @@ impl SshOptions {
             connect_timeout: Duration::from_secs(10),
             extra_options: Vec::new(),
             isolated: false,
+            persist: Some(PERSIST),
         }
+    }
+
+    /// A digest of everything that defines the connection (16 hex digits): the name of its
+    /// persistent masters' directory.
+    pub fn fingerprint(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let digest = Sha256::digest(format!("{self:?}").as_bytes());
+        digest[..8].iter().map(|b| format!("{b:02x}")).collect()
+    }
+}
+
+/// How long a master stays after a run by default, for the next run to reuse (ansible's
+/// default `ssh_args` keep theirs as long: `ControlPersist=60s`).
+pub const PERSIST: Duration = Duration::from_secs(60);
+
+/// The environment variable that sets how long masters stay after a run, in seconds
+/// (`0`: they end with the run).
+pub const PERSIST_ENV: &str = "DROVER_CONTROL_PERSIST";
+
+/// The persistence [`PERSIST_ENV`] asks for, else [`PERSIST`]; `None` (masters end with the
+/// run) for `0`. An error names a value that is not a number of seconds.
+pub fn persist_from_env() -> std::result::Result<Option<Duration>, String> {
+    match std::env::var(PERSIST_ENV) {
+        Err(_) => Ok(Some(PERSIST)),
+        Ok(v) => match v.trim().parse::<u64>() {
+            Ok(0) => Ok(None),
+            Ok(secs) => Ok(Some(Duration::from_secs(secs))),
+            Err(_) => Err(format!(
+                "{PERSIST_ENV}={v:?} is not a number of seconds (0: ssh masters end with the run)"
+            )),
+        },
     }
 }
 
@@ -136,69 +173,66 @@ impl SshOptions {
 pub struct SshConnection {
     host: String,
     session: Arc<Session>,
+    /// The master stays after the run ([`SshOptions::persist`]).
+    persistent: bool,
     channels: Arc<Semaphore>,
     shells: Option<Arc<Shells>>,
 }
 
 impl SshConnection {
-    /// Starts the host's master connection. Fails with [`Error::Unreachable`] when the host
-    /// cannot be reached or its key is not trusted.
+    /// Opens the host's master connection, or reuses the one an earlier run left for these
+    /// options ([`SshOptions::persist`]; a master that no longer answers is replaced). Fails
+    /// with [`Error::Unreachable`] when the host cannot be reached or its key is not trusted.
     pub async fn connect(
         host: &str,
         options: &SshOptions,
         control: &ControlDir,
     ) -> Result<SshConnection> {
-        let mut builder = SessionBuilder::default();
-        builder
-            .known_hosts_check(match options.host_key_policy {
-                HostKeyPolicy::Strict => KnownHosts::Strict,
-                HostKeyPolicy::AcceptNew => KnownHosts::Add,
-                HostKeyPolicy::Off => KnownHosts::Accept,
-            })
-            .connect_timeout(options.connect_timeout)
-            .control_directory(control.path())
-            // Bounds a leaked master's life if drover is killed before it can close it.
-            .control_persist(ControlPersist::IdleFor(
-                NonZeroUsize::new(CONTROL_PERSIST_IDLE).unwrap_or(NonZeroUsize::MIN),
-            ));
-        if let Some(port) = options.port {
-            builder.port(port);
-        }
-        if let Some(user) = &options.user {
-            builder.user(user.clone());
-        }
-        if let Some(key) = &options.key_file {
-            builder.keyfile(key);
-        }
-        // The options go in through a generated config file (the crate has no `-o`); ssh reads
-        // it only while the master starts, so it is removed when this function returns.
-        let generated = write_config(host, options, control).map_err(|e| Error::Failed {
-            host: host.to_string(),
-            reason: format!("cannot write the ssh options file: {e}"),
-        })?;
-        builder.config_file(generated.path());
-        if let Some(known_hosts) = &options.known_hosts_file {
-            builder.user_known_hosts_file(known_hosts);
-        }
-        if !options.jump_hosts.is_empty() {
-            builder.jump_hosts(&options.jump_hosts);
-        }
-        let session = builder
-            .connect_mux(&options.address)
-            .await
-            .map_err(|e| unreachable(host, &e))?;
-        // The crate makes the master's directory with the umask's mode (0755 under 022); the
-        // run directory around it is 0700 already, this keeps every level private.
-        if let Some(dir) = session.control_socket().parent() {
-            let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
-        }
+        let session =
+            match options.persist {
+                None => {
+                    // Bounds a leaked master's life if drover is killed before it can close it.
+                    let idle = Duration::from_secs(CONTROL_PERSIST_IDLE as u64);
+                    start_master(host, options, control, control.path(), idle).await?
+                }
+                Some(idle) => {
+                    let masters = control.masters(&options.fingerprint()).await.map_err(|e| {
+                        Error::Failed {
+                            host: host.to_string(),
+                            reason: format!("cannot open the ssh masters' directory: {e}"),
+                        }
+                    })?;
+                    let mut found = None;
+                    for socket in masters.sockets() {
+                        if found.is_some() {
+                            break;
+                        }
+                        let session = Session::resume_mux(socket.clone().into_boxed_path(), None);
+                        if session.check().await.is_ok() {
+                            found = Some(session);
+                        } else {
+                            masters.discard(&socket);
+                        }
+                    }
+                    match found {
+                        Some(session) => session,
+                        None => start_master(host, options, control, masters.path(), idle).await?,
+                    }
+                }
+            };
         let shells = std::env::var(SHELL_MODE_ENV).as_deref() != Ok("channel");
         Ok(SshConnection {
             host: host.to_string(),
             session: Arc::new(session),
+            persistent: options.persist.is_some(),
             channels: Arc::new(Semaphore::new(MAX_CHANNELS_PER_HOST)),
             shells: shells.then(Arc::default),
         })
+    }
+
+    /// The master's control socket.
+    pub fn control_socket(&self) -> &Path {
+        self.session.control_socket()
     }
 
     /// Runs a request: on the escalation's long-lived shell when the request has no stdin data
@@ -396,7 +430,7 @@ impl SshConnection {
                 .spawn()
                 .await
                 .map_err(|e| self.classify(&e))?;
-            let feed = feed_stdin(request.stdin.as_deref(), child.stdin().take());
+            let feed = feed_stdin(request.stdin.as_ref(), child.stdin().take());
             // Feed stdin while reading stdout/stderr, so neither side can fill a pipe and block.
             let (_, output) = tokio::join!(feed, child.wait_with_output());
             output.map_err(|e| self.classify(&e))
@@ -413,8 +447,9 @@ impl SshConnection {
         finish(&self.host, request, output)
     }
 
-    /// Stops the master connection (when this is the last clone; otherwise the master stays for
-    /// the others, and the run's [`ControlDir`] stops it when dropped).
+    /// Lets go of the master connection (when this is the last clone; otherwise the master
+    /// stays for the others, and the run's [`ControlDir`] stops it when dropped): a persistent
+    /// master stays for the next run, any other is stopped.
     pub async fn close(self) {
         // The long-lived shells hold the master too: end them first (when no clone shares them).
         if let Some(shells) = self.shells.and_then(|s| Arc::try_unwrap(s).ok())
@@ -423,7 +458,12 @@ impl SshConnection {
             drop(map);
         }
         if let Ok(session) = Arc::try_unwrap(self.session) {
-            let _ = session.close().await;
+            if self.persistent {
+                // left for the next run; it ends after its idle time
+                let _ = session.detach();
+            } else {
+                let _ = session.close().await;
+            }
         }
     }
 
@@ -441,13 +481,59 @@ impl SshConnection {
     }
 }
 
-/// Options drover must own for multiplexing to work (`ControlMaster`, `ControlPath`,
-/// `ControlPersist`): a user value for them is refused.
+/// Options drover must own for multiplexing to work (`ControlMaster`, `ControlPath`): a user
+/// value for them is refused (`ControlPersist` is read by [`parse_persist`]).
 pub fn is_reserved_option(key: &str) -> bool {
     matches!(
         key.to_ascii_lowercase().as_str(),
-        "controlmaster" | "controlpath" | "controlpersist"
+        "controlmaster" | "controlpath"
     )
+}
+
+/// A `ControlPersist` value as ssh_config(5) reads it: `no` (the master ends with the run), a
+/// number of seconds, or a time such as `60s`, `10m` or `1h30m`. `yes` (forever) is refused:
+/// drover's masters always end after an idle time.
+pub fn parse_persist(value: &str) -> std::result::Result<Option<Duration>, String> {
+    let v = value.trim().to_ascii_lowercase();
+    let refuse = || {
+        Err(format!(
+            "ControlPersist `{value}` is not supported by drover: give an idle time (`60s`, `10m`) or `no`"
+        ))
+    };
+    if v == "no" || v == "false" || v == "0" {
+        return Ok(None);
+    }
+    let mut total = 0u64;
+    let mut digits = String::new();
+    for c in v.chars() {
+        if c.is_ascii_digit() {
+            digits.push(c);
+            continue;
+        }
+        let unit = match c {
+            's' => 1,
+            'm' => 60,
+            'h' => 3600,
+            'd' => 86_400,
+            'w' => 604_800,
+            _ => return refuse(),
+        };
+        let Ok(n) = digits.parse::<u64>() else {
+            return refuse();
+        };
+        total = total.saturating_add(n.saturating_mul(unit));
+        digits.clear();
+    }
+    if !digits.is_empty() {
+        let Ok(n) = digits.parse::<u64>() else {
+            return refuse();
+        };
+        total = total.saturating_add(n);
+    }
+    if v.is_empty() {
+        return refuse();
+    }
+    Ok((total > 0).then(|| Duration::from_secs(total)))
 }
 
 /// The options drover writes for a host: the user's extra options, and the keepalive
@@ -469,6 +555,62 @@ fn config_options(options: &SshOptions) -> Vec<(String, String)> {
         ));
     }
     all
+}
+
+/// Starts a master for `options` with its socket in `dir`, staying `idle` after its last
+/// client.
+async fn start_master(
+    host: &str,
+    options: &SshOptions,
+    control: &ControlDir,
+    dir: &Path,
+    idle: Duration,
+) -> Result<Session> {
+    let mut builder = SessionBuilder::default();
+    builder
+        .known_hosts_check(match options.host_key_policy {
+            HostKeyPolicy::Strict => KnownHosts::Strict,
+            HostKeyPolicy::AcceptNew => KnownHosts::Add,
+            HostKeyPolicy::Off => KnownHosts::Accept,
+        })
+        .connect_timeout(options.connect_timeout)
+        .control_directory(dir)
+        .control_persist(ControlPersist::IdleFor(
+            NonZeroUsize::new(usize::try_from(idle.as_secs()).unwrap_or(usize::MAX))
+                .unwrap_or(NonZeroUsize::MIN),
+        ));
+    if let Some(port) = options.port {
+        builder.port(port);
+    }
+    if let Some(user) = &options.user {
+        builder.user(user.clone());
+    }
+    if let Some(key) = &options.key_file {
+        builder.keyfile(key);
+    }
+    // The options go in through a generated config file (the crate has no `-o`); ssh reads
+    // it only while the master starts, so it is removed when this function returns.
+    let generated = write_config(host, options, control).map_err(|e| Error::Failed {
+        host: host.to_string(),
+        reason: format!("cannot write the ssh options file: {e}"),
+    })?;
+    builder.config_file(generated.path());
+    if let Some(known_hosts) = &options.known_hosts_file {
+        builder.user_known_hosts_file(known_hosts);
+    }
+    if !options.jump_hosts.is_empty() {
+        builder.jump_hosts(&options.jump_hosts);
+    }
+    let session = builder
+        .connect_mux(&options.address)
+        .await
+        .map_err(|e| unreachable(host, &e))?;
+    // The crate makes the master's directory with the umask's mode (0755 under 022); the
+    // directory around it is 0700 already, this keeps every level private.
+    if let Some(dir) = session.control_socket().parent() {
+        let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
+    }
+    Ok(session)
 }
 
 /// Writes `Host *` + drover's options ([`config_options`]) into a file (mode 0600) in the
@@ -587,6 +729,30 @@ mod tests {
         assert_eq!(std::fs::metadata(&path).unwrap().mode() & 0o777, 0o600);
         drop(file);
         assert!(!path.exists());
+    }
+
+    #[test]
+    fn control_persist_values_read_as_ssh_reads_them() {
+        let secs = |s: u64| Ok(Some(Duration::from_secs(s)));
+        for (value, want) in [
+            ("60", secs(60)),
+            ("60s", secs(60)),
+            ("10m", secs(600)),
+            ("1h30m", secs(5400)),
+            ("no", Ok(None)),
+            ("0", Ok(None)),
+        ] {
+            assert_eq!(parse_persist(value), want, "{value}");
+        }
+        for bad in ["yes", "", "5x", "m"] {
+            assert!(parse_persist(bad).is_err(), "{bad}");
+        }
+        assert_eq!(SshOptions::new("a").persist, Some(PERSIST));
+        let (a, mut b) = (SshOptions::new("a"), SshOptions::new("a"));
+        assert_eq!(a.fingerprint(), b.fingerprint());
+        b.connect_timeout = Duration::from_secs(3);
+        assert_ne!(a.fingerprint(), b.fingerprint());
+        assert_eq!(a.fingerprint().len(), 16);
     }
 
     #[test]

@@ -39,6 +39,8 @@ impl Sshd {
         o.key_file = Some(self.key());
         o.config_file = Some(PathBuf::from("/dev/null"));
         o.known_hosts_file = Some(self.known_hosts());
+        // each test's master ends with it (persistence has its own test)
+        o.persist = None;
         o
     }
 }
@@ -536,4 +538,83 @@ where
         out.push(h.await.unwrap());
     }
     out
+}
+
+/// Asks the master on `socket` to exit.
+fn exit_master(socket: &Path) {
+    let _ = Command::new("ssh")
+        .args(["-F", "/dev/null", "-O", "exit", "-S"])
+        .arg(socket)
+        .arg("x")
+        .output();
+}
+
+/// Masters persist for the next run when asked (`ControlPersist`, drover's default): the next
+/// run with the same options reuses the master, one with other options gets its own, and a
+/// master that died (its socket left behind) is replaced without an error. Without
+/// persistence the master ends with the run.
+#[tokio::test]
+async fn a_persistent_master_serves_the_next_run_and_a_dead_one_is_replaced() {
+    let Some(sshd) = start_sshd("a_persistent_master_serves_the_next_run") else {
+        return;
+    };
+    let base = tempfile::tempdir().unwrap();
+    let base = base.path().join("drover");
+    let run = |options: SshOptions| {
+        let base = base.clone();
+        async move {
+            let control = ControlDir::in_base(&base).unwrap();
+            let conn = SshConnection::connect("node", &options, &control)
+                .await
+                .unwrap();
+            let out = conn.run(&Request::new("echo ok")).await.unwrap();
+            assert_eq!(out.stdout_text(), "ok\n");
+            let socket = conn.control_socket().to_path_buf();
+            let pid = master_pid(&socket);
+            conn.close().await;
+            drop(control);
+            (socket, pid)
+        }
+    };
+
+    // not persistent: the master ends with the run
+    let (_, pid) = run(sshd.options()).await;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while running(pid) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(
+        !running(pid),
+        "a master without persistence outlived its run"
+    );
+
+    let mut options = sshd.options();
+    options.persist = Some(Duration::from_secs(30));
+    let (socket, first) = run(options.clone()).await;
+    assert!(running(first), "the persistent master ended with its run");
+    assert!(socket.starts_with(base.join(format!("m-{}", options.fingerprint()))));
+    let (again, pid) = run(options.clone()).await;
+    assert_eq!(
+        (again.as_path(), pid),
+        (socket.as_path(), first),
+        "the next run reuses it"
+    );
+
+    let mut other = options.clone();
+    other.connect_timeout = Duration::from_secs(7);
+    let (other_socket, other_pid) = run(other).await;
+    assert_ne!(other_pid, first, "other options, another master");
+    exit_master(&other_socket);
+
+    // a master that died with its socket left behind
+    signal("-KILL", &[first]);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while running(first) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(socket.exists(), "SIGKILL leaves the socket");
+    let (replaced, pid) = run(options.clone()).await;
+    assert_ne!(pid, first);
+    assert!(!socket.exists(), "the dead master's socket is cleared");
+    exit_master(&replaced);
 }

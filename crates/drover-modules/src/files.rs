@@ -13,6 +13,7 @@ use drover_connection::shell::quote;
 use sha2::{Digest, Sha256};
 
 use crate::params::Mode;
+use crate::payload::Payload;
 use crate::{ModuleError, Request};
 
 /// Old contents larger than this are not fetched for diffs.
@@ -85,9 +86,10 @@ pub fn probe_script(path: &str, want_content: bool) -> Request {
 /// [`probe_script`] for a file that should hold `expected` (`copy`, `template`). A small text
 /// `expected` (see [`INLINE_COMPARE_MAX`]) is compared with the file in the shell, and when
 /// they are equal the probe prints `expected`'s SHA-256 without running `sha256sum` (one
-/// process less per no-op task); otherwise it hashes the file as [`probe_script`] does. The
-/// output has the same shape either way.
-pub fn probe_script_expecting(path: &str, want_content: bool, expected: &[u8]) -> Request {
+/// process less per no-op task); otherwise it hashes the file as [`probe_script`] does, but
+/// only when its size is `expected`'s (a file of another size differs without one). The output
+/// has the same shape either way (no `sha256=` line for a file of another size).
+pub fn probe_script_expecting(path: &str, want_content: bool, expected: &Payload) -> Request {
     probe(path, want_content, Some(expected))
 }
 
@@ -100,14 +102,19 @@ pub const INLINE_COMPARE_MAX: usize = 1024;
 /// printable ASCII, so the shell's `read` returns the file's bytes unchanged when they are
 /// equal (it drops NUL bytes, and other bytes never turn into printable ASCII ones; the size
 /// check catches a dropped NUL).
-fn inline_comparable(expected: &[u8]) -> bool {
+fn inline_comparable(expected: &Payload) -> Option<&[u8]> {
+    let expected = expected.in_memory()?;
+    inline_text(expected).then_some(expected)
+}
+
+fn inline_text(expected: &[u8]) -> bool {
     expected.len() <= INLINE_COMPARE_MAX
         && expected
             .iter()
             .all(|&b| b == b'\t' || b == b'\n' || (0x20..0x7f).contains(&b))
 }
 
-fn probe(path: &str, want_content: bool, expected: Option<&[u8]>) -> Request {
+fn probe(path: &str, want_content: bool, expected: Option<&Payload>) -> Request {
     let mut s = format!(
         "{C_LOCALE}p={p}\n\
          if [ -L \"$p\" ]; then t=link; elif [ -d \"$p\" ]; then t=directory; \
@@ -118,7 +125,7 @@ fn probe(path: &str, want_content: bool, expected: Option<&[u8]>) -> Request {
          if [ \"$t\" = link ]; then printf 'target=%s\\n' \"$(readlink -- \"$p\")\"; fi\n",
         p = quote(path)
     );
-    match expected.filter(|e| inline_comparable(e)) {
+    match expected.and_then(inline_comparable) {
         // Same size (from the `stat` above), then the same bytes: `read -r` with an empty IFS
         // keeps every byte but NUL and the newline it stops at; a last line without a newline
         // is left in `$l`. A file this user cannot read goes to `sha256sum`, as before.
@@ -133,6 +140,10 @@ fn probe(path: &str, want_content: bool, expected: Option<&[u8]>) -> Request {
             len = expected.len(),
             want = quote(&String::from_utf8_lossy(expected)),
             hash = sha256_hex(expected),
+        )),
+        None if let Some(expected) = expected => s.push_str(&format!(
+            "if [ \"$t\" = file ] && [ \"${{i##*size=}}\" = {len} ]; then s256=$(sha256sum <\"$p\"); printf 'sha256=%s\\n' \"${{s256%% *}}\"; fi\n",
+            len = expected.len()
         )),
         None => s.push_str(
             "if [ \"$t\" = file ]; then s256=$(sha256sum <\"$p\"); printf 'sha256=%s\\n' \"${s256%% *}\"; fi\n",
@@ -308,7 +319,7 @@ pub struct WriteOptions {
 /// on stderr) unless exactly `len` bytes arrived. A controller that dies mid-upload closes the
 /// channel, which the node reads as the end of the file: without this check the truncated
 /// file would be installed. The caller's `trap` removes `$t`.
-pub fn receive(len: usize) -> String {
+pub fn receive(len: u64) -> String {
     format!(
         "cat > \"$t\" || exit 1\n\
          n=$(( $(wc -c < \"$t\") ))\n\
@@ -318,7 +329,7 @@ pub fn receive(len: usize) -> String {
 
 /// Writes `content` to `dest` atomically (stdin → temp file in the same directory, checked to
 /// be complete ([`receive`]) → attributes → validate → rename).
-pub fn write_script(dest: &str, options: &WriteOptions, content: Vec<u8>) -> Request {
+pub fn write_script(dest: &str, options: &WriteOptions, content: &Payload) -> Request {
     let attrs = &options.attrs;
     let mut s = format!(
         "set -e\nd={d}\nt=$(mktemp -- \"$(dirname -- \"$d\")/.drover.XXXXXXXX\")\n\
@@ -342,7 +353,7 @@ pub fn write_script(dest: &str, options: &WriteOptions, content: Vec<u8>) -> Req
         );
     }
     s.push_str("mv -f -- \"$t\" \"$d\"\ntrap - EXIT\n");
-    Request::new(s).with_stdin(content)
+    Request::new(s).with_stdin_from(content.stdin())
 }
 
 /// A `validate` command as Ansible runs it: split like a shell would (`shlex`), then run without
@@ -463,7 +474,7 @@ mod tests {
             })
             .collect();
         for expected in expected_contents {
-            assert!(inline_comparable(expected));
+            assert!(inline_text(expected));
             let mut variants: Vec<Vec<u8>> = vec![expected.to_vec()];
             variants.push([expected, b"\n"].concat());
             variants.push([expected, b"x"].concat());
@@ -488,7 +499,8 @@ mod tests {
                     }
                 }
             }
-            let script = probe_script_expecting(p, false, expected).script;
+            let script =
+                probe_script_expecting(p, false, &Payload::bytes(expected.to_vec())).script;
             for variant in &variants {
                 std::fs::write(&path, variant).unwrap();
                 let equal = variant.as_slice() == expected;
@@ -519,9 +531,9 @@ mod tests {
             "caf\u{e9}\n".as_bytes().to_vec(),
             b"a\rb".to_vec(),
         ] {
-            assert!(!inline_comparable(&expected));
+            assert!(!inline_text(&expected));
             std::fs::write(&path, &expected).unwrap();
-            let script = probe_script_expecting(p, true, &expected).script;
+            let script = probe_script_expecting(p, true, &Payload::bytes(expected.clone())).script;
             assert_eq!(run_in("sh", &fake, &script).sha256.as_deref(), Some("fake"));
             let state = run_in("sh", &real, &script);
             assert_eq!(
@@ -529,6 +541,11 @@ mod tests {
                 Some(sha256_hex(&expected).as_str())
             );
             assert_eq!(state.content.as_deref(), Some(expected.as_slice()));
+            // a file of another size differs without a hash: sha256sum is not run
+            std::fs::write(&path, [expected.as_slice(), b"more"].concat()).unwrap();
+            let other = run_in("sh", &fake, &script);
+            assert_eq!(other.size, Some(expected.len() as u64 + 4));
+            assert_eq!(other.sha256, None);
         }
     }
 
@@ -554,7 +571,11 @@ mod tests {
             ..WriteOptions::default()
         };
         let out = local
-            .run(&write_script(p, &options, b"one\n".to_vec()))
+            .run(&write_script(
+                p,
+                &options,
+                &Payload::bytes(b"one\n".to_vec()),
+            ))
             .await
             .unwrap();
         assert_eq!(out.status, 0, "{}", out.stderr_text());
@@ -571,7 +592,11 @@ mod tests {
             ..WriteOptions::default()
         };
         let out = local
-            .run(&write_script(p, &backup, b"two\n".to_vec()))
+            .run(&write_script(
+                p,
+                &backup,
+                &Payload::bytes(b"two\n".to_vec()),
+            ))
             .await
             .unwrap();
         assert_eq!(out.status, 0, "{}", out.stderr_text());
@@ -592,7 +617,7 @@ mod tests {
             ..WriteOptions::default()
         };
         let out = local
-            .run(&write_script(p, &check, b"bad\n".to_vec()))
+            .run(&write_script(p, &check, &Payload::bytes(b"bad\n".to_vec())))
             .await
             .unwrap();
         assert_ne!(out.status, 0);
@@ -609,7 +634,7 @@ mod tests {
             ..WriteOptions::default()
         };
         let out = local
-            .run(&write_script(p, &quoted, b"ok;".to_vec()))
+            .run(&write_script(p, &quoted, &Payload::bytes(b"ok;".to_vec())))
             .await
             .unwrap();
         assert_eq!(out.status, 0, "{}", out.stderr_text());
@@ -619,7 +644,11 @@ mod tests {
             ..WriteOptions::default()
         };
         let out = local
-            .run(&write_script(p, &literal, b"ok\n".to_vec()))
+            .run(&write_script(
+                p,
+                &literal,
+                &Payload::bytes(b"ok\n".to_vec()),
+            ))
             .await
             .unwrap();
         // grep is handed the files `<temp>;`, `true` and `$HOME`, none of which exist
@@ -641,8 +670,12 @@ mod tests {
 
         // a controller that dies mid-upload closes stdin early: the node sees fewer bytes
         // than announced, installs nothing and leaves no temp file
-        let mut cut = write_script(p, &WriteOptions::default(), b"complete\n".to_vec());
-        cut.stdin = Some(b"comp".to_vec());
+        let mut cut = write_script(
+            p,
+            &WriteOptions::default(),
+            &Payload::bytes(b"complete\n".to_vec()),
+        );
+        cut.stdin = Some(drover_connection::Stdin::Bytes(b"comp".to_vec().into()));
         let out = local.run(&cut).await.unwrap();
         assert_eq!(out.status, 1, "{}", out.stderr_text());
         assert!(

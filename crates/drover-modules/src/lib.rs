@@ -23,6 +23,7 @@ pub mod diff;
 mod drive;
 pub mod files;
 pub mod params;
+pub mod payload;
 mod registry;
 mod result;
 

@@ -47,6 +47,10 @@ pub enum SandboxCommand {
         /// Seconds to wait for every node to answer over SSH.
         #[arg(long, default_value_t = 180, value_name = "SECS")]
         timeout: u64,
+        /// Light nodes: sshd alone, no systemd (a few MB each; for scale benchmarks with
+        /// 100+ nodes; services cannot run on them).
+        #[arg(long)]
+        light: bool,
     },
     /// Remove the sandbox's containers, network and generated files.
     Down {
@@ -135,6 +139,7 @@ fn execute(args: SandboxArgs, repo_root: &Path) -> Result<ExitCode> {
             subnet,
             rebuild_image,
             timeout,
+            light,
         } => {
             let mut opts = UpOptions::new(name, repo_root);
             opts.nodes = nodes;
@@ -143,6 +148,7 @@ fn execute(args: SandboxArgs, repo_root: &Path) -> Result<ExitCode> {
             opts.rebuild_image = rebuild_image;
             opts.state_root = state_root;
             opts.ready_timeout = Duration::from_secs(timeout);
+            opts.light = light;
             let started = Instant::now();
             let (sandbox, t) = Sandbox::up(&opts)?;
             out!(

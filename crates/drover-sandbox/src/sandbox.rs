@@ -41,6 +41,9 @@ pub struct UpOptions {
     pub state_root: PathBuf,
     /// How long to wait for every node to answer on SSH.
     pub ready_timeout: Duration,
+    /// Light nodes: sshd alone as the container's process (no systemd, no services), a few
+    /// MB each, so a hundred and more fit on a small machine (for scale benchmarks).
+    pub light: bool,
 }
 
 impl UpOptions {
@@ -56,6 +59,7 @@ impl UpOptions {
             repo_root: repo_root.to_path_buf(),
             state_root: default_state_root(repo_root),
             ready_timeout: Duration::from_secs(180),
+            light: false,
         }
     }
 }
@@ -127,7 +131,9 @@ impl Sandbox {
         topology::validate_name(&opts.name)?;
         topology::nodes(&opts.name, opts.nodes, Subnet24::PIGSTY)?;
         docker::ensure_available()?;
-        check_inotify_instances(opts.nodes)?;
+        if !opts.light {
+            check_inotify_instances(opts.nodes)?;
+        }
         let mut timings = UpTimings::default();
         if let Some(existing) = Self::already_up(opts)? {
             return Ok((existing, timings));
@@ -736,6 +742,28 @@ fn run_node(
     let mut last = None;
     for _ in 0..PORT_ATTEMPTS {
         let port = free_loopback_port()?;
+        // systemd as PID 1 needs mount/cgroup rights (SYS_ADMIN) and its own cgroup
+        // namespace; `--privileged` is not used: this engine refuses it ("unable to apply
+        // caps: operation not permitted"), and the two capabilities are all systemd and the
+        // roles need. A light node runs sshd alone and needs none of it.
+        let init: &[&str] = if opts.light {
+            &["--tmpfs", "/run", "--tmpfs", "/run/lock"]
+        } else {
+            &[
+                "--cap-add",
+                "SYS_ADMIN",
+                "--cap-add",
+                "NET_ADMIN",
+                "--cgroupns",
+                "private",
+                "--tmpfs",
+                "/run",
+                "--tmpfs",
+                "/run/lock",
+                "--stop-signal",
+                "SIGRTMIN+3",
+            ]
+        };
         let mut args: Vec<String> = [
             "run",
             "--detach",
@@ -747,47 +775,48 @@ fn run_node(
             network,
             "--ip",
             &spec.address.to_string(),
-            // systemd as PID 1 needs mount/cgroup rights (SYS_ADMIN) and its
-            // own cgroup namespace; `--privileged` is not used: this engine
-            // refuses it ("unable to apply caps: operation not permitted"),
-            // and the two capabilities are all systemd and the roles need.
-            "--cap-add",
-            "SYS_ADMIN",
-            "--cap-add",
-            "NET_ADMIN",
-            "--cgroupns",
-            "private",
-            "--tmpfs",
-            "/run",
-            "--tmpfs",
-            "/run/lock",
-            "--stop-signal",
-            "SIGRTMIN+3",
-            "--publish",
-            &format!("127.0.0.1:{port}:22"),
-            "--label",
-            &format!("{LABEL}={}", opts.name),
-            "--label",
-            &format!("{NODE_LABEL}={}", spec.hostname),
-            "--volume",
-            &format!("{}:/etc/ssh/ssh_host_ed25519_key:ro", host_key.display()),
-            "--volume",
-            &format!(
-                "{}:/etc/ssh/ssh_host_ed25519_key.pub:ro",
-                host_pub.display()
-            ),
-            "--volume",
-            &format!(
-                "{}:/etc/ssh/authorized_keys.d/{}:ro",
-                client_pub.display(),
-                inventory::SSH_USER
-            ),
         ]
         .iter()
+        .chain(init)
         .map(|s| s.to_string())
         .collect();
+        args.extend(
+            [
+                "--publish",
+                &format!("127.0.0.1:{port}:22"),
+                "--label",
+                &format!("{LABEL}={}", opts.name),
+                "--label",
+                &format!("{NODE_LABEL}={}", spec.hostname),
+                "--volume",
+                &format!("{}:/etc/ssh/ssh_host_ed25519_key:ro", host_key.display()),
+                "--volume",
+                &format!(
+                    "{}:/etc/ssh/ssh_host_ed25519_key.pub:ro",
+                    host_pub.display()
+                ),
+                "--volume",
+                &format!(
+                    "{}:/etc/ssh/authorized_keys.d/{}:ro",
+                    client_pub.display(),
+                    inventory::SSH_USER
+                ),
+            ]
+            .iter()
+            .map(|s| s.to_string()),
+        );
         args.extend(hosts.iter().cloned());
         args.push(image.to_owned());
+        if opts.light {
+            args.extend(
+                [
+                    "/bin/sh",
+                    "-c",
+                    "mkdir -p /run/sshd && exec /usr/sbin/sshd -D -e",
+                ]
+                .map(String::from),
+            );
+        }
         match docker(args) {
             Ok(_) => return Ok(port),
             Err(Error::Docker { args, stderr })

@@ -65,6 +65,7 @@ fn options(vars: &ConnVars, ssh_args: &[String]) -> Result<SshOptions, String> {
     options.port = vars.port;
     options.user = vars.user.clone();
     options.key_file = vars.private_key_file.as_ref().map(PathBuf::from);
+    options.persist = drover_connection::persist_from_env()?;
     for args in ssh_args {
         apply_ssh_args(&mut options, args)?;
     }
@@ -127,6 +128,9 @@ fn apply_option(options: &mut SshOptions, key: &str, value: &str) -> Result<(), 
         }
         // drover always uses only the given key when one is set (the openssh crate adds it).
         "identitiesonly" => {}
+        "controlpersist" => options.persist = drover_connection::parse_persist(value)?,
+        // drover always multiplexes (ansible's default `ssh_args` ask for it too)
+        "controlmaster" if matches!(value.to_ascii_lowercase().as_str(), "auto" | "yes") => {}
         _ if drover_connection::is_reserved_option(key) => {
             return Err(format!(
                 "ssh option `{key}` cannot be set: drover manages the multiplexed connection itself"
@@ -203,8 +207,15 @@ mod tests {
         .unwrap();
         assert_eq!(o.host_key_policy, HostKeyPolicy::AcceptNew);
         assert_eq!(o.config_file, Some(PathBuf::from("/cfg")));
-        let err = options(&vars("ssh"), &["-o ControlPersist=yes".into()]).unwrap_err();
-        assert!(err.contains("`ControlPersist` cannot be set"), "{err}");
+        let err = options(&vars("ssh"), &["-o ControlPath=/x".into()]).unwrap_err();
+        assert!(err.contains("`ControlPath` cannot be set"), "{err}");
+        let o = options(
+            &vars("ssh"),
+            &["-o ControlMaster=auto -o ControlPersist=30m".into()],
+        );
+        assert_eq!(o.unwrap().persist, Some(Duration::from_secs(1800)));
+        let o = options(&vars("ssh"), &["-o ControlPersist=no".into()]);
+        assert_eq!(o.unwrap().persist, None);
         let o = options(
             &vars("ssh"),
             &["-o GlobalKnownHostsFile=/dev/null -o LogLevel=ERROR".into()],

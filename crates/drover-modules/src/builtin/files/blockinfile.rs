@@ -300,7 +300,7 @@ mod tests {
             None => assert!(a.apply(&plan)[0].stdin.is_none(), "{args}"),
             Some(after) => {
                 assert_eq!(plan.outcome, Outcome::Change, "{args}");
-                let stdin = a.apply(&plan)[0].stdin.clone().unwrap();
+                let stdin = a.apply(&plan)[0].stdin_bytes().unwrap().to_vec();
                 assert_eq!(String::from_utf8(stdin).unwrap(), after, "{args}");
             }
         }

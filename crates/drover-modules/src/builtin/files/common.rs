@@ -354,8 +354,11 @@ impl EditTarget {
                     backup: self.options.backup && !create_dir,
                     ..self.options.clone()
                 };
-                let mut request =
-                    files::write_script(real_path, &options, content.clone().into_bytes());
+                let mut request = files::write_script(
+                    real_path,
+                    &options,
+                    &crate::payload::Payload::bytes(content.clone()),
+                );
                 if self.unsafe_writes {
                     request = unsafe_writes(request);
                 }
@@ -821,7 +824,7 @@ mod tests {
         let plain = with_path(files::write_script(
             dest.to_str().unwrap(),
             &options,
-            b"new\n".to_vec(),
+            &crate::payload::Payload::bytes(b"new\n".to_vec()),
         ));
         let out = local.run(&plain).await.unwrap();
         assert_ne!(out.status, 0);
@@ -830,7 +833,7 @@ mod tests {
         let r = with_path(unsafe_writes(files::write_script(
             dest.to_str().unwrap(),
             &options,
-            b"new\n".to_vec(),
+            &crate::payload::Payload::bytes(b"new\n".to_vec()),
         )));
         let out = local.run(&r).await.unwrap();
         assert_eq!(out.status, 0, "{}", out.stderr_text());

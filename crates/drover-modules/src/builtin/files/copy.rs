@@ -7,10 +7,10 @@
 //! Not implemented (refused by name): `remote_src`, directory sources, `directory_mode`,
 //! `local_follow`, `follow`, `decrypt`, `checksum`, `seuser`/`serole`/…
 
+use crate::payload::Payload;
 use drover_connection::shell::quote;
 use serde::Deserialize;
 use serde_json::{Map, Value};
-use sha1::{Digest, Sha1};
 
 use super::common::{
     check_validate_words, node_path, unsafe_writes, validate_without_percent_s, write_hint,
@@ -56,7 +56,7 @@ pub(crate) struct Copy {
     dest: String,
     /// The source's base name: when `dest` is an existing directory, the file goes inside it.
     into_dir_name: Option<String>,
-    content: Vec<u8>,
+    content: Payload,
     options: WriteOptions,
     force: bool,
     diff: bool,
@@ -79,7 +79,7 @@ pub fn prepare(args: &Map<String, Value>, ctx: &TaskContext<'_>) -> Result<Prepa
                 "module `copy`: `src` and `content` are mutually exclusive",
             ));
         }
-        (Some(content), None) => (content_bytes(content), None),
+        (Some(content), None) => (Payload::bytes(content_bytes(content)), None),
         (None, Some(src)) => {
             let path = ctx.controller.find_file(src).map_err(ModuleError::params)?;
             if path.is_dir() {
@@ -87,7 +87,7 @@ pub fn prepare(args: &Map<String, Value>, ctx: &TaskContext<'_>) -> Result<Prepa
                     "module `copy`: `src` `{src}` is a directory; copying directories is not implemented in drover"
                 )));
             }
-            let bytes = std::fs::read(&path).map_err(|e| {
+            let bytes = Payload::file(&path).map_err(|e| {
                 ModuleError::params(format!(
                     "module `copy`: cannot read `{}`: {e}",
                     path.display()
@@ -200,7 +200,7 @@ impl Action for Copy {
                 Vec::new()
             }
             Ok(Work::Write(dest)) => {
-                let request = files::write_script(dest, &self.options, self.content.clone());
+                let request = files::write_script(dest, &self.options, &self.content);
                 vec![if self.unsafe_writes {
                     unsafe_writes(request)
                 } else {
@@ -283,7 +283,7 @@ impl Copy {
 
     /// The plan for `self.dest` in `state`.
     fn plan_state(&self, state: FileState) -> Result<Plan, ModuleError> {
-        let wanted_sha = files::sha256_hex(&self.content);
+        let wanted_sha = self.content.sha256();
         let result = self.result(&state);
         match state.kind {
             FileKind::Directory => Err(ModuleError::node(format!(
@@ -312,7 +312,7 @@ impl Copy {
                 ))
             }
             FileKind::File => {
-                if state.sha256.as_deref() != Some(wanted_sha.as_str()) {
+                if state.sha256.as_deref() != Some(wanted_sha) {
                     if !self.force {
                         return Ok(Plan::satisfied(result));
                     }
@@ -344,7 +344,7 @@ impl Copy {
     pub(crate) fn new(
         dest: String,
         into_dir_name: Option<String>,
-        content: Vec<u8>,
+        content: Payload,
         options: WriteOptions,
         force: bool,
         diff: bool,
@@ -362,13 +362,9 @@ impl Copy {
     }
 
     fn result(&self, state: &FileState) -> ModuleResult {
-        let sha1: String = Sha1::digest(&self.content)
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
         let mut r = ModuleResult::ok()
             .with("dest", self.dest.clone())
-            .with("checksum", sha1)
+            .with("checksum", self.content.sha1())
             .with("size", self.content.len())
             .with("state", "file");
         let mode = self.options.attrs.mode.or(state.mode);
@@ -386,7 +382,10 @@ impl Copy {
 
     fn with_content_diff(&self, mut plan: Plan, before: &str, was_absent: bool) -> Plan {
         if self.diff {
-            let after = String::from_utf8_lossy(&self.content).into_owned();
+            let after = match self.content.read_all() {
+                Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+                Err(e) => format!("(cannot read the source: {e})\n"),
+            };
             let mut d = FileDiff::content(&self.dest, before, &after);
             if was_absent {
                 // Ansible gives a new file no before-header: `--- before`.
@@ -463,7 +462,7 @@ mod tests {
         assert_eq!(plan.outcome, Outcome::Change);
         assert!(plan.diffs[0].unified().contains("-old\n+new\n"));
         let apply = a.apply(&plan);
-        assert_eq!(apply[0].stdin.as_deref(), Some(b"new\n".as_slice()));
+        assert_eq!(apply[0].stdin_bytes(), Some(b"new\n".as_slice()));
         assert!(apply[0].script.contains("mv -f -- \"$t\" \"$d\""));
     }
 

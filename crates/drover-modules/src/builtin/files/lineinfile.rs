@@ -429,7 +429,7 @@ mod tests {
                 assert_eq!(plan.outcome, Outcome::Change, "{args}");
                 let apply = a.apply(&plan);
                 assert_eq!(
-                    String::from_utf8(apply[0].stdin.clone().unwrap()).unwrap(),
+                    String::from_utf8(apply[0].stdin_bytes().unwrap().to_vec()).unwrap(),
                     after,
                     "{args}"
                 );

@@ -91,7 +91,7 @@ pub fn prepare(args: &Map<String, Value>, ctx: &TaskContext<'_>) -> Result<Prepa
     Ok(Prepared::Remote(Box::new(Copy::new(
         dest,
         into_dir_name,
-        rendered.into_bytes(),
+        crate::payload::Payload::bytes(rendered.into_bytes()),
         WriteOptions {
             attrs: attrs(p.owner, p.group, p.mode),
             backup: p.backup.is_some_and(|b| b.0),
@@ -160,7 +160,7 @@ mod tests {
                 .contains("-name=old\n+name=drover\n")
         );
         let apply = a.apply(&plan);
-        assert_eq!(apply[0].stdin.as_deref(), Some(b"name=drover\n".as_slice()));
+        assert_eq!(apply[0].stdin_bytes(), Some(b"name=drover\n".as_slice()));
     }
 
     #[test]

@@ -232,7 +232,9 @@ impl Action for Run {
             )
         };
         let mut request = Request::new(script);
-        request.stdin = self.stdin.clone();
+        if let Some(stdin) = &self.stdin {
+            request = request.with_stdin(stdin.clone());
+        }
         vec![request]
     }
 

@@ -508,7 +508,7 @@ mod tests {
             req.script
         );
         assert_eq!(
-            String::from_utf8(req.stdin.clone().unwrap()).unwrap(),
+            String::from_utf8(req.stdin_bytes().unwrap().to_vec()).unwrap(),
             "url = \"https://releases.example/consul_1.8.7.zip\"\n"
         );
         assert!(
@@ -573,7 +573,7 @@ mod tests {
             req.script
         );
         assert_eq!(
-            String::from_utf8(req.stdin.clone().unwrap()).unwrap(),
+            String::from_utf8(req.stdin_bytes().unwrap().to_vec()).unwrap(),
             "url = \"http://127.0.0.1:8081/index.html\"\n"
         );
         let result = |stdout: &str| a.check_result(&plan, &out(0, stdout, "")).unwrap();

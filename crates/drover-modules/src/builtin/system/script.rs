@@ -131,7 +131,7 @@ impl Action for Script {
     fn apply(&self, _plan: &Plan) -> Vec<Request> {
         let mut s = format!(
             "t=$(mktemp \"${{TMPDIR:-/tmp}}/drover-script.XXXXXXXX\") || exit 1\ntrap 'rm -f -- \"$t\"' EXIT\n{}chmod u+x -- \"$t\"\n",
-            crate::files::receive(self.content.len())
+            crate::files::receive(self.content.len() as u64)
         );
         if let Some(dir) = &self.chdir {
             s.push_str(&format!("cd -- {} || exit 1\n", quote(dir)));

@@ -57,7 +57,7 @@ struct Params {
 struct Unarchive {
     src: String,
     dest: String,
-    content: Vec<u8>,
+    content: crate::payload::Payload,
     compression: Option<&'static str>,
     creates: Option<String>,
     list_files: bool,
@@ -88,7 +88,7 @@ pub fn prepare(args: &Map<String, Value>, ctx: &TaskContext<'_>) -> Result<Prepa
         .controller
         .find_file(&p.src)
         .map_err(ModuleError::params)?;
-    let content = std::fs::read(&path).map_err(|e| {
+    let content = crate::payload::Payload::file(&path).map_err(|e| {
         ModuleError::params(format!("Source '{}' not readable, {e}", path.display()))
     })?;
     if content.is_empty() {
@@ -97,7 +97,7 @@ pub fn prepare(args: &Map<String, Value>, ctx: &TaskContext<'_>) -> Result<Prepa
             path.display()
         )));
     }
-    let compression = compression_of(&content).ok_or_else(|| {
+    let compression = compression_of(&head(&path)).ok_or_else(|| {
         ModuleError::params(format!(
             "Failed to find handler for \"{}\": drover unpacks tar archives (plain, gzip, bzip2, xz, zstd); zip is not implemented",
             p.src
@@ -129,6 +129,16 @@ pub fn prepare(args: &Map<String, Value>, ctx: &TaskContext<'_>) -> Result<Prepa
 }
 
 /// The tar flag for an archive's compression (`Some(None)` for plain tar), from magic bytes.
+/// The first bytes of a file (enough for [`compression_of`]); empty when it cannot be read.
+fn head(path: &std::path::Path) -> Vec<u8> {
+    use std::io::Read;
+    let mut buf = Vec::with_capacity(512);
+    if let Ok(file) = std::fs::File::open(path) {
+        let _ = file.take(512).read_to_end(&mut buf);
+    }
+    buf
+}
+
 fn compression_of(data: &[u8]) -> Option<Option<&'static str>> {
     if data.starts_with(&[0x1f, 0x8b]) {
         Some(Some("-z"))
@@ -312,7 +322,7 @@ impl Action for Unarchive {
     }
 
     fn apply(&self, _plan: &Plan) -> Vec<Request> {
-        vec![Request::new(self.script()).with_stdin(self.content.clone())]
+        vec![Request::new(self.script()).with_stdin_from(self.content.stdin())]
     }
 
     fn finish(&self, _plan: &Plan, outputs: &[Output]) -> Result<ModuleResult, ModuleError> {

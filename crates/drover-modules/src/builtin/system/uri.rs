@@ -455,7 +455,7 @@ mod tests {
             req.script
         );
         assert!(!req.script.contains("t0k"));
-        let config = String::from_utf8(req.stdin.clone().unwrap()).unwrap();
+        let config = String::from_utf8(req.stdin_bytes().unwrap().to_vec()).unwrap();
         assert!(
             config.contains("header = \"X-Consul-Token: t0k\"\n"),
             "{config}"

@@ -773,7 +773,7 @@ mod tests {
         let req = &a.apply(&plan)[0];
         assert_eq!(req.script, "chpasswd -e || exit $?\n");
         assert_eq!(
-            req.stdin.as_deref(),
+            req.stdin_bytes(),
             Some(format!("postgres:{hash}\n").as_bytes())
         );
         assert!(!req.script.contains(hash));

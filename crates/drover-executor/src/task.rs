@@ -801,10 +801,12 @@ impl HostTask<'_> {
             .keyword_bool("check_mode", vars)
             .map_err(|e| (e, 0))?
             .unwrap_or(self.env.options().check);
+        let escalated = self.escalation(vars).map_err(|e| (e, 0))?.enabled;
         let ctx = TaskContext {
             host: self.host,
             controller: &controller,
             diff,
+            escalated,
         };
         let action = match drover_modules::prepare(self.task.module, args, &ctx) {
             Ok(Prepared::Local(result)) => return Ok(module_run(&result, Vec::new(), 0)),

@@ -39,6 +39,7 @@ fn main() {
         host: "node",
         controller: &Here,
         diff: false,
+        escalated: false,
     };
     match prepare(&module, object, &ctx) {
         Ok(Prepared::Remote(action)) => match action.probe() {

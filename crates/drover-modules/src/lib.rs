@@ -60,6 +60,8 @@ pub struct TaskContext<'a> {
     pub controller: &'a dyn Controller,
     /// Whether `--diff` is on (probes then also read old contents of small files).
     pub diff: bool,
+    /// Whether the task runs with `become` (`fetch` then reads as Ansible's slurp does).
+    pub escalated: bool,
 }
 
 /// The outcome of preparing a task.

@@ -209,6 +209,7 @@ mod tests {
             host: "h",
             controller: &NoFiles,
             diff: false,
+            escalated: false,
         };
         for m in MODULES {
             let result = prepare(m.name, &Map::new(), &ctx);

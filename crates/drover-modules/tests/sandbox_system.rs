@@ -58,6 +58,7 @@ impl Node {
             host: "meta",
             controller: &self.files,
             diff: false,
+            escalated: false,
         };
         let action = match prepare(module, args.as_object().unwrap(), &ctx) {
             Ok(Prepared::Remote(a)) => a,
@@ -112,6 +113,7 @@ impl Node {
             host: "meta",
             controller: &self.files,
             diff: false,
+            escalated: false,
         };
         let Ok(Prepared::Remote(action)) = prepare(module, args.as_object().unwrap(), &ctx) else {
             panic!("{module}: remote action expected");
@@ -130,6 +132,7 @@ impl Node {
             host: "meta",
             controller: &self.files,
             diff: false,
+            escalated: false,
         };
         let args = json!({"name": unit, "enabled": true});
         let Ok(Prepared::Remote(action)) = prepare("systemd", args.as_object().unwrap(), &ctx)
@@ -602,6 +605,7 @@ impl Node {
             host: "meta",
             controller: &self.files,
             diff: false,
+            escalated: false,
         };
         let action = match prepare(module, args.as_object().unwrap(), &ctx) {
             Ok(Prepared::Remote(a)) => a,
@@ -625,6 +629,7 @@ impl Node {
             host: "meta",
             controller: &self.files,
             diff: false,
+            escalated: false,
         };
         let action = match prepare(module, args.as_object().unwrap(), &ctx) {
             Ok(Prepared::Remote(a)) => a,

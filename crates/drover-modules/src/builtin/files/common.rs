@@ -664,6 +664,7 @@ pub(crate) mod testkit {
             host: "node1",
             controller: &controller,
             diff,
+            escalated: false,
         };
         lib_prepare(module, args.as_object().expect("args object"), &ctx)
     }

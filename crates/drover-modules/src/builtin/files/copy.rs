@@ -422,6 +422,7 @@ mod tests {
             host: "h",
             controller: &NoFiles,
             diff,
+            escalated: false,
         };
         match prepare(args.as_object().unwrap(), &ctx).unwrap() {
             Prepared::Remote(a) => a,
@@ -519,6 +520,7 @@ mod tests {
             host: "h",
             controller: &NoFiles,
             diff: false,
+            escalated: false,
         };
         let err = prepare(
             json!({"dest": "/x", "src": "/y", "remote_src": true})

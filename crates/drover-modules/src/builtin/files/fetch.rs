@@ -37,12 +37,16 @@ pub(crate) struct Fetch {
     fail_on_missing: bool,
     validate_checksum: bool,
     host: String,
+    /// The task runs with `become`: Ansible then reads the file with slurp and writes a new
+    /// copy as a plain `open(dest, 'wb')` would; without it, its sftp transfer gives a new copy
+    /// the node file's mode (plus the owner's write bit), less the umask.
+    escalated: bool,
 }
 
 /// What the plan found on the node.
 enum Fetched {
-    /// The file's bytes.
-    Data(Vec<u8>),
+    /// The file's bytes and its mode on the node.
+    Data(Vec<u8>, Option<u32>),
     /// The result to report instead (missing file, directory).
     Report(ModuleResult),
 }
@@ -64,6 +68,7 @@ pub fn prepare(args: &Map<String, Value>, ctx: &TaskContext<'_>) -> Result<Prepa
         fail_on_missing: p.fail_on_missing.is_none_or(|b| b.0),
         validate_checksum: p.validate_checksum.is_none_or(|b| b.0),
         host: ctx.host.to_string(),
+        escalated: ctx.escalated,
     })))
 }
 
@@ -120,7 +125,7 @@ impl Fetch {
         }
     }
 
-    fn write_local(&self, data: &[u8]) -> Result<ModuleResult, String> {
+    fn write_local(&self, data: &[u8], remote_mode: Option<u32>) -> Result<ModuleResult, String> {
         let dest = self.local_dest()?;
         let dest_text = dest.to_string_lossy().into_owned();
         let remote_checksum = sha1_hex(data);
@@ -140,12 +145,17 @@ impl Fetch {
         std::fs::create_dir_all(&parent).map_err(|e| format!("Failed to fetch the file: {e}"))?;
         // a temp file beside dest, renamed over it once complete: an interrupted fetch leaves
         // the old file (or none), never a partial one
-        // the mode a plain create gives (0666 less the umask), or the existing file's, as
-        // Ansible's open(dest, 'wb') keeps it
+        // an existing copy keeps its mode (Ansible writes over it); a new one gets what
+        // Ansible's transfer gives it, less the umask: 0666 after slurp (become), the node
+        // file's mode plus the owner's write bit after sftp
         let existing = std::fs::metadata(&dest).ok().map(|m| m.permissions());
+        let create = match remote_mode {
+            Some(mode) if !self.escalated => (mode & 0o777) | 0o200,
+            _ => 0o666,
+        };
         let mut temp = tempfile::Builder::new()
             .prefix(".drover-fetch.")
-            .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666))
+            .permissions(std::os::unix::fs::PermissionsExt::from_mode(create))
             .tempfile_in(&parent)
             .map_err(|e| format!("Failed to fetch the file: {e}"))?;
         if let Some(permissions) = existing {
@@ -179,7 +189,13 @@ impl Fetch {
 
 impl Action for Fetch {
     fn probe(&self) -> Option<Request> {
-        Some(read_script(&self.src))
+        // the file's mode, after its content (a new copy on the controller gets it)
+        let read = read_script(&self.src);
+        Some(Request::new(format!(
+            "{}printf 'mode=%s\\n' \"$(stat -L -c %a -- {} 2>/dev/null)\"\n",
+            read.script,
+            drover_connection::shell::quote(&self.src)
+        )))
     }
 
     fn plan(&self, probe: Option<&Output>) -> Result<Plan, ModuleError> {
@@ -189,6 +205,11 @@ impl Action for Fetch {
                 base64::engine::general_purpose::STANDARD
                     .decode(b64.trim())
                     .map_err(|e| ModuleError::node(format!("bad base64 from the node: {e}")))?,
+                probe
+                    .stdout_text()
+                    .lines()
+                    .find_map(|l| l.strip_prefix("mode="))
+                    .and_then(|m| u32::from_str_radix(m.trim(), 8).ok()),
             ),
             ReadOutcome::Directory => {
                 let msg = "remote file is a directory, fetch cannot work on directories";
@@ -226,7 +247,9 @@ impl Action for Fetch {
     fn finish(&self, plan: &Plan, _outputs: &[Output]) -> Result<ModuleResult, ModuleError> {
         match plan.state::<Fetched>()? {
             Fetched::Report(result) => Ok(result.clone()),
-            Fetched::Data(data) => Ok(self.write_local(data).unwrap_or_else(ModuleResult::failed)),
+            Fetched::Data(data, mode) => Ok(self
+                .write_local(data, *mode)
+                .unwrap_or_else(ModuleResult::failed)),
         }
     }
 }
@@ -271,6 +294,49 @@ mod tests {
             .unwrap()
             .to_string();
         assert!(e.contains("relative `dest`"), "{e}");
+    }
+
+    /// A new copy's mode is what Ansible's transfer gives it: the node file's (plus the
+    /// owner's write bit) over sftp, 0666 after slurp (`become`); less the umask either way.
+    #[tokio::test]
+    async fn a_new_copy_gets_the_mode_ansible_gives_it() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let umask = {
+            let probe = dir.path().join("umask");
+            std::fs::write(&probe, "").unwrap();
+            !std::fs::metadata(&probe).unwrap().permissions().mode() & 0o666
+        };
+        for (node_mode, escalated, want) in [
+            (0o755, false, 0o755),
+            (0o400, false, 0o600),
+            (0o640, false, 0o640),
+            (0o400, true, 0o666),
+            (0o755, true, 0o666),
+        ] {
+            let src = dir.path().join(format!("src-{node_mode:o}-{escalated}"));
+            std::fs::write(&src, "x\n").unwrap();
+            std::fs::set_permissions(&src, std::fs::Permissions::from_mode(node_mode)).unwrap();
+            let dest = dir.path().join("copy");
+            let _ = std::fs::remove_file(&dest);
+            let fetch = Fetch {
+                src: src.display().to_string(),
+                dest: dest.display().to_string(),
+                flat: true,
+                fail_on_missing: true,
+                validate_checksum: true,
+                host: "node1".into(),
+                escalated,
+            };
+            let r = run(&fetch, false).await.unwrap();
+            assert!(r.result.changed, "{:?}", r.result);
+            let mode = std::fs::metadata(&dest).unwrap().permissions().mode() & 0o777;
+            assert_eq!(
+                mode,
+                want & !umask,
+                "node {node_mode:o}, become {escalated}"
+            );
+        }
     }
 
     #[tokio::test]

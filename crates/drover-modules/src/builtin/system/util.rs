@@ -152,6 +152,7 @@ pub(crate) mod testing {
             host: "node1",
             controller,
             diff: false,
+            escalated: false,
         };
         crate::prepare(module, args.as_object().expect("object args"), &ctx)
     }

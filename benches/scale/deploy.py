@@ -19,7 +19,7 @@ files.put(name="a file from the controller", src=os.path.join(HERE, "files", "b.
           dest=f"{BASE}/conf/b.conf", mode="644", **SUDO)
 files.template(name="a template", src=os.path.join(HERE, "templates", "c.conf.j2"),
                dest=f"{BASE}/conf/c.conf", mode="644", inventory_hostname=host.name, **SUDO)
-files.line(name="a line", path=f"{BASE}/conf/a.conf", line="max_connections = 100", **SUDO)
+files.line(name="a line", path=f"{BASE}/conf/e.conf", line="max_connections = 100", **SUDO)
 # pyinfra has no `creates`: the check is the command's own
 server.shell(name="a command, once",
              commands=[f"test -e {BASE}/initialized || touch {BASE}/initialized"], **SUDO)

@@ -104,3 +104,47 @@ fn sigint_lets_a_running_command_finish_then_stops() {
     assert!(marker.exists(), "the running command was cut short");
     assert!(!stdout.contains("never reached"), "stdout:\n{stdout}");
 }
+
+/// With `--output json` an interrupted run ends with the recap event, which says it was
+/// interrupted and what had run (the task before the interrupt counts as ok).
+#[test]
+fn json_output_ends_with_an_interrupted_recap() {
+    let dir = tempfile::tempdir().unwrap();
+    let playbook = dir.path().join("site.yml");
+    std::fs::write(
+        &playbook,
+        "- hosts: all\n  gather_facts: false\n  tasks:\n    - name: before\n      debug: msg=before\n    - name: wait\n      pause:\n        seconds: 30\n",
+    )
+    .unwrap();
+    let inventory = dir.path().join("hosts");
+    std::fs::write(&inventory, "localhost ansible_connection=local\n").unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_drover"))
+        .arg("play")
+        .arg(&playbook)
+        .arg("-i")
+        .arg(&inventory)
+        .args(["--output", "json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(1));
+    assert!(
+        Command::new("kill")
+            .arg("-INT")
+            .arg(child.id().to_string())
+            .status()
+            .unwrap()
+            .success()
+    );
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(99));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let last: serde_json::Value =
+        serde_json::from_str(stdout.lines().last().unwrap_or_default()).unwrap();
+    assert_eq!(last["event"], "recap", "{stdout}");
+    assert_eq!(last["interrupted"], true, "{stdout}");
+    let hosts = last["hosts"].as_array().unwrap();
+    assert_eq!(hosts.len(), 1, "{last}");
+    assert_eq!(hosts[0]["ok"], 1, "{last}");
+}

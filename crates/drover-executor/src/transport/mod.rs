@@ -184,19 +184,22 @@ impl Pool {
         let first_busy = tries
             .iter()
             .position(|t| matches!(t, Some((_, Ok(lock::Attempt::Busy(_))))));
-        // let go of every lock after the first busy one before waiting for it
+        // let go of every lock after the first busy one (cleanly: nothing ran there yet)
+        // before waiting for it
+        let mut let_go = Vec::new();
         let tries: Vec<_> = tries
             .into_iter()
             .enumerate()
             .map(|(i, tried)| match tried {
                 Some((c, Ok(lock::Attempt::Locked(held)))) if first_busy.is_some_and(|b| i > b) => {
-                    drop(held);
+                    let_go.push(held);
                     Some((c, None))
                 }
                 Some((c, attempt)) => Some((c, Some(attempt))),
                 None => None,
             })
             .collect();
+        futures::future::join_all(let_go.into_iter().map(Held::release)).await;
         for ((key, host, _, _), tried) in wanted.iter().zip(tries) {
             let Some((connection, attempt)) = tried else {
                 continue; // unreachable: its slot keeps the error

@@ -70,6 +70,16 @@ fn sha256(path: &Path) -> String {
 }
 
 fn spawn_play(playbook: &Path, inventory: &Path, connection: &Path) -> Child {
+    spawn_play_with(playbook, inventory, connection, &[])
+}
+
+/// [`spawn_play`] with environment variables set.
+fn spawn_play_with(
+    playbook: &Path,
+    inventory: &Path,
+    connection: &Path,
+    env: &[(&str, &str)],
+) -> Child {
     Command::new(env!("CARGO_BIN_EXE_drover"))
         .arg("play")
         .arg(playbook)
@@ -78,6 +88,7 @@ fn spawn_play(playbook: &Path, inventory: &Path, connection: &Path) -> Child {
         .arg("-i")
         .arg(connection)
         .env("NO_COLOR", "1")
+        .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -419,16 +430,8 @@ fn fault_drills() {
     );
     let first = spawn_play(&slow, &inventory, &connection);
     holds(first.id());
-    let impatient = Command::new(env!("CARGO_BIN_EXE_drover"))
-        .arg("play")
-        .arg(&slow)
-        .arg("-i")
-        .arg(&inventory)
-        .arg("-i")
-        .arg(&connection)
-        .env("NO_COLOR", "1")
-        .env("DROVER_LOCK_WAIT", "1")
-        .output()
+    let impatient = spawn_play_with(&slow, &inventory, &connection, &[("DROVER_LOCK_WAIT", "1")])
+        .wait_with_output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&impatient.stdout)
         .split_whitespace()
@@ -466,19 +469,12 @@ fn fault_drills() {
             ),
         )
         .unwrap();
-        Command::new(env!("CARGO_BIN_EXE_drover"))
-            .arg("play")
-            .arg(&path)
-            .arg("-i")
-            .arg(&pair)
-            .arg("-i")
-            .arg(sb.paths().connection_inventory())
-            .env("NO_COLOR", "1")
-            .env("DROVER_LOCK_WAIT", "30")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap()
+        spawn_play_with(
+            &path,
+            &pair,
+            &sb.paths().connection_inventory(),
+            &[("DROVER_LOCK_WAIT", "30")],
+        )
     };
     let started = Instant::now();
     let one = crossed(&address, &other, "one.yml");

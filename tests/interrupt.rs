@@ -3,8 +3,38 @@
 //! " [ERROR]: User interrupted execution" and exit code 99, promptly. SIGTERM (`timeout`,
 //! `systemctl stop`, a cancelled CI job) and SIGHUP (a closed terminal) stop it the same way.
 
-use std::process::{Command, Stdio};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+/// Starts `drover play` on `playbook` (written into `dir`) against localhost, with `args`.
+fn start(dir: &Path, playbook: &str, args: &[&str]) -> Child {
+    let path = dir.join("site.yml");
+    std::fs::write(&path, playbook).unwrap();
+    let inventory = dir.join("hosts");
+    std::fs::write(&inventory, "localhost ansible_connection=local\n").unwrap();
+    Command::new(env!("CARGO_BIN_EXE_drover"))
+        .arg("play")
+        .arg(&path)
+        .arg("-i")
+        .arg(&inventory)
+        .args(args)
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// Sends `signal` (`INT`, `TERM`, …) to `child`.
+fn send(signal: &str, child: &Child) {
+    let kill = Command::new("kill")
+        .arg(format!("-{signal}"))
+        .arg(child.id().to_string())
+        .status()
+        .unwrap();
+    assert!(kill.success(), "kill -{signal} failed");
+}
 
 #[test]
 fn sigint_sigterm_and_sighup_stop_the_run_with_exit_code_99() {
@@ -15,32 +45,14 @@ fn sigint_sigterm_and_sighup_stop_the_run_with_exit_code_99() {
 
 fn stops_on(signal: &str) {
     let dir = tempfile::tempdir().unwrap();
-    let playbook = dir.path().join("site.yml");
-    std::fs::write(
-        &playbook,
+    let child = start(
+        dir.path(),
         "- hosts: all\n  gather_facts: false\n  tasks:\n    - name: before\n      debug: msg=before\n    - name: wait\n      pause:\n        seconds: 30\n    - name: never reached\n      debug: msg=after\n",
-    )
-    .unwrap();
-    let inventory = dir.path().join("hosts");
-    std::fs::write(&inventory, "localhost ansible_connection=local\n").unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_drover"))
-        .arg("play")
-        .arg(&playbook)
-        .arg("-i")
-        .arg(&inventory)
-        .env("NO_COLOR", "1")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+        &[],
+    );
     std::thread::sleep(Duration::from_secs(1));
     let sent = Instant::now();
-    let kill = Command::new("kill")
-        .arg(format!("-{signal}"))
-        .arg(child.id().to_string())
-        .status()
-        .unwrap();
-    assert!(kill.success(), "kill -{signal} failed");
+    send(signal, &child);
     let out = child.wait_with_output().unwrap();
     let took = sent.elapsed();
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -70,34 +82,16 @@ fn stops_on(signal: &str) {
 fn sigint_lets_a_running_command_finish_then_stops() {
     let dir = tempfile::tempdir().unwrap();
     let marker = dir.path().join("finished");
-    let playbook = dir.path().join("site.yml");
-    std::fs::write(
-        &playbook,
-        format!(
+    let child = start(
+        dir.path(),
+        &format!(
             "- hosts: all\n  gather_facts: false\n  tasks:\n    - name: slow\n      shell: sleep 2 && touch {}\n    - name: never reached\n      debug: msg=after\n",
             marker.display()
         ),
-    )
-    .unwrap();
-    let inventory = dir.path().join("hosts");
-    std::fs::write(&inventory, "localhost ansible_connection=local\n").unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_drover"))
-        .arg("play")
-        .arg(&playbook)
-        .arg("-i")
-        .arg(&inventory)
-        .env("NO_COLOR", "1")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+        &[],
+    );
     std::thread::sleep(Duration::from_millis(700));
-    let kill = Command::new("kill")
-        .arg("-INT")
-        .arg(child.id().to_string())
-        .status()
-        .unwrap();
-    assert!(kill.success());
+    send("INT", &child);
     let out = child.wait_with_output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(99), "stdout:\n{stdout}");
@@ -110,33 +104,13 @@ fn sigint_lets_a_running_command_finish_then_stops() {
 #[test]
 fn json_output_ends_with_an_interrupted_recap() {
     let dir = tempfile::tempdir().unwrap();
-    let playbook = dir.path().join("site.yml");
-    std::fs::write(
-        &playbook,
+    let child = start(
+        dir.path(),
         "- hosts: all\n  gather_facts: false\n  tasks:\n    - name: before\n      debug: msg=before\n    - name: wait\n      pause:\n        seconds: 30\n",
-    )
-    .unwrap();
-    let inventory = dir.path().join("hosts");
-    std::fs::write(&inventory, "localhost ansible_connection=local\n").unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_drover"))
-        .arg("play")
-        .arg(&playbook)
-        .arg("-i")
-        .arg(&inventory)
-        .args(["--output", "json"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(Duration::from_secs(1));
-    assert!(
-        Command::new("kill")
-            .arg("-INT")
-            .arg(child.id().to_string())
-            .status()
-            .unwrap()
-            .success()
+        &["--output", "json"],
     );
+    std::thread::sleep(Duration::from_secs(1));
+    send("INT", &child);
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(99));
     let stdout = String::from_utf8_lossy(&out.stdout);

@@ -107,7 +107,11 @@ impl ControlDir {
                 if !meta.is_dir() || meta.uid() != current_uid() {
                     return Err(io::Error::new(
                         io::ErrorKind::PermissionDenied,
-                        format!("{} is not a directory of yours", path.display()),
+                        format!(
+                            "{} is not a directory of yours; remove it (drover keeps the ssh \
+                             masters of one connection there)",
+                            path.display()
+                        ),
                     ));
                 }
             }

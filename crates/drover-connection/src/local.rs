@@ -109,21 +109,12 @@ mod tests {
             path: path.clone(),
             len: data.len() as u64,
         };
-        let out = c
-            .run(&Request::new("wc -c").with_stdin_from(stdin))
-            .await
-            .unwrap();
+        let request = Request::new("wc -c").with_stdin_from(stdin);
+        let out = c.run(&request).await.unwrap();
         assert_eq!(out.stdout_text().trim(), "3000000");
         // the file grew after it was hashed: only the hashed length is sent
         std::fs::write(&path, [data.as_slice(), b"more"].concat()).unwrap();
-        let stdin = crate::Stdin::File {
-            path,
-            len: data.len() as u64,
-        };
-        let out = c
-            .run(&Request::new("wc -c").with_stdin_from(stdin))
-            .await
-            .unwrap();
+        let out = c.run(&request).await.unwrap();
         assert_eq!(out.stdout_text().trim(), "3000000");
     }
 

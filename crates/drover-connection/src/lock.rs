@@ -57,17 +57,15 @@ fn work_lock_at(locate: &str) -> String {
 /// With no `wait` (a try) a lock held by another run answers `busy <who>` at once.
 fn script(locate: &str, who: &str, wait: Option<Duration>) -> String {
     let busy = if wait.is_none() {
-        format!(
-            "\x20 case \"$(head -n 1 \"$f\" 2>/dev/null)\" in {who}' since '*) echo nolock; hold; exit 0;; esac\n\
-             \x20 echo \"busy $(head -n 1 \"$f\" 2>/dev/null)\"; exit 0\n",
-            who = quote(who)
-        )
+        "\x20 if ours; then echo nolock; hold; exit 0; fi\n\
+         \x20 echo \"busy $(head -n 1 \"$f\" 2>/dev/null)\"; exit 0\n"
     } else {
-        String::new()
+        ""
     };
     format!(
         "{locate}\n\
          hold() {{ t=; if command -v timeout >/dev/null 2>&1; then t=\"timeout {lease}\"; fi; while b=$($t head -c 1); [ \"$b\" = x ]; do :; done; }}\n\
+         ours() {{ case \"$(head -n 1 \"$f\" 2>/dev/null)\" in {who}' since '*) return 0;; esac; return 1; }}\n\
          if ! command -v flock >/dev/null 2>&1; then echo nolock; hold; exit 0; fi\n\
          {{ command exec 9>>\"$f\"; }} 2>/dev/null || {{ command exec 9<\"$f\"; }} 2>/dev/null || {{ echo nolock; hold; exit 0; }}\n\
          flock -n -E 75 9; rc=$?\n\
@@ -76,7 +74,7 @@ fn script(locate: &str, who: &str, wait: Option<Duration>) -> String {
          {busy}\
          \x20 waited=0; told=\n\
          \x20 while :; do\n\
-         \x20   case \"$(head -n 1 \"$f\" 2>/dev/null)\" in {who}' since '*) echo nolock; hold; exit 0;; esac\n\
+         \x20   if ours; then echo nolock; hold; exit 0; fi\n\
          \x20   flock -w 1 -E 75 9; rc=$?\n\
          \x20   if [ $rc -eq 0 ]; then break; fi\n\
          \x20   if [ $rc -ne 75 ]; then echo nolock; hold; exit 0; fi\n\
@@ -130,8 +128,11 @@ pub async fn try_acquire(connection: &dyn Connection, host: &str) -> Result<Atte
     match held.next_line().await {
         Some(line) if line == "locked" => Ok(Attempt::Locked(held)),
         Some(line) if line == "nolock" => Ok(Attempt::Unlocked),
-        Some(line) if line.starts_with("busy ") => Ok(Attempt::Busy(line[5..].to_string())),
-        _ => Err(ended_early(host)),
+        Some(line) => match line.strip_prefix("busy ") {
+            Some(who) => Ok(Attempt::Busy(who.to_string())),
+            None => Err(ended_early(host)),
+        },
+        None => Err(ended_early(host)),
     }
 }
 

@@ -153,18 +153,13 @@ pub const PERSIST: Duration = Duration::from_secs(60);
 /// (`0`: they end with the run).
 pub const PERSIST_ENV: &str = "DROVER_CONTROL_PERSIST";
 
-/// The persistence [`PERSIST_ENV`] asks for, else [`PERSIST`]; `None` (masters end with the
-/// run) for `0`. An error names a value that is not a number of seconds.
+/// The persistence [`PERSIST_ENV`] asks for (read as [`parse_persist`] reads a
+/// `ControlPersist` value: seconds, `10m`, `0` or `no`), else [`PERSIST`]. An error names the
+/// variable and its value.
 pub fn persist_from_env() -> std::result::Result<Option<Duration>, String> {
     match std::env::var(PERSIST_ENV) {
         Err(_) => Ok(Some(PERSIST)),
-        Ok(v) => match v.trim().parse::<u64>() {
-            Ok(0) => Ok(None),
-            Ok(secs) => Ok(Some(Duration::from_secs(secs))),
-            Err(_) => Err(format!(
-                "{PERSIST_ENV}={v:?} is not a number of seconds (0: ssh masters end with the run)"
-            )),
-        },
+        Ok(v) => parse_persist(&v).map_err(|e| format!("{PERSIST_ENV}={v:?}: {e}")),
     }
 }
 
@@ -204,15 +199,12 @@ impl SshConnection {
                     })?;
                     let mut found = None;
                     for socket in masters.sockets() {
-                        if found.is_some() {
-                            break;
-                        }
                         let session = Session::resume_mux(socket.clone().into_boxed_path(), None);
                         if session.check().await.is_ok() {
                             found = Some(session);
-                        } else {
-                            masters.discard(&socket);
+                            break;
                         }
+                        masters.discard(&socket);
                     }
                     match found {
                         Some(session) => session,

@@ -417,6 +417,14 @@ fn master_pid(socket: &Path) -> u32 {
         .unwrap_or_else(|| panic!("no master on {}: {text}", socket.display()))
 }
 
+/// Waits (at most 5 s) until the process no longer runs.
+fn wait_gone(pid: u32) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while running(pid) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// Whether the process runs (a zombie waiting for a reaper does not).
 fn running(pid: u32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
@@ -452,10 +460,7 @@ async fn the_next_run_stops_the_masters_a_killed_run_left() {
 
     let control = ControlDir::in_base(&base).unwrap();
     assert!(!dead.exists(), "the killed run's directory is removed");
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while running(pid) && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_gone(pid);
     assert!(!running(pid), "the leaked master {pid} was told to exit");
     assert!(control.path().exists());
 }
@@ -579,10 +584,7 @@ async fn a_persistent_master_serves_the_next_run_and_a_dead_one_is_replaced() {
 
     // not persistent: the master ends with the run
     let (_, pid) = run(sshd.options()).await;
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while running(pid) && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_gone(pid);
     assert!(
         !running(pid),
         "a master without persistence outlived its run"
@@ -608,10 +610,7 @@ async fn a_persistent_master_serves_the_next_run_and_a_dead_one_is_replaced() {
 
     // a master that died with its socket left behind
     signal("-KILL", &[first]);
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while running(first) && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_gone(first);
     assert!(socket.exists(), "SIGKILL leaves the socket");
     let (replaced, pid) = run(options.clone()).await;
     assert_ne!(pid, first);

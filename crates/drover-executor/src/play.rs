@@ -211,6 +211,7 @@ impl Executor {
     /// touches nothing), each with the endpoint its inventory variables give.
     pub(crate) fn foreseen_hosts(&self, playbooks: &[Playbook]) -> Vec<(String, Target)> {
         let mut out: Vec<(String, Target)> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
         for play in playbooks.iter().flat_map(|p| &p.plays) {
             let works = self.gathers_facts(play)
                 || self.selected_sections(play).map_or(true, |sections| {
@@ -224,7 +225,7 @@ impl Executor {
             }
             let keyword = play.connection.as_ref().map(|c| &c.value);
             for host in selection.hosts {
-                if out.iter().any(|(h, _)| *h == host) {
+                if !seen.insert(host.clone()) {
                     continue;
                 }
                 let vars = self.delegate_vars(&host);

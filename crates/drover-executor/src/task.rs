@@ -801,12 +801,12 @@ impl HostTask<'_> {
             .keyword_bool("check_mode", vars)
             .map_err(|e| (e, 0))?
             .unwrap_or(self.env.options().check);
-        let escalated = self.escalation(vars).map_err(|e| (e, 0))?.enabled;
+        let escalation = self.escalation(vars).map_err(|e| (e, 0))?;
         let ctx = TaskContext {
             host: self.host,
             controller: &controller,
             diff,
-            escalated,
+            escalated: escalation.enabled,
         };
         let action = match drover_modules::prepare(self.task.module, args, &ctx) {
             Ok(Prepared::Local(result)) => return Ok(module_run(&result, Vec::new(), 0)),
@@ -814,6 +814,7 @@ impl HostTask<'_> {
             Err(e) => return Err((module_error(e), 0)),
         };
         let mut node = Node::new(self, vars);
+        node.escalation = Some(escalation);
         match drover_modules::drive(action.as_ref(), check, &mut node).await {
             Ok(driven) => {
                 // Shown when `--diff` or the task's (block's, play's) `diff:` says so.
@@ -862,6 +863,8 @@ struct Node<'t, 'a> {
     vars: &'t Vars,
     /// What every request of the task shares, worked out at the first one.
     ready: Option<Ready>,
+    /// The task's `become`, when the caller has templated it already.
+    escalation: Option<Become>,
     /// Requests that reached a connection.
     trips: u32,
 }
@@ -880,13 +883,17 @@ impl<'t, 'a> Node<'t, 'a> {
             task,
             vars,
             ready: None,
+            escalation: None,
             trips: 0,
         }
     }
 
     async fn prepare(&self) -> Result<Ready, TaskError> {
         let task = self.task;
-        let escalation = task.escalation(self.vars)?;
+        let escalation = match &self.escalation {
+            Some(escalation) => escalation.clone(),
+            None => task.escalation(self.vars)?,
+        };
         let env = task.environment(self.vars)?;
         let (to, target) = task.target(self.vars)?;
         let conn = task

@@ -71,8 +71,12 @@ impl Hashes {
     }
 }
 
-/// Files already read this run: (path, length, modification time) → payload.
-type Cache = Mutex<HashMap<(PathBuf, u64, Option<SystemTime>), Payload>>;
+/// One file version's payload, read once: hosts that ask while it is being read wait for it
+/// rather than read it again. A read error is kept too (kind and message).
+type Entry = Arc<OnceLock<Result<Payload, (std::io::ErrorKind, String)>>>;
+
+/// Files of this run: (path, length, modification time) → their payload.
+type Cache = Mutex<HashMap<(PathBuf, u64, Option<SystemTime>), Entry>>;
 
 fn cache() -> &'static Cache {
     static CACHE: OnceLock<Cache> = OnceLock::new();
@@ -89,30 +93,32 @@ impl Payload {
         }))
     }
 
-    /// A controller file: read and hashed now, unless this run already did for the same
-    /// path, length and modification time; its bytes stay on disk.
+    /// A controller file: read and hashed now, unless this run already did (or is doing) so
+    /// for the same path, length and modification time; its bytes stay on disk.
     pub fn file(path: &Path) -> std::io::Result<Payload> {
         let meta = std::fs::metadata(path)?;
         let key = (path.to_path_buf(), meta.len(), meta.modified().ok());
-        if let Some(found) = cache()
+        let entry = cache()
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .get(&key)
-        {
-            return Ok(found.clone());
-        }
+            .entry(key)
+            .or_default()
+            .clone();
+        entry
+            .get_or_init(|| Payload::read(path).map_err(|e| (e.kind(), e.to_string())))
+            .clone()
+            .map_err(|(kind, message)| std::io::Error::new(kind, message))
+    }
+
+    /// Reads and hashes a file.
+    fn read(path: &Path) -> std::io::Result<Payload> {
         let file = std::fs::File::open(path)?;
         let mut counted = CountingReader { inner: file, n: 0 };
         let hashes = Hashes::of(&mut counted)?;
-        let payload = Payload(Arc::new(Inner {
+        Ok(Payload(Arc::new(Inner {
             source: Source::File(path.to_path_buf(), hashes),
             len: counted.n,
-        }));
-        cache()
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .insert(key, payload.clone());
-        Ok(payload)
+        })))
     }
 
     /// The length in bytes.
@@ -215,5 +221,22 @@ mod tests {
         assert_eq!(changed.len(), 13);
         assert_ne!(changed.sha256(), file.sha256());
         assert_eq!(changed.read_all().unwrap(), b"hello, world\n");
+    }
+
+    /// Hosts that ask for one file at once share one read: every one gets the same payload.
+    #[test]
+    fn hosts_asking_at_once_share_one_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("big");
+        std::fs::write(&path, vec![7u8; 8 * 1024 * 1024]).unwrap();
+        let payloads: Vec<Payload> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..8)
+                .map(|_| scope.spawn(|| Payload::file(&path).unwrap()))
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        assert!(payloads.iter().all(|p| Arc::ptr_eq(&p.0, &payloads[0].0)));
+        let missing = Payload::file(&dir.path().join("missing")).unwrap_err();
+        assert_eq!(missing.kind(), std::io::ErrorKind::NotFound);
     }
 }

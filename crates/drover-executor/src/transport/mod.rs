@@ -158,9 +158,11 @@ impl Pool {
     pub async fn lock_all(&self, hosts: &[(String, Target)], forks: usize, waiting: Waiting<'_>) {
         use futures::StreamExt;
         let mut wanted: Vec<(String, &str, String, &dyn Endpoint)> = Vec::new();
+        let mut nodes = std::collections::HashSet::new();
         for (host, target) in hosts {
+            // one lock per node: a second name for it is found held by this run when used
             if let Some(order) = target.lock_key()
-                && !wanted.iter().any(|(_, _, o, _)| *o == order)
+                && nodes.insert(order.clone())
             {
                 wanted.push((
                     slot_key(host, target.as_ref()),

@@ -414,6 +414,7 @@ fn probe(
         force_handlers: false,
         extra_vars: Map::new(),
         filter: TagFilter::new::<&str>(&[], &[]),
+        look_ahead: drover_executor::look_ahead_from_env().map_err(Diagnostic::error)?,
     };
     let executor = Executor::new(
         Arc::new(inventory),

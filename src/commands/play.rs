@@ -172,6 +172,10 @@ fn run_playbooks(
         }
         OutputFormat::Json => Arc::new(JsonReporter::new(Box::new(std::io::stdout()))),
     };
+    let look_ahead = match drover_executor::look_ahead_from_env() {
+        Ok(on) => on,
+        Err(message) => return exit::fail(&Diagnostic::error(message), exit::OPTIONS_ERROR),
+    };
     let options = RunOptions {
         check: args.check,
         diff: args.diff,
@@ -180,6 +184,7 @@ fn run_playbooks(
         force_handlers: args.force_handlers,
         extra_vars: extra,
         filter: TagFilter::new(&split_tags(&args.tags), &split_tags(&args.skip_tags)),
+        look_ahead,
     };
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -184,7 +184,7 @@ impl FramedShell {
 }
 
 /// The text of one request.
-fn frame(script: &str, tag: &str) -> String {
+pub(crate) fn frame(script: &str, tag: &str) -> String {
     // `$$` must be the script's own process (temporary and backup file names use it): give
     // such scripts their own `sh`, as `sh -c` would.
     let body = if script.contains("$$") {
@@ -282,7 +282,7 @@ fn find(haystack: &[u8], needle: &[u8], from: usize) -> Option<usize> {
 }
 
 /// 128 random bits as hex, from the OS (the node cannot guess the markers).
-fn random_token() -> String {
+pub(crate) fn random_token() -> String {
     use std::io::Read;
     let mut bytes = [0u8; 16];
     let from_os = std::fs::File::open("/dev/urandom")

@@ -14,6 +14,7 @@
 //!
 //! Commands are POSIX shell text built with [`shell::quote`]; [`Become`] wraps them in `sudo -n`.
 
+mod batch;
 mod control;
 mod error;
 mod escalate;
@@ -27,6 +28,7 @@ mod ssh;
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use batch::Batch;
 pub use control::{CONTROL_PERSIST_IDLE, ControlDir, MasterDir};
 pub use error::{Error, Result};
 pub use escalate::Become;

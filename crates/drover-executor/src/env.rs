@@ -10,6 +10,7 @@ use drover_events::Event;
 use drover_template::{Templar, Vars};
 use serde_json::{Map, Value};
 
+use crate::lookahead::LookAhead;
 use crate::transport::{Endpoint, Target};
 use crate::{Executor, RunOptions};
 
@@ -38,6 +39,8 @@ pub(crate) trait TaskEnv: Sync {
         vars: &Map<String, Value>,
         keyword: Option<&Value>,
     ) -> Result<Target, String>;
+    /// The probes taken ahead ([`crate::lookahead`]).
+    fn look_ahead(&self) -> &LookAhead;
     /// The run's connection to `host` (opened on first use).
     fn connect<'a>(
         &'a self,
@@ -86,6 +89,10 @@ impl TaskEnv for Executor {
         keyword: Option<&Value>,
     ) -> Result<Target, String> {
         self.target_with_keyword(host, vars, keyword)
+    }
+
+    fn look_ahead(&self) -> &LookAhead {
+        &self.look_ahead
     }
 
     fn connect<'a>(

@@ -134,7 +134,7 @@ impl Executor {
             }
             combine(&mut nested.include_params, &group.item.loop_vars);
             let hosts = self.active(ctx, &group.hosts);
-            self.run_items(&nested, &selected, &hosts).await;
+            self.run_items(&nested, &selected, &hosts, &[]).await;
             if nested.ended.load(Ordering::Relaxed) {
                 ctx.ended.store(true, Ordering::Relaxed);
             }

@@ -16,6 +16,7 @@ mod env;
 mod facts;
 mod host;
 mod include;
+mod lookahead;
 mod outcome;
 mod play;
 mod task;
@@ -56,6 +57,25 @@ pub struct RunOptions {
     pub extra_vars: Map<String, Value>,
     /// `-t`/`--skip-tags`.
     pub filter: TagFilter,
+    /// Take the probes of the tasks ahead in one round trip ([`LOOK_AHEAD_ENV`]).
+    pub look_ahead: bool,
+}
+
+/// The environment variable that switches the look-ahead off (`DROVER_LOOK_AHEAD=false`): each
+/// probe is then a round trip of its own. Read with Ansible's `boolean()`.
+pub const LOOK_AHEAD_ENV: &str = "DROVER_LOOK_AHEAD";
+
+/// Whether [`LOOK_AHEAD_ENV`] leaves the look-ahead on (the default); an error names a value
+/// that is not a boolean.
+pub fn look_ahead_from_env() -> Result<bool, String> {
+    match std::env::var(LOOK_AHEAD_ENV) {
+        Err(_) => Ok(true),
+        Ok(text) => drover_python::boolean(&Value::String(text.clone())).ok_or_else(|| {
+            format!(
+                "{LOOK_AHEAD_ENV}={text} is not a boolean; use true or false (yes/no, on/off, 1/0)"
+            )
+        }),
+    }
 }
 
 /// How a run ended.
@@ -91,6 +111,8 @@ pub struct Executor {
     stop: tokio::sync::watch::Sender<bool>,
     /// Counts host failures, so each failure has a place in time ([`HostState::failure`]).
     failures: std::sync::atomic::AtomicU64,
+    /// The probes taken ahead.
+    look_ahead: lookahead::LookAhead,
 }
 
 /// How long commands already running on nodes may take to finish after Ctrl-C.
@@ -119,6 +141,7 @@ impl Executor {
             states.insert(host.to_string(), HostState::new(host));
         }
         let groups = Value::Object(inventory.groups_map());
+        let look_ahead = options.look_ahead;
         let hostvars_extra = Arc::new(options.extra_vars.clone());
         let load_options = LoadOptions {
             extra_vars: options.extra_vars.clone(),
@@ -139,6 +162,7 @@ impl Executor {
             load_options,
             stop: tokio::sync::watch::channel(false).0,
             failures: std::sync::atomic::AtomicU64::new(0),
+            look_ahead: lookahead::LookAhead::new(look_ahead),
         })
     }
 

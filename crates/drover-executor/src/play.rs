@@ -20,7 +20,7 @@ use tokio::sync::Semaphore;
 
 use crate::builtin::{Effect, Meta};
 use crate::outcome::{ItemRun, TaskError};
-use crate::task::{HostRun, HostTask, IncludeItem, is_include, value_text};
+use crate::task::{Ahead, HostRun, HostTask, IncludeItem, Upcoming, is_include, value_text};
 use crate::{Executor, facts};
 
 /// What one play needs while it runs.
@@ -76,6 +76,66 @@ impl PlayCtx<'_> {
             include_chain: self.include_chain.clone(),
             always_since: self.always_since,
         }
+    }
+}
+
+/// How many tasks ahead the look-ahead may look at.
+const TASKS_AHEAD: usize = 128;
+
+/// The tasks that run after `items` in order when nothing fails (blocks' `block:` then
+/// `always:` sections; not `rescue:`), then `after`; at most [`TASKS_AHEAD`].
+fn tasks_after<'t>(items: &[SelectedItem<'t>], after: &[&'t Task]) -> Vec<&'t Task> {
+    fn walk<'t>(items: &[SelectedItem<'t>], out: &mut Vec<&'t Task>) {
+        for item in items {
+            if out.len() >= TASKS_AHEAD {
+                return;
+            }
+            match item {
+                SelectedItem::Task { task, .. } => out.push(task),
+                SelectedItem::RoleComplete(_) => {}
+                SelectedItem::Block {
+                    block_items,
+                    always,
+                    ..
+                } => {
+                    walk(block_items, out);
+                    walk(always, out);
+                }
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(items, &mut out);
+    out.extend(after.iter().take(TASKS_AHEAD.saturating_sub(out.len())));
+    out
+}
+
+/// The tasks ahead of the running one, as the look-ahead templates them for a host.
+struct TasksAhead<'e, 'p> {
+    exec: &'e Executor,
+    ctx: &'e PlayCtx<'p>,
+    tasks: Vec<&'e Task>,
+}
+
+impl Upcoming for TasksAhead<'_, '_> {
+    fn task_at<'s>(&'s self, i: usize, host: &'s str) -> Option<Ahead<'s>> {
+        let task = *self.tasks.get(i)?;
+        if lock(&self.ctx.dynamic.role_runs).already_ran(host, task) {
+            return Some(Ahead::Skipped);
+        }
+        let (file_dirs, template_dirs, vars_dirs) = self.exec.search_dirs(self.ctx, task);
+        Some(Ahead::Task(Box::new(HostTask {
+            env: self.exec,
+            task,
+            host,
+            vars: self.exec.layered_vars(self.ctx, Some(task), host),
+            file_dirs,
+            template_dirs,
+            vars_dirs,
+            upcoming: None,
+            quiet: true.into(),
+            item: 0.into(),
+        })))
     }
 }
 
@@ -161,11 +221,16 @@ impl Executor {
                 self.gather_facts(&ctx, &batch).await;
             }
             let sections = self.selected_sections(play)?;
-            for (name, items) in &sections {
+            for (i, (name, items)) in sections.iter().enumerate() {
                 if ctx.ended.load(Ordering::Relaxed) || self.stop_requested() {
                     break;
                 }
-                self.run_items(&ctx, items, &batch).await;
+                // roles and tasks run without a handler flush between them
+                let after = match sections.get(i + 1) {
+                    Some((_, next)) if *name == "roles" => tasks_after(next, &[]),
+                    _ => Vec::new(),
+                };
+                self.run_items(&ctx, items, &batch, &after).await;
                 // Ansible flushes handlers after pre_tasks, after roles + tasks, after post_tasks.
                 if *name != "roles" {
                     self.flush_handlers(&ctx, &batch).await;
@@ -454,15 +519,18 @@ impl Executor {
         });
     }
 
-    /// Runs selected items for `hosts` (boxed: blocks recurse).
+    /// Runs selected items for `hosts` (boxed: blocks recurse); `after` are the tasks that
+    /// follow them (for the look-ahead).
     pub(crate) fn run_items<'a>(
         &'a self,
         ctx: &'a PlayCtx<'a>,
         items: &'a [SelectedItem<'a>],
         hosts: &'a [String],
+        after: &'a [&'a Task],
     ) -> futures::future::BoxFuture<'a, ()> {
         Box::pin(async move {
-            for item in items {
+            for (k, item) in items.iter().enumerate() {
+                let rest = &items[k + 1..];
                 if ctx.ended.load(Ordering::Relaxed)
                     || self.stop_requested()
                     || lock(&ctx.dynamic.fatal).is_some()
@@ -488,7 +556,13 @@ impl Executor {
                                 .filter(|h| !runs.already_ran(h, task))
                                 .collect()
                         };
-                        self.run_task(ctx, task, &active, ctx.in_handler).await;
+                        let ahead = TasksAhead {
+                            exec: self,
+                            ctx,
+                            tasks: tasks_after(rest, after),
+                        };
+                        self.run_task(ctx, task, &active, ctx.in_handler, Some(&ahead))
+                            .await;
                     }
                     SelectedItem::Block {
                         block_items,
@@ -501,7 +575,13 @@ impl Executor {
                         if !rescue.is_empty() {
                             nested.rescuable = entered.clone();
                         }
-                        self.run_items(&nested, block_items, &entered).await;
+                        let after_block = {
+                            let mut tasks = tasks_after(always, &[]);
+                            tasks.extend(tasks_after(rest, after));
+                            tasks
+                        };
+                        self.run_items(&nested, block_items, &entered, &after_block)
+                            .await;
                         let failed_in_block: Vec<String> = {
                             let states = self.lock();
                             entered
@@ -519,7 +599,8 @@ impl Executor {
                                 rescuable: ctx.rescuable.clone(),
                                 ..nested
                             };
-                            self.run_items(&rescue_ctx, rescue, &failed_in_block).await;
+                            self.run_items(&rescue_ctx, rescue, &failed_in_block, &after_block)
+                                .await;
                             if rescue_ctx.ended.load(Ordering::Relaxed) {
                                 ctx.ended.store(true, Ordering::Relaxed);
                             }
@@ -532,7 +613,9 @@ impl Executor {
                             // the section, so the section still counts it as active).
                             let mut always_ctx = ctx.nested();
                             always_ctx.always_since = Some(self.failure_clock());
-                            self.run_items(&always_ctx, always, &entered).await;
+                            let after_always = tasks_after(rest, after);
+                            self.run_items(&always_ctx, always, &entered, &after_always)
+                                .await;
                             if always_ctx.ended.load(Ordering::Relaxed) {
                                 ctx.ended.store(true, Ordering::Relaxed);
                             }
@@ -599,7 +682,15 @@ impl Executor {
     }
 
     /// Runs one task on `hosts` (all at once, up to `--forks`), then applies the results.
-    async fn run_task(&self, ctx: &PlayCtx<'_>, task: &Task, hosts: &[String], handler: bool) {
+    /// `ahead`: the tasks after it, for the look-ahead.
+    async fn run_task(
+        &self,
+        ctx: &PlayCtx<'_>,
+        task: &Task,
+        hosts: &[String],
+        handler: bool,
+        ahead: Option<&(dyn Upcoming + '_)>,
+    ) {
         if hosts.is_empty() {
             return;
         }
@@ -641,6 +732,9 @@ impl Executor {
                         file_dirs,
                         template_dirs,
                         vars_dirs,
+                        upcoming: ahead,
+                        quiet: false.into(),
+                        item: 0.into(),
                     }
                     .run()
                     .await;
@@ -774,6 +868,9 @@ impl Executor {
                 file_dirs: file_dirs.clone(),
                 template_dirs: template_dirs.clone(),
                 vars_dirs: vars_dirs.clone(),
+                upcoming: None,
+                quiet: false.into(),
+                item: 0.into(),
             }
             .run()
             .await;
@@ -957,7 +1054,7 @@ impl Executor {
                     .collect()
             };
             if !targets.is_empty() {
-                self.run_task(ctx, &handler, &targets, true).await;
+                self.run_task(ctx, &handler, &targets, true, None).await;
             }
             index += 1;
         }

@@ -5,6 +5,7 @@
 //! Every step returns `Result<_, TaskError>`: a failure is typed and keeps its span until the
 //! event is made, where it becomes Ansible's result map and the event's `error` field.
 
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use drover_connection::{Become, Output, Request};
@@ -19,6 +20,7 @@ use crate::builtin::{self, Effect, EngineModule};
 use crate::controller::TaskController;
 use crate::env::TaskEnv;
 use crate::facts;
+use crate::lookahead::batchable;
 use crate::outcome::{ItemRun, TaskError, censor, clean_copy, strip_internal};
 use crate::transport::Target;
 
@@ -75,6 +77,34 @@ pub struct HostTask<'a> {
     pub template_dirs: Vec<std::path::PathBuf>,
     /// Vars file search path.
     pub vars_dirs: Vec<std::path::PathBuf>,
+    /// The tasks after this one, for the look-ahead ([`crate::lookahead`]).
+    pub upcoming: Option<&'a dyn Upcoming>,
+    /// Templated for the look-ahead: warnings are not reported (the task reports them when it
+    /// runs), and what would warn ends the batch instead.
+    pub quiet: AtomicBool,
+    /// The loop item running now (its index).
+    pub item: AtomicUsize,
+}
+
+/// The tasks that run after the current one on a host, as far as the play can tell now.
+pub(crate) trait Upcoming: Sync {
+    /// The `i`-th task after the current one, as `host` would run it with its variables as
+    /// they are now; `None` past the last one.
+    fn task_at<'s>(&'s self, i: usize, host: &'s str) -> Option<Ahead<'s>>;
+}
+
+/// A task ahead, for the look-ahead.
+pub(crate) enum Ahead<'s> {
+    /// It would run (or be skipped by its `when`).
+    Task(Box<HostTask<'s>>),
+    /// It is skipped on the host without a result (its role already ran there).
+    Skipped,
+}
+
+/// What every request of a batch shares with the probe that sends it.
+struct Batching<'r> {
+    escalation: &'r Become,
+    target: &'r str,
 }
 
 /// A loop's settings after templating.
@@ -117,7 +147,7 @@ impl HostTask<'_> {
                 .templar()
                 .evaluate_when(&parsed, vars, Some(&cond.span))
                 .map_err(TaskError::Template)?;
-            self.env.warn(&outcome.warnings);
+            self.warn(&outcome.warnings);
             if !outcome.value {
                 return Ok(Some(cond.value.clone()));
             }
@@ -136,8 +166,15 @@ impl HostTask<'_> {
             .templar()
             .template_value(value, vars, span)
             .map_err(|d| TaskError::Template(d.or_span(span.unwrap_or(&self.task.span))))?;
-        self.env.warn(&outcome.warnings);
+        self.warn(&outcome.warnings);
         Ok(outcome.value)
+    }
+
+    /// Reports templating warnings (unless templated for the look-ahead).
+    fn warn(&self, warnings: &[drover_diag::Diagnostic]) {
+        if !self.quiet.load(Ordering::Relaxed) {
+            self.env.warn(warnings);
+        }
     }
 
     fn keyword(&self, name: &str, vars: &Vars) -> Result<Option<Value>, TaskError> {
@@ -242,6 +279,7 @@ impl HostTask<'_> {
             let item_vars = self.vars_with(&extra);
             let no_log = self.no_log(&item_vars);
             any_no_log |= no_log;
+            self.item.store(index, Ordering::Relaxed);
             let item_started = Instant::now();
             let mut one = self.run_item(&extra, &item_vars, no_log).await;
             trips += one.round_trips;
@@ -698,6 +736,9 @@ impl HostTask<'_> {
             for item in &items {
                 match self.template(item, vars, span)? {
                     Value::Object(map) => env.extend(map),
+                    _ if self.quiet.load(Ordering::Relaxed) => {
+                        return Err(self.invalid("an environment value that warns", span));
+                    }
                     _ => self.env.emit(drover_events::Event::Warning {
                         message: format!(
                             "could not parse environment value, skipping: {}",
@@ -835,6 +876,164 @@ impl HostTask<'_> {
     }
 }
 
+/// Look-ahead ([`crate::lookahead`]): the probes of what comes after the running probe.
+impl HostTask<'_> {
+    /// Pushes onto `out` (up to `budget`) the probes of this task's loop items after the
+    /// running one, then of the tasks ahead, as each would send them now, in run order. Stops
+    /// where a task cannot be foreseen (see [`HostTask::probes_from`]).
+    fn speculate(&self, batching: &Batching<'_>, budget: usize, out: &mut Vec<Request>) {
+        if self.task.loop_spec.is_some() {
+            let next = self.item.load(Ordering::Relaxed) + 1;
+            let more = {
+                self.quiet.store(true, Ordering::Relaxed);
+                let more = self.probes_from(next, batching, budget, out);
+                self.quiet.store(false, Ordering::Relaxed);
+                more
+            };
+            if !more {
+                return;
+            }
+        }
+        let Some(upcoming) = self.upcoming else {
+            return;
+        };
+        for i in 0.. {
+            if out.len() >= budget {
+                return;
+            }
+            match upcoming.task_at(i, self.host) {
+                None => return,
+                Some(Ahead::Skipped) => {}
+                Some(Ahead::Task(task)) => {
+                    if !task.probes_from(0, batching, budget, out) {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+
+    /// The probes of this task's items from `from` on (the task itself without a loop), as
+    /// [`HostTask::speculate`] takes them. `false` when a batch must stop here: a module that
+    /// runs commands or reads live state, an include or `meta`, another host or `become`, a
+    /// loop, condition or argument that cannot be templated yet, the budget reached.
+    fn probes_from(
+        &self,
+        from: usize,
+        batching: &Batching<'_>,
+        budget: usize,
+        out: &mut Vec<Request>,
+    ) -> bool {
+        use drover_modules::{LookAhead, Runner};
+        let Some(spec) = drover_modules::lookup(self.task.module) else {
+            return false;
+        };
+        if spec.look_ahead == LookAhead::Never
+            || self.task.keywords.get("delegate_to").is_some()
+            || self.task.keywords.get("run_once").is_some()
+        {
+            return false;
+        }
+        if !matches!(spec.runner, Runner::Node(_)) {
+            // an engine module that changes no node and no control flow
+            return true;
+        }
+        let base = self.env.vars(self.vars.clone());
+        let items = match self.loop_items(&base) {
+            Ok(None) => vec![None],
+            Ok(Some(items)) => items.into_iter().map(Some).collect(),
+            Err(_) => return false,
+        };
+        let control = self.loop_control(&base);
+        for (index, item) in items.into_iter().enumerate().skip(from) {
+            let mut extra = Map::new();
+            if let Some(item) = item {
+                extra.insert(control.loop_var.clone(), item);
+                if let Some(iv) = &control.index_var {
+                    extra.insert(iv.clone(), json!(index));
+                }
+            }
+            let vars = self.vars_with(&extra);
+            match self.probe_of(&vars, batching) {
+                Foreseen::Probe(request) => out.push(request),
+                Foreseen::Nothing => {}
+                Foreseen::Unknown => return false,
+            }
+            if out.len() >= budget {
+                return false;
+            }
+        }
+        spec.look_ahead == LookAhead::Probe
+    }
+
+    /// The probe one item would send now, as the running probe's batch can carry it.
+    fn probe_of(&self, vars: &Vars, batching: &Batching<'_>) -> Foreseen {
+        let Ok(when) = self.conditions(&self.task.when, vars) else {
+            return Foreseen::Unknown;
+        };
+        if when.is_some() {
+            return Foreseen::Nothing; // skipped now; if it runs after all, it probes then
+        }
+        let prepared = (|| {
+            let args = self.args(vars).ok()?;
+            let escalation = self.escalation(vars).ok()?;
+            let (to, target) = self.target(vars).ok()?;
+            if escalation != *batching.escalation
+                || format!("{to}\u{0}{target:?}") != batching.target
+            {
+                return None;
+            }
+            let env = self.environment(vars).ok()?;
+            let diff = self
+                .keyword_bool("diff", vars)
+                .ok()?
+                .unwrap_or(self.env.options().diff);
+            let controller = TaskController {
+                file_dirs: self.file_dirs.clone(),
+                template_dirs: self.template_dirs.clone(),
+                templar: self.env.templar().clone(),
+                vars: vars.clone(),
+            };
+            let ctx = TaskContext {
+                host: self.host,
+                controller: &controller,
+                diff,
+                escalated: escalation.enabled,
+            };
+            let prepared = drover_modules::prepare(self.task.module, &args, &ctx).ok()?;
+            Some((prepared, env, escalation))
+        })();
+        let Some((prepared, env, escalation)) = prepared else {
+            return Foreseen::Unknown;
+        };
+        let Prepared::Remote(action) = prepared else {
+            return Foreseen::Nothing;
+        };
+        let Some(probe) = action.probe() else {
+            return Foreseen::Nothing;
+        };
+        let mut request = probe.with_become(escalation);
+        if !env.is_empty() {
+            request.script = format!("{env}{}", request.script);
+        }
+        if batchable(&request) {
+            Foreseen::Probe(request)
+        } else {
+            Foreseen::Unknown
+        }
+    }
+}
+
+/// What the look-ahead can tell of one item's probe.
+enum Foreseen {
+    /// The request it would send.
+    Probe(Request),
+    /// None: skipped by its `when`, answered on the controller, or a module without a probe.
+    Nothing,
+    /// It cannot be told now (or not carried by this batch): the batch stops.
+    Unknown,
+}
+
 /// A module's result as an item outcome.
 fn module_run(result: &ModuleResult, diffs: Vec<Diff>, round_trips: u32) -> ItemRun {
     let status = if result.failed {
@@ -875,6 +1074,24 @@ struct Ready {
     escalation: Become,
     env: String,
     conn: std::sync::Arc<Box<dyn drover_connection::Connection>>,
+    /// The host reached and how (a batch's tasks all go there).
+    target: String,
+}
+
+impl Ready {
+    /// A module's request as it is sent: with the task's `environment` and `become`.
+    fn finish(&self, mut request: Request) -> Request {
+        request.escalation = self.escalation.clone();
+        if !self.env.is_empty() {
+            request.script = format!("{}{}", self.env, request.script);
+        }
+        request
+    }
+
+    /// The connection's key in the look-ahead (its place in the run's pool).
+    fn conn_key(&self) -> usize {
+        std::sync::Arc::as_ptr(&self.conn).cast::<()>() as usize
+    }
 }
 
 impl<'t, 'a> Node<'t, 'a> {
@@ -905,22 +1122,92 @@ impl<'t, 'a> Node<'t, 'a> {
             escalation,
             env,
             conn,
+            target: format!("{to}\u{0}{target:?}"),
         })
     }
 
-    async fn send_now(&mut self, mut request: Request) -> Result<Output, TaskError> {
+    /// A request that may change something: the look-ahead forgets what it took before it.
+    async fn send_now(&mut self, request: Request) -> Result<Output, TaskError> {
         let ready = match self.ready.take() {
             Some(ready) => ready,
             None => self.prepare().await?,
         };
-        request.escalation = ready.escalation.clone();
-        if !ready.env.is_empty() {
-            request.script = format!("{}{}", ready.env, request.script);
-        }
+        let request = ready.finish(request);
         self.trips += 1;
+        let ahead = self.task.env.look_ahead();
+        ahead.changing();
         let out = ready.conn.run(&request).await;
+        ahead.changing();
         self.ready = Some(ready);
         out.map_err(|e| TaskError::connection(e, &self.task.task.span))
+    }
+
+    /// A module's read-only probe: answered from the look-ahead when it kept this very
+    /// request, else sent with the probes of the tasks ahead in the same round trip.
+    async fn probe_now(&mut self, request: Request) -> Result<Output, TaskError> {
+        let ready = match self.ready.take() {
+            Some(ready) => ready,
+            None => self.prepare().await?,
+        };
+        let request = ready.finish(request);
+        let ahead = self.task.env.look_ahead();
+        let conn = ready.conn_key();
+        let window = match ahead.take(conn, &request) {
+            Ok(out) => {
+                self.ready = Some(ready);
+                return Ok(out);
+            }
+            Err(window) => window,
+        };
+        let taken_at = ahead.now();
+        let mut more = Vec::new();
+        if window > 0 && batchable(&request) {
+            let batching = Batching {
+                escalation: &ready.escalation,
+                target: &ready.target,
+            };
+            self.task.speculate(&batching, window, &mut more);
+        }
+        self.trips += 1;
+        let out = self.send_batch(&ready, request, more, taken_at).await;
+        self.ready = Some(ready);
+        out.map_err(|e| TaskError::connection(e, &self.task.task.span))
+    }
+
+    /// Sends `first` with the probes in `more` in one request, keeps theirs, returns its own.
+    async fn send_batch(
+        &self,
+        ready: &Ready,
+        first: Request,
+        more: Vec<Request>,
+        taken_at: u64,
+    ) -> drover_connection::Result<Output> {
+        let scripts: Vec<&str> = std::iter::once(&first)
+            .chain(&more)
+            .map(|r| r.script.as_str())
+            .collect();
+        let Some((batch_request, batch)) = (!more.is_empty())
+            .then(|| drover_connection::Batch::new(&scripts, &first.escalation))
+            .flatten()
+        else {
+            return ready.conn.run(&first).await;
+        };
+        let out = ready.conn.run(&batch_request).await?;
+        let mut parts = batch.split(&out).into_iter();
+        let Some(own) = parts.next().flatten() else {
+            // the batch ended before the probe did: send it alone, as without look-ahead
+            return ready.conn.run(&first).await;
+        };
+        let kept = more
+            .into_iter()
+            .zip(parts)
+            .filter_map(|(request, out)| Some((request, out?)))
+            .collect();
+        self.task
+            .env
+            .look_ahead()
+            .keep(ready.conn_key(), taken_at, kept);
+        Ok(own)
     }
 }
 
@@ -932,6 +1219,13 @@ impl Transport for Node<'_, '_> {
         request: Request,
     ) -> impl std::future::Future<Output = Result<Output, TaskError>> + Send {
         self.send_now(request)
+    }
+
+    fn probe(
+        &mut self,
+        request: Request,
+    ) -> impl std::future::Future<Output = Result<Output, TaskError>> + Send {
+        self.probe_now(request)
     }
 }
 

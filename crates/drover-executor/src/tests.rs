@@ -77,6 +77,7 @@ fn run_with(playbook: &str, hosts: &str, check: bool) -> Ran {
         force_handlers: false,
         extra_vars: Map::new(),
         filter: TagFilter::new::<&str>(&[], &[]),
+        look_ahead: true,
     };
     let executor = Executor::new(
         Arc::new(loaded.inventory),

@@ -16,6 +16,16 @@ pub trait Transport {
         &mut self,
         request: Request,
     ) -> impl Future<Output = Result<Output, Self::Error>> + Send;
+
+    /// Runs an action's read-only probe. A transport may answer it with the output of the
+    /// same request taken earlier, when nothing can have changed since (the executor's
+    /// look-ahead); by default it is sent like any request.
+    fn probe(
+        &mut self,
+        request: Request,
+    ) -> impl Future<Output = Result<Output, Self::Error>> + Send {
+        self.send(request)
+    }
 }
 
 /// What driving an action did.
@@ -55,7 +65,7 @@ pub async fn drive<T: Transport>(
             round_trips += 1;
             Some(
                 transport
-                    .send(request)
+                    .probe(request)
                     .await
                     .map_err(DriveError::Transport)?,
             )

@@ -33,7 +33,7 @@ use std::path::{Path, PathBuf};
 pub use drive::{DriveError, Driven, Transport, drive};
 pub use drover_connection::{Become, Output, Request};
 pub use registry::{
-    FreeForm, MODULES, ModuleSpec, PrepareFn, Runner, canonical_name, lookup, prepare,
+    FreeForm, LookAhead, MODULES, ModuleSpec, PrepareFn, Runner, canonical_name, lookup, prepare,
 };
 pub use result::{ModuleError, ModuleResult};
 

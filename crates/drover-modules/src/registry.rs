@@ -34,6 +34,21 @@ pub enum FreeForm {
     CommandLine,
 }
 
+/// Whether the executor may take a task's probe ahead of time, in one round trip with the
+/// probes of the tasks before it ([`crate::Transport::probe`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LookAhead {
+    /// The probe reads only the node's own state (files, packages, units, users): it may be
+    /// taken early, and the tasks after it may be looked at too.
+    Probe,
+    /// As `Probe`, but the task usually runs a command (`command`, `shell`, ...): its probe
+    /// (`creates`/`removes`) is the last of a batch.
+    Last,
+    /// The probe reads what changes by itself or lives elsewhere (ports, URLs): never early,
+    /// and a batch stops before it. Engine modules that change no node pass through.
+    Never,
+}
+
 /// One module.
 #[derive(Clone, Copy)]
 pub struct ModuleSpec {
@@ -43,6 +58,9 @@ pub struct ModuleSpec {
     pub runner: Runner,
     /// How it reads free-form text.
     pub free_form: FreeForm,
+    /// Whether its probe may be taken ahead (for engine modules: whether a batch may look past
+    /// it, `Probe`, or stops there, `Never`).
+    pub look_ahead: LookAhead,
 }
 
 const fn node(name: &'static str, prepare: PrepareFn) -> ModuleSpec {
@@ -50,6 +68,15 @@ const fn node(name: &'static str, prepare: PrepareFn) -> ModuleSpec {
         name,
         runner: Runner::Node(prepare),
         free_form: FreeForm::No,
+        look_ahead: LookAhead::Probe,
+    }
+}
+
+/// A node module whose probe is never taken ahead.
+const fn live(name: &'static str, prepare: PrepareFn) -> ModuleSpec {
+    ModuleSpec {
+        look_ahead: LookAhead::Never,
+        ..node(name, prepare)
     }
 }
 
@@ -58,14 +85,25 @@ const fn command(name: &'static str, prepare: PrepareFn) -> ModuleSpec {
         name,
         runner: Runner::Node(prepare),
         free_form: FreeForm::CommandLine,
+        look_ahead: LookAhead::Last,
     }
 }
 
+/// An engine module that changes neither a node nor the control flow (a batch looks past it).
 const fn engine(name: &'static str, free_form: FreeForm) -> ModuleSpec {
     ModuleSpec {
         name,
         runner: Runner::Engine,
         free_form,
+        look_ahead: LookAhead::Probe,
+    }
+}
+
+/// An engine module a batch stops at (it gathers, includes or changes the control flow).
+const fn engine_stop(name: &'static str, free_form: FreeForm) -> ModuleSpec {
+    ModuleSpec {
+        look_ahead: LookAhead::Never,
+        ..engine(name, free_form)
     }
 }
 
@@ -74,6 +112,7 @@ const fn loader(name: &'static str) -> ModuleSpec {
         name,
         runner: Runner::Loader,
         free_form: FreeForm::Words,
+        look_ahead: LookAhead::Never,
     }
 }
 
@@ -89,25 +128,25 @@ pub const MODULES: &[ModuleSpec] = &[
     engine("fail", FreeForm::No),
     node("fetch", files::fetch::prepare),
     node("file", files::file::prepare),
-    engine("gather_facts", FreeForm::No),
-    node("get_url", |a, _| system::get_url::prepare(a)),
+    engine_stop("gather_facts", FreeForm::No),
+    live("get_url", |a, _| system::get_url::prepare(a)),
     node("group", |a, _| system::group::prepare(a)),
     loader("import_playbook"),
     loader("import_role"),
     loader("import_tasks"),
-    engine("include_role", FreeForm::Words),
-    engine("include_tasks", FreeForm::Words),
+    engine_stop("include_role", FreeForm::Words),
+    engine_stop("include_tasks", FreeForm::Words),
     engine("include_vars", FreeForm::Words),
     node("lineinfile", files::lineinfile::prepare),
-    engine("meta", FreeForm::Words),
+    engine_stop("meta", FreeForm::Words),
     node("package", |a, _| system::package::prepare(a)),
-    engine("pause", FreeForm::No),
+    engine_stop("pause", FreeForm::No),
     node("ping", |a, _| system::ping::prepare(a)),
     command("raw", |a, _| system::command::prepare_raw(a)),
     command("script", system::script::prepare),
     node("service", |a, _| system::systemd::prepare_service(a)),
     engine("set_fact", FreeForm::Words),
-    engine("setup", FreeForm::No),
+    engine_stop("setup", FreeForm::No),
     command("shell", |a, _| system::command::prepare_shell(a)),
     node("slurp", files::slurp::prepare),
     node("stat", files::stat::prepare),
@@ -117,9 +156,9 @@ pub const MODULES: &[ModuleSpec] = &[
     }),
     node("template", files::template::prepare),
     node("unarchive", system::unarchive::prepare),
-    node("uri", |a, _| system::uri::prepare(a)),
+    live("uri", |a, _| system::uri::prepare(a)),
     node("user", |a, _| system::user::prepare(a)),
-    node("wait_for", |a, _| system::wait_for::prepare(a)),
+    live("wait_for", |a, _| system::wait_for::prepare(a)),
     node("yum", |a, _| system::dnf::prepare("yum", a)),
 ];
 

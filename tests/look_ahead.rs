@@ -1,0 +1,247 @@
+#![allow(clippy::unwrap_used)]
+//! The look-ahead (probes of the tasks ahead taken in one round trip) changes nothing anyone
+//! can see but the number of round trips: over every parity fixture, a first run, a rerun,
+//! `--check` and `--diff` print the same output and leave the same files with it on and off
+//! (`DROVER_LOOK_AHEAD=false`); and a probe taken before a change is never used, on the host
+//! that changed or on another one.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// One fixture copied twice: look-ahead off (`off/`) and on (`on/`).
+struct Fixture {
+    dir: tempfile::TempDir,
+    /// Two local hosts for fixtures with more than `site.yml`, as the parity tests run them.
+    multi: bool,
+}
+
+fn fixture(name: &str) -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let src = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/parity")
+        .join(name);
+    let multi = std::fs::read_dir(&src).unwrap().count() > 1;
+    for mode in ["off", "on"] {
+        let root = dir.path().join(mode);
+        copy_tree(&src, &root);
+        std::fs::create_dir_all(root.join("out")).unwrap();
+        let hosts = if multi {
+            "h1 ansible_connection=local\nh2 ansible_connection=local\n"
+        } else {
+            "localhost ansible_connection=local\n"
+        };
+        std::fs::write(root.join("hosts"), hosts).unwrap();
+    }
+    Fixture { dir, multi }
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+/// Runs drover on `root` with the look-ahead `on` or off: (exit code, stdout with the
+/// directory replaced, stderr).
+fn drover(root: &Path, on: bool, extra: &[&str]) -> (Option<i32>, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_drover"))
+        .current_dir(root)
+        .arg("play")
+        .arg(root.join("site.yml"))
+        .arg("-i")
+        .arg(root.join("hosts"))
+        .arg("-e")
+        .arg(format!("out_dir={}", root.join("out").display()))
+        .args(extra)
+        .env("NO_COLOR", "1")
+        .env("DROVER_LOOK_AHEAD", if on { "true" } else { "false" })
+        .output()
+        .unwrap();
+    // the command modules' wall-clock fields differ on every run
+    let times = regex::Regex::new(r#""(start|end|delta)": "[^"]*""#).unwrap();
+    let clean = |bytes: &[u8]| {
+        let text = String::from_utf8_lossy(bytes).replace(&root.display().to_string(), "<root>");
+        times.replace_all(&text, r#""$1": "<time>""#).into_owned()
+    };
+    (out.status.code(), clean(&out.stdout), clean(&out.stderr))
+}
+
+/// Every file under `dir` with its contents and mode, sorted.
+fn files(dir: &Path) -> Vec<(PathBuf, Vec<u8>, u32)> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let path = entry.unwrap().path();
+            let meta = std::fs::symlink_metadata(&path).unwrap();
+            if meta.is_dir() {
+                stack.push(path.clone());
+            }
+            let contents = if meta.is_file() {
+                std::fs::read(&path).unwrap()
+            } else {
+                Vec::new()
+            };
+            out.push((
+                path.strip_prefix(dir).unwrap().to_path_buf(),
+                contents,
+                meta.permissions().mode(),
+            ));
+        }
+    }
+    out.sort();
+    out
+}
+
+/// The parity fixtures, each a directory under `tests/parity/`.
+fn parity_fixtures() -> Vec<String> {
+    let mut names: Vec<String> =
+        std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/parity"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn the_same_output_with_and_without_look_ahead_over_the_parity_fixtures() {
+    let fixtures = parity_fixtures();
+    assert!(fixtures.len() >= 8, "{fixtures:?}");
+    for name in &fixtures {
+        let fixture = fixture(name);
+        let steps: &[(&str, &[&str])] = &[
+            ("first run", &[]),
+            ("rerun", &[]),
+            ("check", &["--check"]),
+            ("diff", &["--diff"]),
+            ("check and diff", &["--check", "--diff"]),
+        ];
+        for (step, args) in steps {
+            let mut args = args.to_vec();
+            if fixture.multi {
+                // both tools' parity runs use one fork for a stable host order
+                args.extend(["-f", "1"]);
+            }
+            let off = drover(&fixture.dir.path().join("off"), false, &args);
+            let on = drover(&fixture.dir.path().join("on"), true, &args);
+            assert_eq!(
+                off, on,
+                "{name}, {step}: output differs with the look-ahead"
+            );
+            assert_eq!(
+                files(&fixture.dir.path().join("off/out")),
+                files(&fixture.dir.path().join("on/out")),
+                "{name}, {step}: files differ with the look-ahead"
+            );
+        }
+    }
+}
+
+/// The round trips a JSON run reports, summed over its host results (not loop summaries).
+fn round_trips(json: &str) -> u64 {
+    json.lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|e| e["event"] == "host_result")
+        .map(|e| e["round_trips"].as_u64().unwrap_or(0))
+        .sum()
+}
+
+/// A no-op rerun of a dozen file tasks (two loops among them) takes one round trip with the
+/// look-ahead, one per probe without it.
+#[test]
+fn a_no_op_rerun_takes_one_round_trip() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    std::fs::write(
+        root.join("site.yml"),
+        r#"
+- hosts: all
+  gather_facts: false
+  tasks:
+    - file: path={{ out_dir }}/d state=directory
+    - copy: dest={{ out_dir }}/d/{{ item }} content="{{ item }}\n"
+      loop: [a, b, c, d, e]
+    - lineinfile: path={{ out_dir }}/d/l line=more create=yes
+    - stat: path={{ out_dir }}/d/a
+      register: st
+    - debug: msg="size {{ st.stat.size }}"
+    - template: src=t.j2 dest={{ out_dir }}/d/t
+    - file: path={{ out_dir }}/d/{{ item }} mode=0600
+      loop: [a, b, c]
+"#,
+    )
+    .unwrap();
+    std::fs::write(root.join("t.j2"), "hello {{ inventory_hostname }}\n").unwrap();
+    std::fs::write(root.join("hosts"), "h1 ansible_connection=local\n").unwrap();
+    std::fs::create_dir_all(root.join("out")).unwrap();
+    let run = |on: bool| {
+        let (code, stdout, stderr) = drover(root, on, &["--output", "json"]);
+        assert_eq!(code, Some(0), "{stderr}");
+        stdout
+    };
+    run(true);
+    let off = run(false);
+    let on = run(true);
+    assert_eq!(round_trips(&off), 12, "{off}");
+    assert_eq!(round_trips(&on), 1, "{on}");
+    assert!(on.contains(r#""size 2""#) || on.contains("size 2"), "{on}");
+}
+
+/// A task that changes a file, then one that reads it: the second task's probe went out in the
+/// first one's batch, before the change, and must not be used (on the host that changed it,
+/// nor on another host whose batch was taken while the change ran).
+#[test]
+fn a_probe_taken_before_a_change_is_never_used() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    std::fs::write(
+        root.join("site.yml"),
+        r#"
+- hosts: all
+  gather_facts: false
+  tasks:
+    - name: the same file on both hosts, made the same
+      copy: dest={{ out_dir }}/stable content=x
+    - name: h1 writes the shared file; on h2 this is the stable file again (a no-op)
+      copy:
+        dest: "{{ out_dir }}/{{ 'shared' if inventory_hostname == 'h1' else 'stable' }}"
+        content: "{{ 'written by h1' if inventory_hostname == 'h1' else 'x' }}"
+    - name: both read the shared file
+      stat: path={{ out_dir }}/shared
+      register: shared
+    - name: on h1, the file its own task wrote; on h2, the file h1 wrote
+      debug:
+        msg: "{{ inventory_hostname }} sees {{ shared.stat.exists }} {{ shared.stat.size | default(0) }}"
+"#,
+    )
+    .unwrap();
+    std::fs::write(
+        root.join("hosts"),
+        "h1 ansible_connection=local\nh2 ansible_connection=local\n",
+    )
+    .unwrap();
+    for attempt in 0..5 {
+        let out = root.join("out");
+        let _ = std::fs::remove_dir_all(&out);
+        std::fs::create_dir_all(&out).unwrap();
+        // the stable file exists: on h2 the second task is a no-op that batches the stat
+        std::fs::write(out.join("stable"), "x").unwrap();
+        let (code, stdout, stderr) = drover(root, true, &[]);
+        assert_eq!(code, Some(0), "{stdout}{stderr}");
+        for host in ["h1", "h2"] {
+            assert!(
+                stdout.contains(&format!("\"msg\": \"{host} sees True 13\"")),
+                "attempt {attempt}: {host} used a probe taken before h1's change:\n{stdout}"
+            );
+        }
+    }
+}

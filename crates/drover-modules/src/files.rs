@@ -141,6 +141,15 @@ fn probe(path: &str, want_content: bool, expected: Option<&Payload>) -> Request 
             want = quote(&String::from_utf8_lossy(expected)),
             hash = sha256_hex(expected),
         )),
+        None if let Some(expected) = expected
+            && expected.len() >= NODE_SUM_CACHE_MIN =>
+        {
+            s.push_str(&format!(
+                "if [ \"$t\" = file ] && [ \"${{i##*size=}}\" = {len} ]; then\n{}fi\n",
+                cached_sha256(),
+                len = expected.len()
+            ));
+        }
         None if let Some(expected) = expected => s.push_str(&format!(
             "if [ \"$t\" = file ] && [ \"${{i##*size=}}\" = {len} ]; then s256=$(sha256sum <\"$p\"); printf 'sha256=%s\\n' \"${{s256%% *}}\"; fi\n",
             len = expected.len()
@@ -153,6 +162,34 @@ fn probe(path: &str, want_content: bool, expected: Option<&Payload>) -> Request 
         s.push_str(&content_lines());
     }
     Request::new(s)
+}
+
+/// The size from which a node keeps the SHA-256 of a file it compared ([`cached_sha256`]).
+pub const NODE_SUM_CACHE_MIN: u64 = 1024 * 1024;
+
+/// Shell lines printing `sha256=<hex>` for the regular file `"$p"`, from the node's hash cache
+/// when the file has not changed since it was hashed, else by `sha256sum` (and then kept).
+///
+/// The cache is one small file per inode in `$HOME/.cache/drover/sha256/` of the user the
+/// probe runs as (root's for `become`): the file's identity and change stamps (device, inode,
+/// size, modification and change times to the nanosecond) on the first line, its SHA-256 on
+/// the second. Any write to a file moves its change time (which no one can set back) or, for
+/// an atomic replace, gives it a new inode, so a stamp that still matches means the same
+/// bytes. A file changed within the last two seconds is not kept (a later write in the same
+/// clock tick would not move its stamps). A cache that cannot be read or written costs a hash,
+/// never a wrong answer. Like the run lock, it is drover's own bookkeeping on the node: it is
+/// kept in check mode too.
+pub(crate) fn cached_sha256() -> String {
+    "s256= k=$(stat -c '%d-%i %s %.9Y %.9Z' -- \"$p\")\n\
+     d=\"${HOME:-/nonexistent}/.cache/drover/sha256\" f=\"$d/${k%% *}\"\n\
+     if [ -r \"$f\" ]; then ck= cs=; { IFS= read -r ck; IFS= read -r cs; } <\"$f\"\n\
+     [ \"$ck\" = \"$k\" ] && [ ${#cs} = 64 ] && s256=$cs; fi\n\
+     if [ -z \"$s256\" ]; then s256=$(sha256sum <\"$p\"); s256=${s256%% *}\n\
+     m=${k#* * }; c=${m#* }; m=${m%%.*}; c=${c%%.*}; n=$(date +%s)\n\
+     if [ \"$m\" -lt $((n - 2)) ] && [ \"$c\" -lt $((n - 2)) ] && mkdir -p -m 700 \"$d\" 2>/dev/null; then\n\
+     printf '%s\\n%s\\n' \"$k\" \"$s256\" >\"$f.$$\" 2>/dev/null && mv -f \"$f.$$\" \"$f\" 2>/dev/null; fi; fi\n\
+     printf 'sha256=%s\\n' \"$s256\"\n"
+        .to_string()
 }
 
 /// Shell lines printing the content of the regular file `"$p"` (type in `$t`, `stat` output
@@ -547,6 +584,80 @@ mod tests {
             assert_eq!(other.size, Some(expected.len() as u64 + 4));
             assert_eq!(other.sha256, None);
         }
+    }
+
+    /// A large file's hash is kept on the node: a second probe of the unchanged file runs no
+    /// `sha256sum`; a file rewritten in place (same size, same modification time set back) or
+    /// replaced is hashed again; a file changed in the last two seconds is not kept; an entry
+    /// someone garbled is not believed.
+    #[test]
+    fn large_files_keep_their_hash_on_the_node() {
+        let dir = tempfile::tempdir().unwrap();
+        let (real, fake, home) = (
+            dir.path().join("real"),
+            dir.path().join("fake"),
+            dir.path().join("home"),
+        );
+        for d in [&real, &fake, &home] {
+            std::fs::create_dir(d).unwrap();
+        }
+        let fake_sum = fake.join("sha256sum");
+        std::fs::write(&fake_sum, "#!/bin/sh\ncat >/dev/null; echo fake -\n").unwrap();
+        std::fs::set_permissions(
+            &fake_sum,
+            std::os::unix::fs::PermissionsExt::from_mode(0o755),
+        )
+        .unwrap();
+        let path = dir.path().join("big file.bin");
+        let p = path.to_str().unwrap();
+        let content = vec![7u8; NODE_SUM_CACHE_MIN as usize];
+        let want = sha256_hex(&content);
+        let script = probe_script_expecting(p, false, &Payload::bytes(content.clone())).script;
+        let run = |bin: &std::path::Path| {
+            run_in(
+                "sh",
+                bin,
+                &format!("HOME={}\n{script}", quote(home.to_str().unwrap())),
+            )
+            .sha256
+            .unwrap()
+        };
+        let age = |path: &std::path::Path| {
+            // an old modification time; the change time is now
+            let old = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+            std::fs::File::options()
+                .write(true)
+                .open(path)
+                .unwrap()
+                .set_modified(old)
+                .unwrap();
+        };
+        std::fs::write(&path, &content).unwrap();
+        age(&path);
+        // changed just now (its change time): hashed, not kept
+        assert_eq!(run(&real), want);
+        assert_eq!(run(&fake), "fake");
+        // two seconds later it is kept, and then believed
+        std::thread::sleep(std::time::Duration::from_millis(3100));
+        assert_eq!(run(&real), want);
+        assert_eq!(run(&fake), want, "the kept hash answers");
+        // rewritten in place, same size, modification time set back: its change time moved
+        let mut other = content.clone();
+        other[10] = 8;
+        std::fs::write(&path, &other).unwrap();
+        age(&path);
+        assert_eq!(run(&fake), "fake");
+        assert_eq!(run(&real), sha256_hex(&other));
+        // a garbled entry is not believed
+        std::thread::sleep(std::time::Duration::from_millis(3100));
+        assert_eq!(run(&real), sha256_hex(&other));
+        let cache = home.join(".cache/drover/sha256");
+        let entries: Vec<_> = std::fs::read_dir(&cache).unwrap().collect();
+        assert_eq!(entries.len(), 1, "one entry per inode");
+        let entry = entries[0].as_ref().unwrap().path();
+        let text = std::fs::read_to_string(&entry).unwrap();
+        std::fs::write(&entry, text.replace(&sha256_hex(&other), "short")).unwrap();
+        assert_eq!(run(&fake), "fake");
     }
 
     /// The scripts really run: probe, write atomically (new and existing file), keep attributes.

@@ -110,11 +110,31 @@ impl Payload {
             .map_err(|(kind, message)| std::io::Error::new(kind, message))
     }
 
-    /// Reads and hashes a file.
+    /// Reads and hashes a file (or takes its hashes from the controller's hash cache).
     fn read(path: &Path) -> std::io::Result<Payload> {
+        Payload::read_kept(path, kept::dir().as_deref())
+    }
+
+    /// [`Payload::read`] with the hash cache in `kept` (none: always hashed).
+    fn read_kept(path: &Path, kept: Option<&Path>) -> std::io::Result<Payload> {
         let file = std::fs::File::open(path)?;
+        let stamp = kept::Stamp::of(&file.metadata()?);
+        if let (Some(dir), Some(stamp)) = (kept, &stamp)
+            && let Some(hashes) = kept::find(dir, stamp)
+        {
+            return Ok(Payload(Arc::new(Inner {
+                source: Source::File(path.to_path_buf(), hashes),
+                len: stamp.len,
+            })));
+        }
         let mut counted = CountingReader { inner: file, n: 0 };
         let hashes = Hashes::of(&mut counted)?;
+        if let (Some(dir), Some(stamp)) = (kept, stamp)
+            && stamp.len == counted.n
+            && kept::Stamp::of(&counted.inner.metadata()?).as_ref() == Some(&stamp)
+        {
+            kept::keep(dir, &stamp, &hashes);
+        }
         Ok(Payload(Arc::new(Inner {
             source: Source::File(path.to_path_buf(), hashes),
             len: counted.n,
@@ -176,6 +196,115 @@ impl Payload {
     }
 }
 
+/// The controller's hash cache: the hashes of large files across runs, so a rerun does not
+/// read a 150 MB tarball again to learn it has not changed.
+///
+/// One small file per inode in `$XDG_CACHE_HOME/drover/sums/` (else `~/.cache/...`): the
+/// file's stamp (device, inode, size, modification and change times to the nanosecond) on the
+/// first line, its SHA-256 and SHA-1 on the next. Any write moves a file's change time (which
+/// no one can set back) or, replacing it, its inode; a file changed within the last two
+/// seconds is not kept (a later write in the same clock tick would not move its stamp). Only
+/// files of [`kept::MIN`] bytes or more (packages, archives; not small files that may be
+/// secrets). A cache that cannot be read or written costs a hash, never a wrong answer.
+mod kept {
+    use super::Hashes;
+    use std::os::unix::fs::MetadataExt;
+    use std::path::{Path, PathBuf};
+
+    /// The smallest file kept.
+    pub(super) const MIN: u64 = 1024 * 1024;
+
+    /// The cache directory, when the user has a home.
+    pub(super) fn dir() -> Option<PathBuf> {
+        let base = match std::env::var_os("XDG_CACHE_HOME").filter(|v| !v.is_empty()) {
+            Some(cache) => PathBuf::from(cache),
+            None => {
+                PathBuf::from(std::env::var_os("HOME").filter(|v| !v.is_empty())?).join(".cache")
+            }
+        };
+        Some(base.join("drover").join("sums"))
+    }
+
+    /// What identifies one version of a file.
+    #[derive(Debug, PartialEq, Eq)]
+    pub(super) struct Stamp {
+        name: String,
+        line: String,
+        pub(super) len: u64,
+        settled: bool,
+    }
+
+    impl Stamp {
+        /// The stamp of a regular file of at least [`MIN`] bytes.
+        pub(super) fn of(meta: &std::fs::Metadata) -> Option<Stamp> {
+            if !meta.is_file() || meta.len() < MIN {
+                return None;
+            }
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .ok()?
+                .as_secs();
+            let settled = [meta.mtime(), meta.ctime()]
+                .iter()
+                .all(|t| u64::try_from(*t).is_ok_and(|t| t + 2 < now));
+            Some(Stamp {
+                name: format!("{}-{}", meta.dev(), meta.ino()),
+                line: format!(
+                    "{}-{} {} {}.{:09} {}.{:09}",
+                    meta.dev(),
+                    meta.ino(),
+                    meta.len(),
+                    meta.mtime(),
+                    meta.mtime_nsec(),
+                    meta.ctime(),
+                    meta.ctime_nsec()
+                ),
+                len: meta.len(),
+                settled,
+            })
+        }
+    }
+
+    /// The kept hashes of this very version, if any.
+    pub(super) fn find(dir: &Path, stamp: &Stamp) -> Option<Hashes> {
+        let text = std::fs::read_to_string(dir.join(&stamp.name)).ok()?;
+        let mut lines = text.lines();
+        let hex = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_hexdigit());
+        match (lines.next(), lines.next(), lines.next()) {
+            (Some(line), Some(sha256), Some(sha1))
+                if line == stamp.line && hex(sha256, 64) && hex(sha1, 40) =>
+            {
+                Some(Hashes {
+                    sha256: sha256.to_string(),
+                    sha1: sha1.to_string(),
+                })
+            }
+            _ => None,
+        }
+    }
+
+    /// Keeps a settled version's hashes (atomically; failures are ignored).
+    pub(super) fn keep(dir: &Path, stamp: &Stamp, hashes: &Hashes) {
+        use std::os::unix::fs::DirBuilderExt;
+        if !stamp.settled
+            || std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir)
+                .is_err()
+        {
+            return;
+        }
+        let temp = dir.join(format!(".{}.{}", stamp.name, std::process::id()));
+        let text = format!("{}\n{}\n{}\n", stamp.line, hashes.sha256, hashes.sha1);
+        if std::fs::write(&temp, text).is_ok()
+            && std::fs::rename(&temp, dir.join(&stamp.name)).is_err()
+        {
+            let _ = std::fs::remove_file(&temp);
+        }
+    }
+}
+
 /// Counts what it reads (a file's length is what was hashed, even if it grew since `stat`).
 struct CountingReader<R> {
     inner: R,
@@ -193,6 +322,53 @@ impl<R: Read> Read for CountingReader<R> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A large file's hashes are kept across runs once it has settled, and believed only for
+    /// the very same version: a rewrite in place with the old modification time is read again.
+    #[test]
+    fn large_files_keep_their_hashes_across_runs() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, cache) = (dir.path().join("big"), dir.path().join("sums"));
+        let data = vec![3u8; kept::MIN as usize];
+        std::fs::write(&path, &data).unwrap();
+        let old = SystemTime::now() - std::time::Duration::from_secs(3600);
+        let age = || {
+            std::fs::File::options()
+                .write(true)
+                .open(&path)
+                .unwrap()
+                .set_modified(old)
+                .unwrap();
+        };
+        age();
+        let read = || Payload::read_kept(&path, Some(&cache)).unwrap();
+        let want = Payload::bytes(data.clone());
+        // changed just now: hashed, not kept
+        assert_eq!(read().sha256(), want.sha256());
+        assert!(!cache.exists());
+        std::thread::sleep(std::time::Duration::from_millis(3100));
+        assert_eq!(read().sha1(), want.sha1());
+        let entry = std::fs::read_dir(&cache)
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .path();
+        // the kept hashes answer (a planted wrong hash shows they were not recomputed)
+        let text = std::fs::read_to_string(&entry).unwrap();
+        let planted = text.replace(want.sha256(), &"0".repeat(64));
+        std::fs::write(&entry, &planted).unwrap();
+        assert_eq!(read().sha256(), "0".repeat(64));
+        // rewritten in place, same size and modification time: read again
+        let mut other = data.clone();
+        other[1] = 4;
+        std::fs::write(&path, &other).unwrap();
+        age();
+        assert_eq!(read().sha256(), Payload::bytes(other).sha256());
+        // small files are never kept
+        std::fs::write(dir.path().join("small"), b"secret").unwrap();
+        assert!(kept::Stamp::of(&std::fs::metadata(dir.path().join("small")).unwrap()).is_none());
+    }
 
     #[test]
     fn bytes_and_files_hash_alike_and_a_file_is_read_once_per_version() {

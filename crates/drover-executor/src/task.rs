@@ -104,7 +104,6 @@ pub(crate) enum Ahead<'s> {
 /// What every request of a batch shares with the probe that sends it.
 struct Batching<'r> {
     escalation: &'r Become,
-    target: &'r str,
 }
 
 /// A loop's settings after templating.
@@ -915,7 +914,7 @@ impl HostTask<'_> {
 
     /// The probes of this task's items from `from` on (the task itself without a loop), as
     /// [`HostTask::speculate`] takes them. `false` when a batch must stop here: a module that
-    /// runs commands or reads live state, an include or `meta`, another host or `become`, a
+    /// runs commands or reads live state, an include or `meta`, `delegate_to`, another `become`, a
     /// loop, condition or argument that cannot be templated yet, the budget reached.
     fn probes_from(
         &self,
@@ -946,15 +945,20 @@ impl HostTask<'_> {
         };
         let control = self.loop_control(&base);
         for (index, item) in items.into_iter().enumerate().skip(from) {
-            let mut extra = Map::new();
-            if let Some(item) = item {
-                extra.insert(control.loop_var.clone(), item);
-                if let Some(iv) = &control.index_var {
-                    extra.insert(iv.clone(), json!(index));
+            let looped;
+            let vars = match item {
+                None => &base,
+                Some(item) => {
+                    let mut extra = Map::new();
+                    extra.insert(control.loop_var.clone(), item);
+                    if let Some(iv) = &control.index_var {
+                        extra.insert(iv.clone(), json!(index));
+                    }
+                    looped = self.vars_with(&extra);
+                    &looped
                 }
-            }
-            let vars = self.vars_with(&extra);
-            match self.probe_of(&vars, batching) {
+            };
+            match self.probe_of(vars, batching) {
                 Foreseen::Probe(request) => out.push(request),
                 Foreseen::Nothing => {}
                 Foreseen::Unknown => return false,
@@ -976,11 +980,10 @@ impl HostTask<'_> {
         }
         let prepared = (|| {
             let args = self.args(vars).ok()?;
+            // (another connection's task is not stopped for: its probe is kept under the
+            // connection that took it, where that task never looks, so it is only wasted)
             let escalation = self.escalation(vars).ok()?;
-            let (to, target) = self.target(vars).ok()?;
-            if escalation != *batching.escalation
-                || format!("{to}\u{0}{target:?}") != batching.target
-            {
+            if escalation != *batching.escalation {
                 return None;
             }
             let env = self.environment(vars).ok()?;
@@ -1074,8 +1077,6 @@ struct Ready {
     escalation: Become,
     env: String,
     conn: std::sync::Arc<Box<dyn drover_connection::Connection>>,
-    /// The host reached and how (a batch's tasks all go there).
-    target: String,
 }
 
 impl Ready {
@@ -1122,7 +1123,6 @@ impl<'t, 'a> Node<'t, 'a> {
             escalation,
             env,
             conn,
-            target: format!("{to}\u{0}{target:?}"),
         })
     }
 
@@ -1164,7 +1164,6 @@ impl<'t, 'a> Node<'t, 'a> {
         if window > 0 && batchable(&request) {
             let batching = Batching {
                 escalation: &ready.escalation,
-                target: &ready.target,
             };
             self.task.speculate(&batching, window, &mut more);
         }

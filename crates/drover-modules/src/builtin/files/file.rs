@@ -708,16 +708,7 @@ impl FileModule {
                 }
                 s
             }
-            Work::MakeDirs { path } => {
-                // like Ansible: create each missing component and give it the attributes
-                format!(
-                    "set -e\nset -f\ntarget={}\ncase \"$target\" in /*) cur=;; *) cur=.;; esac\n\
-                     IFS=/\nfor part in $target; do\n  [ -z \"$part\" ] && continue\n  \
-                     cur=\"$cur/$part\"\n  if [ ! -e \"$cur\" ]; then\n    mkdir -- \"$cur\"\n    p=$cur\n{}  fi\ndone\n",
-                    quote(path),
-                    attr_lines(&self.attrs)
-                )
-            }
+            Work::MakeDirs { path } => make_dirs(path, &attr_lines(&self.attrs)),
             Work::Touch { path } => {
                 let mut s = format!("set -e\np={}\n", quote(path));
                 if self.touch_times {
@@ -746,6 +737,19 @@ impl FileModule {
         };
         Request::new(script)
     }
+}
+
+/// Like Ansible: creates each missing component of `path` and gives it the attributes
+/// (`attrs`: shell lines working on `"$p"`). A component another process creates meanwhile is
+/// fine when it is a directory (Ansible's `EEXIST` case: hosts sharing a parent directory).
+fn make_dirs(path: &str, attrs: &str) -> String {
+    format!(
+        "set -e\nset -f\ntarget={}\ncase \"$target\" in /*) cur=;; *) cur=.;; esac\n\
+         IFS=/\nfor part in $target; do\n  [ -z \"$part\" ] && continue\n  \
+         cur=\"$cur/$part\"\n  if [ ! -e \"$cur\" ]; then\n    \
+         mkdir -- \"$cur\" 2>/dev/null || [ -d \"$cur\" ] || mkdir -- \"$cur\"\n    p=$cur\n{attrs}  fi\ndone\n",
+        quote(path),
+    )
 }
 
 #[cfg(test)]
@@ -992,6 +996,48 @@ mod tests {
                 .unwrap();
             assert!(r.result.changed && !r.result.failed, "{:?}", r.result);
         }
+    }
+
+    /// A parent directory another process creates between the check and `mkdir` (hosts
+    /// sharing it, run at once) is not an error; a file in the way still is.
+    #[test]
+    fn directories_created_meanwhile_are_fine() {
+        let dir = tempfile::tempdir().unwrap();
+        let bin = dir.path().join("bin");
+        std::fs::create_dir(&bin).unwrap();
+        // a mkdir that loses the race: the directory appears, and mkdir fails with EEXIST
+        let racing = bin.join("mkdir");
+        std::fs::write(
+            &racing,
+            "#!/bin/sh\n/bin/mkdir \"$@\"; exec /bin/mkdir \"$@\"\n",
+        )
+        .unwrap();
+        std::fs::set_permissions(&racing, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .unwrap();
+        let run = |target: &std::path::Path| {
+            std::process::Command::new("sh")
+                .arg("-c")
+                .arg(format!(
+                    "PATH={}:$PATH\n{}",
+                    bin.display(),
+                    make_dirs(target.to_str().unwrap(), "chmod 0750 \"$p\"\n")
+                ))
+                .output()
+                .unwrap()
+        };
+        let target = dir.path().join("a/b");
+        let out = run(&target);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&target).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o750);
+        std::fs::write(dir.path().join("f"), "").unwrap();
+        let out = run(&dir.path().join("f/x"));
+        assert!(!out.status.success());
     }
 
     #[test]

@@ -245,3 +245,92 @@ fn a_probe_taken_before_a_change_is_never_used() {
         }
     }
 }
+
+/// Runs `playbook` on one local host `h1` in a fresh directory, with `background` (a shell
+/// command, run from the directory) started just before; returns drover's stdout.
+fn run_with_background(playbook: &str, background: &str) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    std::fs::write(root.join("site.yml"), playbook).unwrap();
+    std::fs::write(root.join("hosts"), "h1 ansible_connection=local\n").unwrap();
+    std::fs::create_dir_all(root.join("out")).unwrap();
+    let mut child = Command::new("sh")
+        .arg("-c")
+        .arg(background)
+        .current_dir(root.join("out"))
+        .spawn()
+        .unwrap();
+    let (code, stdout, stderr) = drover(root, true, &[]);
+    child.wait().unwrap();
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    stdout
+}
+
+/// What happens while drover waits (a retry's delay, a `pause`, a `wait_for`) or what a module
+/// changes without a request of its own (`fetch` writes on the controller) ends what was taken
+/// before: the tasks after see the world as it is then.
+#[test]
+fn waits_and_controller_writes_end_what_was_taken_before() {
+    // a retried probe whose batch took the same request for the next task: the file appears
+    // during the first delay, so the second attempt must see it (a reused output would take a
+    // third attempt), and so must the next task
+    let out = run_with_background(
+        r#"
+- hosts: all
+  gather_facts: false
+  tasks:
+    - stat: path={{ out_dir }}/ready
+      register: first
+      until: first.stat.exists
+      retries: 10
+      delay: 1
+    - stat: path={{ out_dir }}/ready
+      register: second
+    - debug: msg="second sees {{ second.stat.exists }} after {{ first.attempts }}"
+"#,
+        "sleep 0.5; touch ready",
+    );
+    assert!(
+        out.contains("\"msg\": \"second sees True after 1\"")
+            || out.contains("\"msg\": \"second sees True after 2\""),
+        "{out}"
+    );
+
+    // a probe kept for a task that was then skipped, and the same request after a pause
+    // during which the file appeared
+    let out = run_with_background(
+        r#"
+- hosts: all
+  gather_facts: false
+  tasks:
+    - name: a no-op, whose batch takes the probes ahead
+      file: path={{ out_dir }} state=directory
+    - set_fact:
+        look: false
+    - stat: path={{ out_dir }}/late
+      when: look | default(true)
+    - pause: seconds=2
+    - stat: path={{ out_dir }}/late
+      register: late
+    - debug: msg="after the pause {{ late.stat.exists }}"
+"#,
+        "sleep 1; touch late",
+    );
+    assert!(out.contains("\"msg\": \"after the pause True\""), "{out}");
+
+    // fetch writes on the controller in its finish: the stat after it sees the copy
+    let out = run_with_background(
+        r#"
+- hosts: all
+  gather_facts: false
+  tasks:
+    - copy: dest={{ out_dir }}/src content=fetched
+    - fetch: src={{ out_dir }}/src dest={{ out_dir }}/fetched/
+    - stat: path={{ out_dir }}/fetched/h1{{ out_dir }}/src
+      register: copy
+    - debug: msg="fetched {{ copy.stat.exists }}"
+"#,
+        "true",
+    );
+    assert!(out.contains("\"msg\": \"fetched True\""), "{out}");
+}

@@ -12,8 +12,11 @@
 //! request that may change anything (anything but a probe, on any host) ran since before the
 //! batch was sent: such requests move the run's change counter when they start and when they
 //! end, and each kept output remembers the counter it was taken under. So a probe is never
-//! used across a change, whoever made it; otherwise the task probes again. Outputs are used
-//! once (a retried task probes afresh).
+//! used across a change, whoever made it; otherwise the task probes again. The counter also
+//! moves when time passes on purpose or someone may act meanwhile (a retry's delay; after a
+//! module a batch stops at: `pause`, `wait_for`, `uri`, facts, includes) and after a task
+//! that was not satisfied (a module may change things without a request, as `fetch` writes on
+//! the controller). Outputs are used once. A batch takes at most [`MAX_BATCH_BYTES`].
 //!
 //! Each host's window (how many probes a batch takes ahead) adapts: it doubles while batches
 //! are used up, and shrinks when a change throws one away, so a first run that changes
@@ -29,6 +32,10 @@ use drover_connection::{Output, Request};
 const FIRST_WINDOW: usize = 16;
 /// The largest window.
 const MAX_WINDOW: usize = 64;
+
+/// The most script bytes a batch takes ahead (a plain channel or a local shell passes the
+/// script as one argument, which Linux limits to 128 KiB).
+pub(crate) const MAX_BATCH_BYTES: usize = 64 * 1024;
 
 /// The run's look-ahead state.
 pub(crate) struct LookAhead {

@@ -530,6 +530,8 @@ impl HostTask<'_> {
                 retries_left: (*retries + 1).saturating_sub(attempt),
                 result: self.shown(&one.result, no_log),
             });
+            // a retry waits for something to change by itself: nothing taken before it holds
+            self.env.look_ahead().changing();
             tokio::select! {
                 () = tokio::time::sleep(*delay) => {}
                 () = self.env.until_stopped() => return one,
@@ -645,6 +647,18 @@ impl HostTask<'_> {
     }
 
     async fn try_module(&self, vars: &Vars) -> Result<ItemRun, (TaskError, u32)> {
+        let run = self.try_module_once(vars).await;
+        // what a batch stops at (a wait, a pause, live state, facts, an include) also ends what
+        // was taken before it: time has passed, or someone may have acted meanwhile
+        if drover_modules::lookup(self.task.module)
+            .is_some_and(|m| m.look_ahead == drover_modules::LookAhead::Never)
+        {
+            self.env.look_ahead().changing();
+        }
+        run
+    }
+
+    async fn try_module_once(&self, vars: &Vars) -> Result<ItemRun, (TaskError, u32)> {
         let args = self.args(vars).map_err(|e| (e, 0))?;
         let Some(engine) = EngineModule::of(self.task.module) else {
             return self.run_node_module(&args, vars).await;
@@ -857,6 +871,11 @@ impl HostTask<'_> {
         node.escalation = Some(escalation);
         match drover_modules::drive(action.as_ref(), check, &mut node).await {
             Ok(driven) => {
+                if driven.outcome != drover_modules::Outcome::Satisfied && !check {
+                    // a module may change things without a request of its own (`fetch` writes
+                    // on the controller in `finish`)
+                    self.env.look_ahead().changing();
+                }
                 // Shown when `--diff` or the task's (block's, play's) `diff:` says so.
                 let diffs = driven
                     .diffs
@@ -959,7 +978,13 @@ impl HostTask<'_> {
                 }
             };
             match self.probe_of(vars, batching) {
-                Foreseen::Probe(request) => out.push(request),
+                Foreseen::Probe(request) => {
+                    let size: usize = out.iter().map(|r| r.script.len()).sum();
+                    if size + request.script.len() > crate::lookahead::MAX_BATCH_BYTES {
+                        return false;
+                    }
+                    out.push(request);
+                }
                 Foreseen::Nothing => {}
                 Foreseen::Unknown => return false,
             }

@@ -177,17 +177,23 @@ pub const NODE_SUM_CACHE_MIN: u64 = 1024 * 1024;
 /// an atomic replace, gives it a new inode, so a stamp that still matches means the same
 /// bytes. A file changed within the last two seconds is not kept (a later write in the same
 /// clock tick would not move its stamps). A cache that cannot be read or written costs a hash,
-/// never a wrong answer. Like the run lock, it is drover's own bookkeeping on the node: it is
-/// kept in check mode too.
+/// never a wrong answer; one that is not the user's own (or is a symlink) is not used, and
+/// without `$HOME` there is none. Like the run lock, it is drover's own bookkeeping on the
+/// node: it is kept in check mode too. (On NFS, `stat` may show attributes cached for up to
+/// `acregmax`: a file another client changed within that time may be taken as unchanged.)
 pub(crate) fn cached_sha256() -> String {
-    "s256= k=$(stat -c '%d-%i %s %.9Y %.9Z' -- \"$p\")\n\
-     d=\"${HOME:-/nonexistent}/.cache/drover/sha256\" f=\"$d/${k%% *}\"\n\
-     if [ -r \"$f\" ]; then ck= cs=; { IFS= read -r ck; IFS= read -r cs; } <\"$f\"\n\
+    // `$d` and `$f` are used only when they are this user's own and not symlinks: a cache
+    // another user can write to is never believed nor written through
+    "s256= k=$(stat -c '%d-%i %s %.9Y %.9Z' -- \"$p\" 2>/dev/null) d= f=\n\
+     if [ -n \"${HOME:-}\" ] && [ -n \"$k\" ]; then d=\"$HOME/.cache/drover/sha256\" f=\"$d/${k%% *}\"; fi\n\
+     if [ -n \"$d\" ] && [ -O \"$d\" ] && [ ! -L \"$d\" ] && [ -f \"$f\" ] && [ ! -L \"$f\" ] && [ -O \"$f\" ]; then\n\
+     ck= cs=; { IFS= read -r ck; IFS= read -r cs; } <\"$f\"\n\
      [ \"$ck\" = \"$k\" ] && [ ${#cs} = 64 ] && s256=$cs; fi\n\
      if [ -z \"$s256\" ]; then s256=$(sha256sum <\"$p\"); s256=${s256%% *}\n\
      m=${k#* * }; c=${m#* }; m=${m%%.*}; c=${c%%.*}; n=$(date +%s)\n\
-     if [ \"$m\" -lt $((n - 2)) ] && [ \"$c\" -lt $((n - 2)) ] && mkdir -p -m 700 \"$d\" 2>/dev/null; then\n\
-     printf '%s\\n%s\\n' \"$k\" \"$s256\" >\"$f.$$\" 2>/dev/null && mv -f \"$f.$$\" \"$f\" 2>/dev/null; fi; fi\n\
+     if [ -n \"$d\" ] && [ \"$m\" -lt $((n - 2)) ] 2>/dev/null && [ \"$c\" -lt $((n - 2)) ] 2>/dev/null &&\n\
+     mkdir -p -m 700 \"$d\" 2>/dev/null && [ -O \"$d\" ] && [ ! -L \"$d\" ]; then\n\
+     { (set -C; printf '%s\\n%s\\n' \"$k\" \"$s256\" >\"$f.$$\") && mv -f \"$f.$$\" \"$f\"; } 2>/dev/null; fi; fi\n\
      printf 'sha256=%s\\n' \"$s256\"\n"
         .to_string()
 }
@@ -658,6 +664,40 @@ mod tests {
         let text = std::fs::read_to_string(&entry).unwrap();
         std::fs::write(&entry, text.replace(&sha256_hex(&other), "short")).unwrap();
         assert_eq!(run(&fake), "fake");
+        // an entry in a cache another user owns is not believed (the tests run as root, or
+        // this user cannot give the directory away and the case is the same)
+        std::thread::sleep(std::time::Duration::from_millis(3100));
+        assert_eq!(run(&real), sha256_hex(&other));
+        let cache = home.join(".cache/drover/sha256");
+        let entry = std::fs::read_dir(&cache)
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .path();
+        let planted = std::fs::read_to_string(&entry)
+            .unwrap()
+            .replace(&sha256_hex(&other), &"a".repeat(64));
+        std::fs::write(&entry, planted).unwrap();
+        assert_eq!(
+            run(&fake),
+            "a".repeat(64),
+            "this user's own entry is believed"
+        );
+        if std::process::Command::new("chown")
+            .args(["-R", "65534", cache.to_str().unwrap()])
+            .status()
+            .is_ok_and(|s| s.success())
+        {
+            assert_eq!(
+                run(&fake),
+                "fake",
+                "an entry another user owns was believed"
+            );
+        }
+        // without HOME, no cache at all (and nothing created)
+        let bare = run_in("sh", &real, &format!("unset HOME\n{script}"));
+        assert_eq!(bare.sha256.as_deref(), Some(sha256_hex(&other).as_str()));
     }
 
     /// The scripts really run: probe, write atomically (new and existing file), keep attributes.

@@ -216,7 +216,8 @@ mod kept {
 
     /// The cache directory, when the user has a home.
     pub(super) fn dir() -> Option<PathBuf> {
-        let base = match std::env::var_os("XDG_CACHE_HOME").filter(|v| !v.is_empty()) {
+        // a relative XDG_CACHE_HOME is ignored, as the XDG spec says
+        let base = match std::env::var_os("XDG_CACHE_HOME").filter(|v| Path::new(v).is_absolute()) {
             Some(cache) => PathBuf::from(cache),
             None => {
                 PathBuf::from(std::env::var_os("HOME").filter(|v| !v.is_empty())?).join(".cache")
@@ -295,11 +296,16 @@ mod kept {
         {
             return;
         }
+        use std::io::Write;
         let temp = dir.join(format!(".{}.{}", stamp.name, std::process::id()));
         let text = format!("{}\n{}\n{}\n", stamp.line, hashes.sha256, hashes.sha1);
-        if std::fs::write(&temp, text).is_ok()
-            && std::fs::rename(&temp, dir.join(&stamp.name)).is_err()
-        {
+        // a new file (never written through something planted at its name), renamed over
+        let written = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&temp)
+            .and_then(|mut f| f.write_all(text.as_bytes()));
+        if written.is_err() || std::fs::rename(&temp, dir.join(&stamp.name)).is_err() {
             let _ = std::fs::remove_file(&temp);
         }
     }

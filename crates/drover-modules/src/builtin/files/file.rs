@@ -741,13 +741,15 @@ impl FileModule {
 
 /// Like Ansible: creates each missing component of `path` and gives it the attributes
 /// (`attrs`: shell lines working on `"$p"`). A component another process creates meanwhile is
-/// fine when it is a directory (Ansible's `EEXIST` case: hosts sharing a parent directory).
+/// fine when it is a directory (Ansible's `EEXIST` case: hosts sharing a parent directory), not
+/// when it is a symlink (the attributes would go to its target, which Ansible never changes).
 fn make_dirs(path: &str, attrs: &str) -> String {
     format!(
         "set -e\nset -f\ntarget={}\ncase \"$target\" in /*) cur=;; *) cur=.;; esac\n\
          IFS=/\nfor part in $target; do\n  [ -z \"$part\" ] && continue\n  \
          cur=\"$cur/$part\"\n  if [ ! -e \"$cur\" ]; then\n    \
-         mkdir -- \"$cur\" 2>/dev/null || [ -d \"$cur\" ] || mkdir -- \"$cur\"\n    p=$cur\n{attrs}  fi\ndone\n",
+         mkdir -- \"$cur\" 2>/dev/null || {{ [ -d \"$cur\" ] && [ ! -L \"$cur\" ]; }} || mkdir -- \"$cur\"\n    \
+         p=$cur\n{attrs}  fi\ndone\n",
         quote(path),
     )
 }
@@ -1038,6 +1040,22 @@ mod tests {
         std::fs::write(dir.path().join("f"), "").unwrap();
         let out = run(&dir.path().join("f/x"));
         assert!(!out.status.success());
+        // a symlink to a directory planted in the race: refused, its target untouched
+        let victim = dir.path().join("victim");
+        std::fs::create_dir(&victim).unwrap();
+        std::fs::set_permissions(&victim, std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::write(
+            &racing,
+            format!(
+                "#!/bin/sh\nln -s {} \"$2\"; exec /bin/mkdir \"$@\"\n",
+                victim.display()
+            ),
+        )
+        .unwrap();
+        let out = run(&dir.path().join("planted/inner"));
+        assert!(!out.status.success());
+        let mode = std::fs::metadata(&victim).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o755, "the symlink's target was changed");
     }
 
     #[test]

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 mod common;
-use common::require_ansible;
+use common::{copy_tree, require_ansible, without_times};
 
 struct Case {
     dir: tempfile::TempDir,
@@ -93,9 +93,7 @@ fn drover_dir_for(dir: &Path) -> String {
 /// Makes the two runs' output directories look the same, and replaces the command modules'
 /// wall-clock fields (`start`, `end`, `delta`), which differ on every run.
 fn normalize(stdout: &[u8], dir: &Path) -> String {
-    let text = String::from_utf8_lossy(stdout).replace(&dir.display().to_string(), "<out>");
-    let times = regex::Regex::new(r#""(start|end|delta)": "[^"]*""#).unwrap();
-    times.replace_all(&text, r#""$1": "<time>""#).into_owned()
+    without_times(&String::from_utf8_lossy(stdout).replace(&dir.display().to_string(), "<out>"))
 }
 
 fn check(name: &str, extra: &[&str], runs: usize) {
@@ -180,19 +178,6 @@ fn check_tree(name: &str, extra: &[&str], runs: usize) {
                 "{name} run {} {extra:?}: output differs from ansible-playbook\n{diff}",
                 i + 1
             );
-        }
-    }
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            std::fs::create_dir_all(&target).unwrap();
-            copy_tree(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
         }
     }
 }

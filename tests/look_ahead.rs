@@ -8,6 +8,9 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+mod common;
+use common::{copy_tree, without_times};
+
 /// One fixture copied twice: look-ahead off (`off/`) and on (`on/`).
 struct Fixture {
     dir: tempfile::TempDir,
@@ -35,19 +38,6 @@ fn fixture(name: &str) -> Fixture {
     Fixture { dir, multi }
 }
 
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_tree(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
-}
-
 /// Runs drover on `root` with the look-ahead `on` or off: (exit code, stdout with the
 /// directory replaced, stderr).
 fn drover(root: &Path, on: bool, extra: &[&str]) -> (Option<i32>, String, String) {
@@ -64,11 +54,10 @@ fn drover(root: &Path, on: bool, extra: &[&str]) -> (Option<i32>, String, String
         .env("DROVER_LOOK_AHEAD", if on { "true" } else { "false" })
         .output()
         .unwrap();
-    // the command modules' wall-clock fields differ on every run
-    let times = regex::Regex::new(r#""(start|end|delta)": "[^"]*""#).unwrap();
     let clean = |bytes: &[u8]| {
-        let text = String::from_utf8_lossy(bytes).replace(&root.display().to_string(), "<root>");
-        times.replace_all(&text, r#""$1": "<time>""#).into_owned()
+        without_times(
+            &String::from_utf8_lossy(bytes).replace(&root.display().to_string(), "<root>"),
+        )
     };
     (out.status.code(), clean(&out.stdout), clean(&out.stderr))
 }
@@ -146,6 +135,15 @@ fn the_same_output_with_and_without_look_ahead_over_the_parity_fixtures() {
     }
 }
 
+/// A directory holding `playbook` as `site.yml`, `hosts` as the inventory and an empty `out/`.
+fn case_dir(playbook: &str, hosts: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("site.yml"), playbook).unwrap();
+    std::fs::write(dir.path().join("hosts"), hosts).unwrap();
+    std::fs::create_dir_all(dir.path().join("out")).unwrap();
+    dir
+}
+
 /// The round trips a JSON run reports, summed over its host results (not loop summaries).
 fn round_trips(json: &str) -> u64 {
     json.lines()
@@ -159,10 +157,7 @@ fn round_trips(json: &str) -> u64 {
 /// look-ahead, one per probe without it.
 #[test]
 fn a_no_op_rerun_takes_one_round_trip() {
-    let dir = tempfile::tempdir().unwrap();
-    let root = dir.path();
-    std::fs::write(
-        root.join("site.yml"),
+    let dir = case_dir(
         r#"
 - hosts: all
   gather_facts: false
@@ -178,11 +173,10 @@ fn a_no_op_rerun_takes_one_round_trip() {
     - file: path={{ out_dir }}/d/{{ item }} mode=0600
       loop: [a, b, c]
 "#,
-    )
-    .unwrap();
+        "h1 ansible_connection=local\n",
+    );
+    let root = dir.path();
     std::fs::write(root.join("t.j2"), "hello {{ inventory_hostname }}\n").unwrap();
-    std::fs::write(root.join("hosts"), "h1 ansible_connection=local\n").unwrap();
-    std::fs::create_dir_all(root.join("out")).unwrap();
     let run = |on: bool| {
         let (code, stdout, stderr) = drover(root, on, &["--output", "json"]);
         assert_eq!(code, Some(0), "{stderr}");
@@ -201,10 +195,7 @@ fn a_no_op_rerun_takes_one_round_trip() {
 /// nor on another host whose batch was taken while the change ran).
 #[test]
 fn a_probe_taken_before_a_change_is_never_used() {
-    let dir = tempfile::tempdir().unwrap();
-    let root = dir.path();
-    std::fs::write(
-        root.join("site.yml"),
+    let dir = case_dir(
         r#"
 - hosts: all
   gather_facts: false
@@ -222,13 +213,9 @@ fn a_probe_taken_before_a_change_is_never_used() {
       debug:
         msg: "{{ inventory_hostname }} sees {{ shared.stat.exists }} {{ shared.stat.size | default(0) }}"
 "#,
-    )
-    .unwrap();
-    std::fs::write(
-        root.join("hosts"),
         "h1 ansible_connection=local\nh2 ansible_connection=local\n",
-    )
-    .unwrap();
+    );
+    let root = dir.path();
     for attempt in 0..5 {
         let out = root.join("out");
         let _ = std::fs::remove_dir_all(&out);
@@ -249,11 +236,8 @@ fn a_probe_taken_before_a_change_is_never_used() {
 /// Runs `playbook` on one local host `h1` in a fresh directory, with `background` (a shell
 /// command, run from the directory) started just before; returns drover's stdout.
 fn run_with_background(playbook: &str, background: &str) -> String {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = case_dir(playbook, "h1 ansible_connection=local\n");
     let root = dir.path();
-    std::fs::write(root.join("site.yml"), playbook).unwrap();
-    std::fs::write(root.join("hosts"), "h1 ansible_connection=local\n").unwrap();
-    std::fs::create_dir_all(root.join("out")).unwrap();
     let mut child = Command::new("sh")
         .arg("-c")
         .arg(background)

@@ -190,3 +190,24 @@ pub fn try_sh(sb: &TestSandbox, node: &str, script: &str) -> Result<String, Stri
     sb.exec(node, &["sh", "-c", script])
         .map_err(|e| e.to_string())
 }
+
+/// Copies the directory tree `from` into `to` (created if missing).
+pub fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+/// `text` with the command modules' wall-clock fields (`start`, `end`, `delta`), which differ
+/// on every run, replaced by `<time>`.
+pub fn without_times(text: &str) -> String {
+    let times = regex::Regex::new(r#""(start|end|delta)": "[^"]*""#).unwrap();
+    times.replace_all(text, r#""$1": "<time>""#).into_owned()
+}

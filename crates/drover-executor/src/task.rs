@@ -101,11 +101,6 @@ pub(crate) enum Ahead<'s> {
     Skipped,
 }
 
-/// What every request of a batch shares with the probe that sends it.
-struct Batching<'r> {
-    escalation: &'r Become,
-}
-
 /// A loop's settings after templating.
 struct LoopControl {
     loop_var: String,
@@ -831,6 +826,23 @@ impl HostTask<'_> {
         })
     }
 
+    /// The controller hooks a node module prepares with (file and template search, templating).
+    fn controller(&self, vars: &Vars) -> TaskController {
+        TaskController {
+            file_dirs: self.file_dirs.clone(),
+            template_dirs: self.template_dirs.clone(),
+            templar: self.env.templar().clone(),
+            vars: vars.clone(),
+        }
+    }
+
+    /// Whether diffs are wanted: the task's (block's, play's) `diff:`, else `--diff`.
+    fn diff(&self, vars: &Vars) -> Result<bool, TaskError> {
+        Ok(self
+            .keyword_bool("diff", vars)?
+            .unwrap_or(self.env.options().diff))
+    }
+
     /// A node module: prepared here, then probe → plan → apply by the modules crate's driver.
     async fn run_node_module(
         &self,
@@ -841,16 +853,8 @@ impl HostTask<'_> {
             error,
             span: self.task.span.clone(),
         };
-        let controller = TaskController {
-            file_dirs: self.file_dirs.clone(),
-            template_dirs: self.template_dirs.clone(),
-            templar: self.env.templar().clone(),
-            vars: vars.clone(),
-        };
-        let diff = self
-            .keyword_bool("diff", vars)
-            .map_err(|e| (e, 0))?
-            .unwrap_or(self.env.options().diff);
+        let controller = self.controller(vars);
+        let diff = self.diff(vars).map_err(|e| (e, 0))?;
         let check = self
             .keyword_bool("check_mode", vars)
             .map_err(|e| (e, 0))?
@@ -898,13 +902,14 @@ impl HostTask<'_> {
 impl HostTask<'_> {
     /// Pushes onto `out` (up to `budget`) the probes of this task's loop items after the
     /// running one, then of the tasks ahead, as each would send them now, in run order. Stops
-    /// where a task cannot be foreseen (see [`HostTask::probes_from`]).
-    fn speculate(&self, batching: &Batching<'_>, budget: usize, out: &mut Vec<Request>) {
+    /// where a task cannot be foreseen (see [`HostTask::probes_from`]). `escalation` is the
+    /// running probe's `become`: the whole batch runs under it.
+    fn speculate(&self, escalation: &Become, budget: usize, out: &mut Vec<Request>) {
         if self.task.loop_spec.is_some() {
             let next = self.item.load(Ordering::Relaxed) + 1;
             let more = {
                 self.quiet.store(true, Ordering::Relaxed);
-                let more = self.probes_from(next, batching, budget, out);
+                let more = self.probes_from(next, escalation, budget, out);
                 self.quiet.store(false, Ordering::Relaxed);
                 more
             };
@@ -923,7 +928,7 @@ impl HostTask<'_> {
                 None => return,
                 Some(Ahead::Skipped) => {}
                 Some(Ahead::Task(task)) => {
-                    if !task.probes_from(0, batching, budget, out) {
+                    if !task.probes_from(0, escalation, budget, out) {
                         return;
                     }
                 }
@@ -938,7 +943,7 @@ impl HostTask<'_> {
     fn probes_from(
         &self,
         from: usize,
-        batching: &Batching<'_>,
+        escalation: &Become,
         budget: usize,
         out: &mut Vec<Request>,
     ) -> bool {
@@ -977,7 +982,7 @@ impl HostTask<'_> {
                     &looped
                 }
             };
-            match self.probe_of(vars, batching) {
+            match self.probe_of(vars, escalation) {
                 Foreseen::Probe(request) => {
                     let size: usize = out.iter().map(|r| r.script.len()).sum();
                     if size + request.script.len() > crate::lookahead::MAX_BATCH_BYTES {
@@ -995,8 +1000,8 @@ impl HostTask<'_> {
         spec.look_ahead == LookAhead::Probe
     }
 
-    /// The probe one item would send now, as the running probe's batch can carry it.
-    fn probe_of(&self, vars: &Vars, batching: &Batching<'_>) -> Foreseen {
+    /// The probe one item would send now, if the batch (run as `escalation`) can carry it.
+    fn probe_of(&self, vars: &Vars, escalation: &Become) -> Foreseen {
         let Ok(when) = self.conditions(&self.task.when, vars) else {
             return Foreseen::Unknown;
         };
@@ -1007,31 +1012,22 @@ impl HostTask<'_> {
             let args = self.args(vars).ok()?;
             // (another connection's task is not stopped for: its probe is kept under the
             // connection that took it, where that task never looks, so it is only wasted)
-            let escalation = self.escalation(vars).ok()?;
-            if escalation != *batching.escalation {
+            let task_escalation = self.escalation(vars).ok()?;
+            if task_escalation != *escalation {
                 return None;
             }
             let env = self.environment(vars).ok()?;
-            let diff = self
-                .keyword_bool("diff", vars)
-                .ok()?
-                .unwrap_or(self.env.options().diff);
-            let controller = TaskController {
-                file_dirs: self.file_dirs.clone(),
-                template_dirs: self.template_dirs.clone(),
-                templar: self.env.templar().clone(),
-                vars: vars.clone(),
-            };
+            let controller = self.controller(vars);
             let ctx = TaskContext {
                 host: self.host,
                 controller: &controller,
-                diff,
+                diff: self.diff(vars).ok()?,
                 escalated: escalation.enabled,
             };
             let prepared = drover_modules::prepare(self.task.module, &args, &ctx).ok()?;
-            Some((prepared, env, escalation))
+            Some((prepared, env))
         })();
-        let Some((prepared, env, escalation)) = prepared else {
+        let Some((prepared, env)) = prepared else {
             return Foreseen::Unknown;
         };
         let Prepared::Remote(action) = prepared else {
@@ -1040,7 +1036,7 @@ impl HostTask<'_> {
         let Some(probe) = action.probe() else {
             return Foreseen::Nothing;
         };
-        let mut request = probe.with_become(escalation);
+        let mut request = probe.with_become(escalation.clone());
         if !env.is_empty() {
             request.script = format!("{env}{}", request.script);
         }
@@ -1151,12 +1147,17 @@ impl<'t, 'a> Node<'t, 'a> {
         })
     }
 
+    /// What the task's requests share, worked out at the first one.
+    async fn take_ready(&mut self) -> Result<Ready, TaskError> {
+        match self.ready.take() {
+            Some(ready) => Ok(ready),
+            None => self.prepare().await,
+        }
+    }
+
     /// A request that may change something: the look-ahead forgets what it took before it.
     async fn send_now(&mut self, request: Request) -> Result<Output, TaskError> {
-        let ready = match self.ready.take() {
-            Some(ready) => ready,
-            None => self.prepare().await?,
-        };
+        let ready = self.take_ready().await?;
         let request = ready.finish(request);
         self.trips += 1;
         let ahead = self.task.env.look_ahead();
@@ -1170,10 +1171,7 @@ impl<'t, 'a> Node<'t, 'a> {
     /// A module's read-only probe: answered from the look-ahead when it kept this very
     /// request, else sent with the probes of the tasks ahead in the same round trip.
     async fn probe_now(&mut self, request: Request) -> Result<Output, TaskError> {
-        let ready = match self.ready.take() {
-            Some(ready) => ready,
-            None => self.prepare().await?,
-        };
+        let ready = self.take_ready().await?;
         let request = ready.finish(request);
         let ahead = self.task.env.look_ahead();
         let conn = ready.conn_key();
@@ -1187,10 +1185,7 @@ impl<'t, 'a> Node<'t, 'a> {
         let taken_at = ahead.now();
         let mut more = Vec::new();
         if window > 0 && batchable(&request) {
-            let batching = Batching {
-                escalation: &ready.escalation,
-            };
-            self.task.speculate(&batching, window, &mut more);
+            self.task.speculate(&ready.escalation, window, &mut more);
         }
         self.trips += 1;
         let out = self.send_batch(&ready, request, more, taken_at).await;
@@ -1206,13 +1201,15 @@ impl<'t, 'a> Node<'t, 'a> {
         more: Vec<Request>,
         taken_at: u64,
     ) -> drover_connection::Result<Output> {
+        if more.is_empty() {
+            return ready.conn.run(&first).await;
+        }
         let scripts: Vec<&str> = std::iter::once(&first)
             .chain(&more)
             .map(|r| r.script.as_str())
             .collect();
-        let Some((batch_request, batch)) = (!more.is_empty())
-            .then(|| drover_connection::Batch::new(&scripts, &first.escalation))
-            .flatten()
+        let Some((batch_request, batch)) =
+            drover_connection::Batch::new(&scripts, &first.escalation)
         else {
             return ready.conn.run(&first).await;
         };

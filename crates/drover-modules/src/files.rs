@@ -488,13 +488,7 @@ mod tests {
         let fake = dir.path().join("fake");
         std::fs::create_dir(&real).unwrap();
         std::fs::create_dir(&fake).unwrap();
-        let fake_sum = fake.join("sha256sum");
-        std::fs::write(&fake_sum, "#!/bin/sh\ncat >/dev/null; echo fake -\n").unwrap();
-        std::fs::set_permissions(
-            &fake_sum,
-            std::os::unix::fs::PermissionsExt::from_mode(0o755),
-        )
-        .unwrap();
+        crate::testutil::fake_sha256sum(&fake);
         let path = dir.path().join("it's.conf");
         let p = path.to_str().unwrap();
         let expected_contents: [&[u8]; 7] = [
@@ -607,13 +601,7 @@ mod tests {
         for d in [&real, &fake, &home] {
             std::fs::create_dir(d).unwrap();
         }
-        let fake_sum = fake.join("sha256sum");
-        std::fs::write(&fake_sum, "#!/bin/sh\ncat >/dev/null; echo fake -\n").unwrap();
-        std::fs::set_permissions(
-            &fake_sum,
-            std::os::unix::fs::PermissionsExt::from_mode(0o755),
-        )
-        .unwrap();
+        crate::testutil::fake_sha256sum(&fake);
         let path = dir.path().join("big file.bin");
         let p = path.to_str().unwrap();
         let content = vec![7u8; NODE_SUM_CACHE_MIN as usize];
@@ -628,16 +616,7 @@ mod tests {
             .sha256
             .unwrap()
         };
-        let age = |path: &std::path::Path| {
-            // an old modification time; the change time is now
-            let old = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
-            std::fs::File::options()
-                .write(true)
-                .open(path)
-                .unwrap()
-                .set_modified(old)
-                .unwrap();
-        };
+        use crate::testutil::{age, only_entry};
         std::fs::write(&path, &content).unwrap();
         age(&path);
         // changed just now (its change time): hashed, not kept
@@ -658,9 +637,7 @@ mod tests {
         std::thread::sleep(std::time::Duration::from_millis(3100));
         assert_eq!(run(&real), sha256_hex(&other));
         let cache = home.join(".cache/drover/sha256");
-        let entries: Vec<_> = std::fs::read_dir(&cache).unwrap().collect();
-        assert_eq!(entries.len(), 1, "one entry per inode");
-        let entry = entries[0].as_ref().unwrap().path();
+        let entry = only_entry(&cache); // one entry per inode
         let text = std::fs::read_to_string(&entry).unwrap();
         std::fs::write(&entry, text.replace(&sha256_hex(&other), "short")).unwrap();
         assert_eq!(run(&fake), "fake");
@@ -669,12 +646,7 @@ mod tests {
         std::thread::sleep(std::time::Duration::from_millis(3100));
         assert_eq!(run(&real), sha256_hex(&other));
         let cache = home.join(".cache/drover/sha256");
-        let entry = std::fs::read_dir(&cache)
-            .unwrap()
-            .next()
-            .unwrap()
-            .unwrap()
-            .path();
+        let entry = only_entry(&cache);
         let planted = std::fs::read_to_string(&entry)
             .unwrap()
             .replace(&sha256_hex(&other), &"a".repeat(64));

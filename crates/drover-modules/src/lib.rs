@@ -26,6 +26,8 @@ pub mod params;
 pub mod payload;
 mod registry;
 mod result;
+#[cfg(test)]
+mod testutil;
 
 use std::any::Any;
 use std::path::{Path, PathBuf};

@@ -337,15 +337,7 @@ mod tests {
         let (path, cache) = (dir.path().join("big"), dir.path().join("sums"));
         let data = vec![3u8; kept::MIN as usize];
         std::fs::write(&path, &data).unwrap();
-        let old = SystemTime::now() - std::time::Duration::from_secs(3600);
-        let age = || {
-            std::fs::File::options()
-                .write(true)
-                .open(&path)
-                .unwrap()
-                .set_modified(old)
-                .unwrap();
-        };
+        let age = || crate::testutil::age(&path);
         age();
         let read = || Payload::read_kept(&path, Some(&cache)).unwrap();
         let want = Payload::bytes(data.clone());
@@ -354,12 +346,7 @@ mod tests {
         assert!(!cache.exists());
         std::thread::sleep(std::time::Duration::from_millis(3100));
         assert_eq!(read().sha1(), want.sha1());
-        let entry = std::fs::read_dir(&cache)
-            .unwrap()
-            .next()
-            .unwrap()
-            .unwrap()
-            .path();
+        let entry = crate::testutil::only_entry(&cache);
         // the kept hashes answer (a planted wrong hash shows they were not recomputed)
         let text = std::fs::read_to_string(&entry).unwrap();
         let planted = text.replace(want.sha256(), &"0".repeat(64));

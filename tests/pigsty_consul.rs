@@ -3,10 +3,15 @@
 //! would: `consul members`, the Consul catalog (HTTP API on 127.0.0.1:8500 inside meta), the
 //! files under /etc/consul.d and the agents' PIDs, all through `docker exec`.
 //!
-//! 1. A fresh `playbooks/infra.yml` run converges; 4 alive members named by Pigsty's rule
-//!    (meta-1, pg-test-1..3), exactly one server, a leader.
+//! 1. A fresh `playbooks/infra.yml` run with `consul_secure=false` converges to today's open
+//!    cluster; the default run after it moves the running cluster to gossip encryption
+//!    (staged rollout) keeping a KV key, with each leader loss one election long. Then: 4 alive
+//!    members named by Pigsty's rule (meta-1, pg-test-1..3), exactly one server, a leader.
 //! 2. The catalog holds every service with the inventory's identities as tags and meta.
 //! 3. A second full run changes nothing on any host and restarts no agent.
+//!    `-e consul_rotate_gossip_key=true` rotates the key without restarting an agent; a rogue
+//!    container on the sandbox network cannot join the pool (no key, or a wrong one); no key
+//!    appears in any output (human, `-vvv -D`, JSON) nor in any controller file.
 //! 4. A failover in the inventory (pg-test-1 and pg-test-2 swap roles) then `-t register`
 //!    changes the two affected nodes only (as `-C` predicts), reloads Consul once on each of
 //!    them and the catalog follows; a second `-t register` changes nothing.
@@ -173,8 +178,13 @@ fn consul_cluster_and_service_registration() {
         .collect();
     let (meta, n1, n2, n3) = (&ip[0], &ip[1], &ip[2], &ip[3]);
 
-    // 1. fresh run
-    let first = play(&sb, &inventory, &[]);
+    // 1. fresh run, open as before consul_secure, then moved over to gossip encryption
+    let open = play(&sb, &inventory, &["-e", "consul_secure=false"]);
+    open.ok("open cluster", 4);
+    for node in NODES {
+        assert_eq!(gossip_encrypted(&sb, node), "false", "{node}");
+    }
+    let first = gossip_upgrade(&sb, &inventory);
     assert_eq!(first.code, Some(0), "first run:\n{}", first.out);
     let r = recap(&first.out);
     assert_eq!(r.len(), 4, "recap:\n{}", first.out);
@@ -297,6 +307,27 @@ fn consul_cluster_and_service_registration() {
     assert!(!second.out.contains("RUNNING HANDLER"), "{}", second.out);
     assert_eq!(consul_pids(&sb), pids, "consul restarted on the rerun");
     eprintln!("rerun: {:.1}s", second.secs);
+    let key = gossip_key(&sb);
+    let rotated = gossip_rotation(&sb, &inventory, &pids);
+    let new_key = gossip_key(&sb);
+    assert_ne!(key, new_key);
+    rogue_cannot_join(&sb, &new_key);
+    let json = play(&sb, &inventory, &["--output", "json", "-vvv", "-D"]);
+    assert_eq!(json.code, Some(0), "{}", json.out);
+    let outputs = [&first.out, &second.out, &rotated.out, &json.out];
+    for secret in [&key, &new_key] {
+        for out in outputs {
+            assert!(
+                !out.contains(secret.as_str()),
+                "a gossip key in the output:\n{out}"
+            );
+        }
+        let found = files_containing(&controller_dirs(&sb), secret);
+        assert!(
+            found.is_empty(),
+            "a gossip key in controller files: {found:?}"
+        );
+    }
 
     // 4. failover: pg-test-1 and pg-test-2 swap roles in the inventory
     let text = std::fs::read_to_string(&inventory).unwrap();
@@ -583,6 +614,280 @@ unknown: 0
 }
 
 /// The results of one task in `--output json` events: (host, result) of each host it ran on.
+const NODES: [&str; 4] = ["meta", "node-1", "node-2", "node-3"];
+
+/// `encrypted` of the agent's LAN pool (`consul info`, section serf_lan): "true" or "false".
+fn gossip_encrypted(sb: &TestSandbox, node: &str) -> String {
+    sh(
+        sb,
+        node,
+        "consul info | awk '/^serf_lan:/ { s = 1; next } /^[a-z_]+:$/ { s = 0 } s && $1 == \"encrypted\" { print $3 }'",
+    )
+    .trim()
+    .to_string()
+}
+
+/// The gossip key in meta's encrypt.json.
+fn gossip_key(sb: &TestSandbox) -> String {
+    let conf: Value =
+        serde_json::from_str(&sh(sb, "meta", "cat /etc/consul.d/encrypt.json")).unwrap();
+    let key = conf["encrypt"].as_str().unwrap().to_string();
+    assert_eq!(key.len(), 44, "not a gossip key");
+    key
+}
+
+/// The default (secure) run on the open cluster: the staged rollout keeps the KV store, every
+/// agent ends encrypted with full verification, and each time the cluster has no leader (the
+/// single server's three restarts) lasts one election, not the 60 s of a lost quorum.
+fn gossip_upgrade(sb: &TestSandbox, inventory: &std::path::Path) -> common::Run {
+    sh(
+        sb,
+        "meta",
+        "consul kv put drover/before-upgrade kept >/dev/null",
+    );
+    // meta's view of the leader, every 0.2 s, until the run is over
+    sh(
+        sb,
+        "meta",
+        "nohup sh -c 'while [ ! -e /tmp/leader.stop ]; do printf \"%s %s\\n\" \"$(date +%s.%N)\" \"$(curl -s -m 1 127.0.0.1:8500/v1/status/leader)\"; sleep 0.2; done' >/tmp/leader.log 2>&1 &",
+    );
+    let run = play(sb, inventory, &[]);
+    sh(sb, "meta", "touch /tmp/leader.stop");
+    run.ok("open to encrypted", 4);
+    eprintln!("open to encrypted: {:.1}s", run.secs);
+    for node in NODES {
+        assert_eq!(gossip_encrypted(sb, node), "true", "{node}");
+        let file = sh(
+            sb,
+            node,
+            "stat -c '%U:%G %a' /etc/consul.d/encrypt.json; grep verify /etc/consul.d/encrypt.json",
+        );
+        assert_eq!(
+            file,
+            "root:consul 640\n  \"encrypt_verify_incoming\": true,\n  \"encrypt_verify_outgoing\": true\n",
+            "{node}"
+        );
+    }
+    assert_eq!(
+        sh(sb, "meta", "consul kv get drover/before-upgrade"),
+        "kept\n"
+    );
+    // three rolling restarts: step 1 (key, no verification), 2 (outgoing), 3 (incoming)
+    for step in [
+        "Launch consul server",
+        "Restart consul server for the gossip encryption step",
+    ] {
+        assert!(
+            run.out.contains(&format!("TASK [consul : {step}]")),
+            "{}",
+            run.out
+        );
+    }
+    let log = sh(sb, "meta", "cat /tmp/leader.log");
+    let (mut gaps, mut since): (Vec<f64>, Option<f64>) = (Vec::new(), None);
+    for line in log.lines() {
+        let mut f = line.split_whitespace();
+        let t: f64 = f.next().unwrap().parse().unwrap();
+        match (f.next(), since) {
+            (None, None) => since = Some(t),
+            (Some(_), Some(from)) => {
+                gaps.push(t - from);
+                since = None;
+            }
+            _ => {}
+        }
+    }
+    eprintln!("leaderless on meta during the rollout: {gaps:.1?} s");
+    assert!(log.lines().count() > 20, "{log}");
+    assert!(
+        gaps.len() <= 3,
+        "more leader losses than server restarts: {gaps:?}"
+    );
+    assert!(
+        since.is_none() && gaps.iter().all(|g| *g < 10.0),
+        "a leader loss longer than an election: {gaps:?}\n{log}"
+    );
+    run
+}
+
+/// `-e consul_rotate_gossip_key=true -vvv -D`: a new key in every keyring (the old one
+/// removed) and every encrypt.json, no agent restarted; the run after it changes nothing.
+fn gossip_rotation(
+    sb: &TestSandbox,
+    inventory: &std::path::Path,
+    pids: &BTreeMap<String, String>,
+) -> common::Run {
+    let old = gossip_key(sb);
+    let run = play(
+        sb,
+        inventory,
+        &["-e", "consul_rotate_gossip_key=true", "-vvv", "-D"],
+    );
+    let changed = run.ok("rotation", 4);
+    let new = gossip_key(sb);
+    assert_ne!(old, new);
+    assert!(changed.values().all(|c| *c >= 1), "{}", run.out);
+    assert_eq!(&consul_pids(sb), pids, "consul restarted by the rotation");
+    let keyring = sh(sb, "meta", "consul keyring -list");
+    assert!(
+        keyring.contains(&format!("{new} [4/4]")) && !keyring.contains(&old),
+        "{keyring}"
+    );
+    for node in NODES {
+        assert_eq!(gossip_encrypted(sb, node), "true", "{node}");
+        assert!(
+            sh(sb, node, "cat /etc/consul.d/encrypt.json").contains(&new),
+            "{node}"
+        );
+    }
+    let again = play(sb, inventory, &[]);
+    let changed = again.ok("after the rotation", 4);
+    assert!(changed.values().all(|c| *c == 0), "{}", again.out);
+    run
+}
+
+/// A container the test starts on the sandbox network, with the nodes' consul binary, is
+/// turned away: without a key, and with a key of its own.
+fn rogue_cannot_join(sb: &TestSandbox, key: &str) {
+    let meta = &sb.nodes()[0].spec;
+    let inspect = std::process::Command::new("docker")
+        .args([
+            "inspect",
+            "-f",
+            "{{.Config.Image}} {{range $k, $v := .NetworkSettings.Networks}}{{$k}}{{end}}",
+            &meta.container,
+        ])
+        .output()
+        .unwrap();
+    let inspect = String::from_utf8(inspect.stdout).unwrap();
+    let (image, network) = inspect.trim().split_once(' ').unwrap();
+    let name = format!("{}-rogue", meta.container);
+    let rogue = Rogue(name.clone());
+    let docker = |args: &[&str]| {
+        let out = std::process::Command::new("docker")
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "docker {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    docker(&[
+        "run",
+        "-d",
+        "--pull",
+        "never",
+        "--rm",
+        "--name",
+        &name,
+        "--network",
+        network,
+        "--ip",
+        "10.10.10.99",
+        "--entrypoint",
+        "/bin/sleep",
+        image,
+        "600",
+    ]);
+    let binary = std::env::temp_dir().join(format!("drover-consul-{}", std::process::id()));
+    docker(&[
+        "cp",
+        &format!("{}:/usr/bin/consul", meta.container),
+        binary.to_str().unwrap(),
+    ]);
+    docker(&[
+        "cp",
+        binary.to_str().unwrap(),
+        &format!("{name}:/usr/local/bin/consul"),
+    ]);
+    let _ = std::fs::remove_file(&binary);
+    let wrong = "dGhpcyBpcyBub3QgdGhlIGtleSBvZiB0aGUgY2x1c3Q=";
+    assert_ne!(wrong, key);
+    for (what, encrypt) in [
+        ("no key", String::new()),
+        ("a wrong key", format!("-encrypt {wrong}")),
+    ] {
+        let script = format!(
+            "pkill consul; sleep 1; rm -rf /tmp/c; \
+             consul agent -data-dir /tmp/c -bind 10.10.10.99 -client 127.0.0.1 -node rogue -datacenter pigsty {encrypt} >/tmp/agent.log 2>&1 & \
+             for i in $(seq 30); do consul members >/dev/null 2>&1 && break; sleep 0.5; done; \
+             consul join {} 2>&1; echo \"rc=$?\"",
+            meta.address
+        );
+        let out = docker(&["exec", &name, "sh", "-c", &script]);
+        eprintln!("rogue with {what}: {}", out.trim());
+        assert!(
+            out.trim_end().ends_with("rc=1"),
+            "rogue with {what} joined: {out}"
+        );
+        let members = sh(sb, "meta", "consul members");
+        assert!(!members.contains("rogue"), "{members}");
+    }
+    drop(rogue);
+}
+
+/// Removes the rogue container, also when the test fails.
+struct Rogue(String);
+
+impl Drop for Rogue {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("docker")
+            .args(["rm", "-f", &self.0])
+            .output();
+    }
+}
+
+/// Where drover or the test harness write on the controller: the sandbox's files, drover's
+/// caches and control directory, and the temp directory of the tests.
+fn controller_dirs(sb: &TestSandbox) -> Vec<std::path::PathBuf> {
+    let mut dirs = vec![
+        sb.paths().state().parent().unwrap().to_path_buf(),
+        std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")),
+    ];
+    if let Some(home) = std::env::var_os("HOME") {
+        dirs.push(std::path::Path::new(&home).join(".cache/drover"));
+    }
+    if let Some(run) = std::env::var_os("XDG_RUNTIME_DIR") {
+        dirs.push(std::path::Path::new(&run).join("drover"));
+    }
+    let uid = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .and_then(|l| l.split_whitespace().nth(1).map(str::to_string))
+        })
+        .unwrap_or_default();
+    dirs.push(std::path::PathBuf::from(format!("/tmp/drover-{uid}")));
+    dirs
+}
+
+/// Regular files under `dirs` (not following symlinks) that contain `needle`.
+fn files_containing(dirs: &[std::path::PathBuf], needle: &str) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    let mut todo: Vec<std::path::PathBuf> = dirs.to_vec();
+    while let Some(path) = todo.pop() {
+        let Ok(meta) = std::fs::symlink_metadata(&path) else {
+            continue;
+        };
+        if meta.is_dir() {
+            if let Ok(entries) = std::fs::read_dir(&path) {
+                todo.extend(entries.flatten().map(|e| e.path()));
+            }
+        } else if meta.is_file()
+            && meta.len() < 256 << 20
+            && let Ok(bytes) = std::fs::read(&path)
+            && bytes.windows(needle.len()).any(|w| w == needle.as_bytes())
+        {
+            found.push(path);
+        }
+    }
+    found
+}
+
 fn task_results(out: &str, task: &str) -> Vec<(String, Value)> {
     let mut current = String::new();
     let mut found = Vec::new();

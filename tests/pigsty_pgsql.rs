@@ -9,7 +9,7 @@
 //! 1. First runs: infra.yml, then pgsql.yml, both converge.
 //! 2. Patroni: pg-test has one Leader (pg-test-1) and two replicas, both streaming with lag 0
 //!    after a write; pg-meta has one Leader. No Debian `main` cluster anywhere.
-//! 3. Consul: 0 critical checks; `pg-test-primary.service.consul` answers every member,
+//! 3. Consul: gossip encrypted on every agent from the first start; 0 critical checks; `pg-test-primary.service.consul` answers every member,
 //!    `primary.postgres.service.consul` the two primaries, `master.pg-test` the leader.
 //! 4. psql from node-3: writes through `pg-test-primary.service.consul:5433`, reads from a
 //!    replica through `pg-test-replica:5434`; the business users and databases exist.
@@ -282,7 +282,16 @@ fn pgsql_cluster_on_consul() {
         assert_eq!(clusters.trim(), "0", "{n}: a Debian cluster exists");
     }
 
-    // 3. Consul: every check passes; DNS answers
+    // 3. Consul: a fresh cluster is on gossip encryption from its first start (consul_secure
+    // by default: no staged rollout, no restart for it), every check passes; DNS answers
+    for n in ["meta", "node-1", "node-2", "node-3"] {
+        let lan = sh(
+            &sb,
+            n,
+            "consul info | awk '/^serf_lan:/ { s = 1; next } /^[a-z_]+:$/ { s = 0 } s && $1 == \"encrypted\" { print $3 }'",
+        );
+        assert_eq!(lan.trim(), "true", "{n}: gossip not encrypted");
+    }
     eventually("0 critical checks in consul", || {
         let out = try_sh(
             &sb,

@@ -636,7 +636,8 @@ fn gossip_key(sb: &TestSandbox) -> String {
     key
 }
 
-/// The default (secure) run on the open cluster: the staged rollout keeps the KV store, every
+/// The default (secure) run on the open cluster (after `-C` predicted it): the staged rollout
+/// keeps the KV store, every
 /// agent ends encrypted with full verification, and each time the cluster has no leader (the
 /// single server's three restarts) lasts one election, not the 60 s of a lost quorum.
 fn gossip_upgrade(sb: &TestSandbox, inventory: &std::path::Path) -> common::Run {
@@ -651,9 +652,50 @@ fn gossip_upgrade(sb: &TestSandbox, inventory: &std::path::Path) -> common::Run 
         "meta",
         "nohup sh -c 'while [ ! -e /tmp/leader.stop ]; do printf \"%s %s\\n\" \"$(date +%s.%N)\" \"$(curl -s -m 1 127.0.0.1:8500/v1/status/leader)\"; sleep 0.2; done' >/tmp/leader.log 2>&1 &",
     );
+    // -C predicts the rollout exactly and touches nothing
+    let check = play(sb, inventory, &["-C"]);
+    check.ok("open to encrypted, -C", 4);
+    assert_eq!(
+        gossip_encrypted(sb, "node-1"),
+        "false",
+        "-C changed the cluster"
+    );
     let run = play(sb, inventory, &[]);
     sh(sb, "meta", "touch /tmp/leader.stop");
     run.ok("open to encrypted", 4);
+    let changed = |out: &str| -> BTreeMap<String, u32> {
+        recap(out)
+            .into_iter()
+            .map(|(h, r)| (h, r.changed))
+            .collect()
+    };
+    assert_eq!(
+        changed(&check.out),
+        changed(&run.out),
+        "-C mispredicted:\n{}",
+        check.out
+    );
+    let lines = |out: &str| -> BTreeSet<String> {
+        let mut task = String::new();
+        let mut set = BTreeSet::new();
+        for l in out.lines() {
+            if l.starts_with("TASK [") {
+                task = l.trim_end_matches(['*', ' ']).to_string();
+            } else if l.starts_with("ok: [")
+                || l.starts_with("skipping: [")
+                || l.starts_with("changed: [")
+            {
+                set.insert(format!("{task} {}", l.split(" => ").next().unwrap_or(l)));
+            }
+        }
+        set
+    };
+    let (c, r) = (lines(&check.out), lines(&run.out));
+    eprintln!(
+        "-C only: {:#?}\nrun only: {:#?}",
+        c.difference(&r),
+        r.difference(&c)
+    );
     eprintln!("open to encrypted: {:.1}s", run.secs);
     for node in NODES {
         assert_eq!(gossip_encrypted(sb, node), "true", "{node}");
@@ -762,6 +804,8 @@ fn rogue_cannot_join(sb: &TestSandbox, key: &str) {
     let inspect = String::from_utf8(inspect.stdout).unwrap();
     let (image, network) = inspect.trim().split_once(' ').unwrap();
     let name = format!("{}-rogue", meta.container);
+    let [a, b, c, _] = meta.address.octets();
+    let ip = format!("{a}.{b}.{c}.99");
     let rogue = Rogue(name.clone());
     let docker = |args: &[&str]| {
         let out = std::process::Command::new("docker")
@@ -786,7 +830,7 @@ fn rogue_cannot_join(sb: &TestSandbox, key: &str) {
         "--network",
         network,
         "--ip",
-        "10.10.10.99",
+        &ip,
         "--entrypoint",
         "/bin/sleep",
         image,
@@ -811,8 +855,9 @@ fn rogue_cannot_join(sb: &TestSandbox, key: &str) {
         ("a wrong key", format!("-encrypt {wrong}")),
     ] {
         let script = format!(
-            "pkill consul; sleep 1; rm -rf /tmp/c; \
-             consul agent -data-dir /tmp/c -bind 10.10.10.99 -client 127.0.0.1 -node rogue -datacenter pigsty {encrypt} >/tmp/agent.log 2>&1 & \
+            "if [ -f /tmp/pid ]; then kill $(cat /tmp/pid); sleep 1; fi; rm -rf /tmp/c; \
+             consul agent -data-dir /tmp/c -bind {ip} -client 127.0.0.1 -node rogue -datacenter pigsty {encrypt} >/tmp/agent.log 2>&1 & \
+             echo $! >/tmp/pid; \
              for i in $(seq 30); do consul members >/dev/null 2>&1 && break; sleep 0.5; done; \
              consul join {} 2>&1; echo \"rc=$?\"",
             meta.address

@@ -33,7 +33,7 @@ use drover_sandbox::testing::TestSandbox;
 use serde_json::Value;
 
 mod common;
-use common::{eventually as poll, play_infra as play, recap};
+use common::{eventually as poll, gossip_encrypted, play_infra as play, recap};
 
 /// Polls until `check` holds on the catalog (agents push to the catalog asynchronously).
 fn eventually(what: &str, check: impl FnMut() -> Result<(), String>) {
@@ -677,17 +677,6 @@ fn changed_under(out: &str, task: &str) -> BTreeMap<String, usize> {
 /// The sandbox's nodes.
 const NODES: [&str; 4] = ["meta", "node-1", "node-2", "node-3"];
 
-/// `encrypted` of the agent's LAN pool (`consul info`, section serf_lan): "true" or "false".
-fn gossip_encrypted(sb: &TestSandbox, node: &str) -> String {
-    sh(
-        sb,
-        node,
-        "consul info | awk '/^serf_lan:/ { s = 1; next } /^[a-z_]+:$/ { s = 0 } s && $1 == \"encrypted\" { print $3 }'",
-    )
-    .trim()
-    .to_string()
-}
-
 /// The gossip key in meta's encrypt.json.
 fn gossip_key(sb: &TestSandbox) -> String {
     let conf: Value =
@@ -715,7 +704,7 @@ fn gossip_upgrade(sb: &TestSandbox, inventory: &std::path::Path) -> [common::Run
     );
     // -C predicts the rollout exactly and touches nothing
     let check = play(sb, inventory, &["-C", "-D", "-vvv"]);
-    check.ok("open to encrypted, -C", 4);
+    let predicted = check.ok("open to encrypted, -C", 4);
     assert_eq!(
         gossip_encrypted(sb, "node-1"),
         "false",
@@ -723,19 +712,8 @@ fn gossip_upgrade(sb: &TestSandbox, inventory: &std::path::Path) -> [common::Run
     );
     let run = play(sb, inventory, &["-D", "-vvv"]);
     sh(sb, "meta", "touch /tmp/leader.stop");
-    run.ok("open to encrypted", 4);
-    let changed = |out: &str| -> BTreeMap<String, u32> {
-        recap(out)
-            .into_iter()
-            .map(|(h, r)| (h, r.changed))
-            .collect()
-    };
-    assert_eq!(
-        changed(&check.out),
-        changed(&run.out),
-        "-C mispredicted:\n{}",
-        check.out
-    );
+    let changed = run.ok("open to encrypted", 4);
+    assert_eq!(predicted, changed, "-C mispredicted:\n{}", check.out);
     // (ok and skipped differ: the roles' `Wait for ... online` and the repo's unpack task
     // skip in check mode; the changes are the same)
     eprintln!("open to encrypted: {:.1}s", run.secs);
@@ -763,21 +741,19 @@ fn gossip_upgrade(sb: &TestSandbox, inventory: &std::path::Path) -> [common::Run
         .iter()
         .map(|n| n.spec.address.to_string())
         .collect();
-    let every = |n: usize| {
-        ip.iter()
-            .map(|h| (h.clone(), n))
-            .collect::<BTreeMap<_, _>>()
+    let each = |hosts: &[String], n: usize| -> BTreeMap<String, usize> {
+        hosts.iter().map(|h| (h.clone(), n)).collect()
     };
+    let (server, agents) = (&ip[..1], &ip[1..]);
     assert_eq!(
         changed_under(&run.out, "Render consul gossip encryption config"),
-        every(3),
+        each(&ip, 3),
         "{}",
         run.out
     );
-    let server = |n: usize| BTreeMap::from([(ip[0].clone(), n)]);
     assert_eq!(
         changed_under(&run.out, "Launch consul server"),
-        server(1),
+        each(server, 1),
         "{}",
         run.out
     );
@@ -786,19 +762,13 @@ fn gossip_upgrade(sb: &TestSandbox, inventory: &std::path::Path) -> [common::Run
             &run.out,
             "Restart consul server for the gossip encryption step"
         ),
-        server(2),
+        each(server, 2),
         "{}",
         run.out
     );
-    let agents = |n: usize| {
-        ip[1..]
-            .iter()
-            .map(|h| (h.clone(), n))
-            .collect::<BTreeMap<_, _>>()
-    };
     assert_eq!(
         changed_under(&run.out, "Launch consul agent"),
-        agents(1),
+        each(agents, 1),
         "{}",
         run.out
     );
@@ -807,7 +777,7 @@ fn gossip_upgrade(sb: &TestSandbox, inventory: &std::path::Path) -> [common::Run
             &run.out,
             "Restart consul agent for the gossip encryption step"
         ),
-        agents(2),
+        each(agents, 2),
         "{}",
         run.out
     );
@@ -891,33 +861,20 @@ fn gossip_rotation(
 /// turned away: without a key, and with a key of its own.
 fn rogue_cannot_join(sb: &TestSandbox, key: &str) {
     let meta = &sb.nodes()[0].spec;
-    let inspect = std::process::Command::new("docker")
-        .args([
-            "inspect",
-            "-f",
-            "{{.Config.Image}} {{range $k, $v := .NetworkSettings.Networks}}{{$k}}{{end}}",
-            &meta.container,
-        ])
-        .output()
-        .unwrap();
-    let inspect = String::from_utf8(inspect.stdout).unwrap();
+    let docker = |args: &[&str]| {
+        drover_sandbox::docker::docker(args).unwrap_or_else(|e| panic!("docker {args:?}: {e}"))
+    };
+    let inspect = docker(&[
+        "inspect",
+        "-f",
+        "{{.Config.Image}} {{range $k, $v := .NetworkSettings.Networks}}{{$k}}{{end}}",
+        &meta.container,
+    ]);
     let (image, network) = inspect.trim().split_once(' ').unwrap();
     let name = format!("{}-rogue", meta.container);
     let [a, b, c, _] = meta.address.octets();
     let ip = format!("{a}.{b}.{c}.99");
     let rogue = Rogue(name.clone());
-    let docker = |args: &[&str]| {
-        let out = std::process::Command::new("docker")
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "docker {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    };
     docker(&[
         "run",
         "-d",
@@ -995,9 +952,7 @@ struct Rogue(String);
 
 impl Drop for Rogue {
     fn drop(&mut self) {
-        let _ = std::process::Command::new("docker")
-            .args(["rm", "-f", &self.0])
-            .output();
+        let _ = drover_sandbox::docker::docker(["rm", "-f", &self.0]);
     }
 }
 

@@ -55,7 +55,7 @@ use drover_sandbox::testing::TestSandbox;
 use serde_json::Value;
 
 mod common;
-use common::{Run, eventually as poll, play_playbook, recap, sh, try_sh};
+use common::{Run, eventually as poll, gossip_encrypted, play_playbook, recap, sh, try_sh};
 #[path = "pigsty_pgsql/drill.rs"]
 mod drill;
 
@@ -285,12 +285,11 @@ fn pgsql_cluster_on_consul() {
     // 3. Consul: a fresh cluster is on gossip encryption from its first start (consul_secure
     // by default: no staged rollout, no restart for it), every check passes; DNS answers
     for n in ["meta", "node-1", "node-2", "node-3"] {
-        let lan = sh(
-            &sb,
-            n,
-            "consul info | awk '/^serf_lan:/ { s = 1; next } /^[a-z_]+:$/ { s = 0 } s && $1 == \"encrypted\" { print $3 }'",
+        assert_eq!(
+            gossip_encrypted(&sb, n),
+            "true",
+            "{n}: gossip not encrypted"
         );
-        assert_eq!(lan.trim(), "true", "{n}: gossip not encrypted");
     }
     eventually("0 critical checks in consul", || {
         let out = try_sh(

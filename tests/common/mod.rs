@@ -185,6 +185,18 @@ pub fn sh(sb: &TestSandbox, node: &str, script: &str) -> String {
     try_sh(sb, node, script).unwrap_or_else(|e| panic!("{node}: `{script}` failed: {e}"))
 }
 
+/// Whether a node's consul agent encrypts its LAN gossip: `encrypted` under `serf_lan` in
+/// `consul info` ("true" or "false").
+pub fn gossip_encrypted(sb: &TestSandbox, node: &str) -> String {
+    sh(
+        sb,
+        node,
+        "consul info | awk '/^serf_lan:/ { s = 1; next } /^[a-z_]+:$/ { s = 0 } s && $1 == \"encrypted\" { print $3 }'",
+    )
+    .trim()
+    .to_string()
+}
+
 /// [`sh`] for polling: the error instead of a panic.
 pub fn try_sh(sb: &TestSandbox, node: &str, script: &str) -> Result<String, String> {
     sb.exec(node, &["sh", "-c", script])

@@ -357,7 +357,7 @@ fn consul_cluster_and_service_registration() {
                 "a gossip key in the output:\n{out}"
             );
         }
-        let found = files_containing(&controller_dirs(&sb), secret);
+        let found = common::files_containing(&common::controller_dirs(&sb), secret);
         assert!(
             found.is_empty(),
             "a gossip key in controller files: {found:?}"
@@ -954,57 +954,6 @@ impl Drop for Rogue {
     fn drop(&mut self) {
         let _ = drover_sandbox::docker::docker(["rm", "-f", &self.0]);
     }
-}
-
-/// Where drover or the test harness write on the controller: the sandbox's files, drover's
-/// caches and control directory, and the temp directory of the tests.
-fn controller_dirs(sb: &TestSandbox) -> Vec<std::path::PathBuf> {
-    let mut dirs = vec![
-        sb.paths().state().parent().unwrap().to_path_buf(),
-        std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")),
-    ];
-    if let Some(home) = std::env::var_os("HOME") {
-        dirs.push(std::path::Path::new(&home).join(".cache/drover"));
-    }
-    if let Some(cache) = std::env::var_os("XDG_CACHE_HOME") {
-        dirs.push(std::path::Path::new(&cache).join("drover"));
-    }
-    if let Some(run) = std::env::var_os("XDG_RUNTIME_DIR") {
-        dirs.push(std::path::Path::new(&run).join("drover"));
-    }
-    let uid = std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("Uid:"))
-                .and_then(|l| l.split_whitespace().nth(1).map(str::to_string))
-        })
-        .unwrap_or_default();
-    dirs.push(std::path::PathBuf::from(format!("/tmp/drover-{uid}")));
-    dirs
-}
-
-/// Regular files under `dirs` (not following symlinks) that contain `needle`.
-fn files_containing(dirs: &[std::path::PathBuf], needle: &str) -> Vec<std::path::PathBuf> {
-    let mut found = Vec::new();
-    let mut todo: Vec<std::path::PathBuf> = dirs.to_vec();
-    while let Some(path) = todo.pop() {
-        let Ok(meta) = std::fs::symlink_metadata(&path) else {
-            continue;
-        };
-        if meta.is_dir() {
-            if let Ok(entries) = std::fs::read_dir(&path) {
-                todo.extend(entries.flatten().map(|e| e.path()));
-            }
-        } else if meta.is_file()
-            && meta.len() < 256 << 20
-            && let Ok(bytes) = std::fs::read(&path)
-            && bytes.windows(needle.len()).any(|w| w == needle.as_bytes())
-        {
-            found.push(path);
-        }
-    }
-    found
 }
 
 /// The results of one task in `--output json` events: (host, result) of each host it ran on.

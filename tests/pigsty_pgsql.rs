@@ -89,7 +89,9 @@ fn patroni_members(sb: &TestSandbox, node: &str, cluster: &str) -> BTreeMap<Stri
     let out = sh(
         sb,
         node,
-        &format!("patronictl -c /pg/bin/patroni.yml list {cluster}"),
+        &format!(
+            "set -a; . /etc/patroni_env.conf; set +a; patronictl -c /pg/bin/patroni.yml list {cluster}"
+        ),
     );
     out.lines()
         .filter(|l| l.starts_with(&format!("| {cluster}-")))
@@ -343,6 +345,68 @@ fn pgsql_cluster_on_consul() {
         dig(&sb, &meta, "master.pg-test.service.consul"),
         vec![n1.clone()]
     );
+
+    // 3b. ACLs (consul_secure): default deny from the first start. A local process without a
+    // token (user nobody) can neither register nor deregister a service nor read or write the
+    // KV store: 403 on every agent. The catalog stays readable (DNS above, Prometheus below),
+    // the consumers work with their own tokens (the passing checks above: the svc files'
+    // token; Patroni's leader: its token; step 5: Prometheus's).
+    for n in ["meta", "node-1", "node-2"] {
+        let codes = sh(
+            &sb,
+            n,
+            "cat > /tmp/acl-probe.sh <<'EOF'\n\
+             c() { curl -s -o /dev/null -w '%{http_code} ' \"$@\"; }\n\
+             c -X PUT -d '{\"Name\":\"pg-test-primary\",\"Port\":1}' http://127.0.0.1:8500/v1/agent/service/register\n\
+             c -X PUT http://127.0.0.1:8500/v1/agent/service/deregister/postgres\n\
+             c http://127.0.0.1:8500/v1/kv/service/pg-test/leader\n\
+             c -X PUT -d rogue http://127.0.0.1:8500/v1/kv/drover-rogue\n\
+             EOF\n\
+             chmod 755 /tmp/acl-probe.sh && su -s /bin/sh nobody -c /tmp/acl-probe.sh",
+        );
+        assert_eq!(codes.trim(), "403 403 403 403", "{n}: without a token");
+    }
+    let perms = sh(
+        &sb,
+        "meta",
+        "stat -c '%n %a %U' /var/lib/consul-acl /var/lib/consul-acl/management.token",
+    );
+    assert_eq!(
+        perms.trim(),
+        "/var/lib/consul-acl 700 root\n/var/lib/consul-acl/management.token 600 root",
+        "the management token is root's alone"
+    );
+    // every token the role made, read where it lives: in no output and no controller file
+    let mut secrets = Vec::new();
+    for n in ["meta", "node-1", "node-2", "node-3"] {
+        for line in sh(&sb, n, "cat /var/lib/consul-acl/*.token").lines() {
+            assert_eq!(line.len(), 36, "{n}: not a token: {line:?}");
+            secrets.push(line.to_string());
+        }
+    }
+    secrets.sort();
+    secrets.dedup();
+    let rerun = infra(&sb, &inventory, &["-D", "-vvv"]);
+    let changed = rerun.ok("infra.yml rerun -D -vvv", 4);
+    assert!(
+        changed.values().all(|c| *c == 0),
+        "infra.yml rerun changed (the ACL bootstrap and tokens must be found): {changed:?}\n{}",
+        rerun.out
+    );
+    for secret in &secrets {
+        for (what, out) in [
+            ("infra.yml", &run.out),
+            ("pgsql.yml", &first.out),
+            ("infra.yml -D -vvv", &rerun.out),
+        ] {
+            assert!(
+                !out.contains(secret.as_str()),
+                "a token in the output of {what}"
+            );
+        }
+        let found = common::files_containing(&common::controller_dirs(&sb), secret);
+        assert!(found.is_empty(), "a token in controller files: {found:?}");
+    }
 
     // 4. psql through the service names and haproxy
     let write = sh(
@@ -653,7 +717,7 @@ fn pgsql_cluster_on_consul() {
     let wrong_out = sh(
         &sb,
         "node-3",
-        "su postgres -c '/pg/bin/pg-register primary' && consul reload",
+        "su postgres -c '/pg/bin/pg-register primary' && systemctl reload consul",
     );
     assert!(wrong_out.contains("[svc-changed]"), "{wrong_out}");
     let wrong = std::time::Instant::now();
@@ -852,7 +916,7 @@ fn pgsql_cluster_on_consul() {
     let config = sh(
         &sb,
         &promoted.node,
-        "patronictl -c /pg/bin/patroni.yml show-config pg-test",
+        "set -a; . /etc/patroni_env.conf; set +a; patronictl -c /pg/bin/patroni.yml show-config pg-test",
     );
     assert!(config.contains("synchronous_mode: true"), "{config}");
     eventually("a synchronous standby", || {

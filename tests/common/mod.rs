@@ -185,13 +185,23 @@ pub fn sh(sb: &TestSandbox, node: &str, script: &str) -> String {
     try_sh(sb, node, script).unwrap_or_else(|e| panic!("{node}: `{script}` failed: {e}"))
 }
 
+/// Shell lines giving `consul` the node's agent master token when the consul role made one
+/// (ACLs on): `consul info`, `members`, `reload` and `leave` of that agent then work.
+pub const AGENT_TOKEN: &str = "t=/var/lib/consul-acl/agent-master.token; \
+    if [ -s $t ]; then CONSUL_HTTP_TOKEN=$(cat $t); export CONSUL_HTTP_TOKEN; fi; ";
+
+/// Shell lines giving `consul` the cluster's management token (kept on the first server,
+/// `meta` in the sandbox) when the consul role bootstrapped ACLs.
+pub const MANAGEMENT_TOKEN: &str = "t=/var/lib/consul-acl/management.token; \
+    if [ -s $t ]; then CONSUL_HTTP_TOKEN=$(cat $t); export CONSUL_HTTP_TOKEN; fi; ";
+
 /// Whether a node's consul agent encrypts its LAN gossip: `encrypted` under `serf_lan` in
 /// `consul info` ("true" or "false").
 pub fn gossip_encrypted(sb: &TestSandbox, node: &str) -> String {
     sh(
         sb,
         node,
-        "consul info | awk '/^serf_lan:/ { s = 1; next } /^[a-z_]+:$/ { s = 0 } s && $1 == \"encrypted\" { print $3 }'",
+        &format!("{AGENT_TOKEN}consul info | awk '/^serf_lan:/ {{ s = 1; next }} /^[a-z_]+:$/ {{ s = 0 }} s && $1 == \"encrypted\" {{ print $3 }}'"),
     )
     .trim()
     .to_string()
@@ -222,4 +232,55 @@ pub fn copy_tree(from: &Path, to: &Path) {
 pub fn without_times(text: &str) -> String {
     let times = regex::Regex::new(r#""(start|end|delta)": "[^"]*""#).unwrap();
     times.replace_all(text, r#""$1": "<time>""#).into_owned()
+}
+
+/// Where drover or the test harness write on the controller: the sandbox's files, drover's
+/// caches and control directory, and the temp directory of the tests.
+pub fn controller_dirs(sb: &TestSandbox) -> Vec<std::path::PathBuf> {
+    let mut dirs = vec![
+        sb.paths().state().parent().unwrap().to_path_buf(),
+        std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")),
+    ];
+    if let Some(home) = std::env::var_os("HOME") {
+        dirs.push(std::path::Path::new(&home).join(".cache/drover"));
+    }
+    if let Some(cache) = std::env::var_os("XDG_CACHE_HOME") {
+        dirs.push(std::path::Path::new(&cache).join("drover"));
+    }
+    if let Some(run) = std::env::var_os("XDG_RUNTIME_DIR") {
+        dirs.push(std::path::Path::new(&run).join("drover"));
+    }
+    let uid = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .and_then(|l| l.split_whitespace().nth(1).map(str::to_string))
+        })
+        .unwrap_or_default();
+    dirs.push(std::path::PathBuf::from(format!("/tmp/drover-{uid}")));
+    dirs
+}
+
+/// Regular files under `dirs` (not following symlinks) that contain `needle`.
+pub fn files_containing(dirs: &[std::path::PathBuf], needle: &str) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    let mut todo: Vec<std::path::PathBuf> = dirs.to_vec();
+    while let Some(path) = todo.pop() {
+        let Ok(meta) = std::fs::symlink_metadata(&path) else {
+            continue;
+        };
+        if meta.is_dir() {
+            if let Ok(entries) = std::fs::read_dir(&path) {
+                todo.extend(entries.flatten().map(|e| e.path()));
+            }
+        } else if meta.is_file()
+            && meta.len() < 256 << 20
+            && let Ok(bytes) = std::fs::read(&path)
+            && bytes.windows(needle.len()).any(|w| w == needle.as_bytes())
+        {
+            found.push(path);
+        }
+    }
+    found
 }

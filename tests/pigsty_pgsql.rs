@@ -235,8 +235,8 @@ fn pgsql_cluster_on_consul() {
     .into();
     let mut times = Vec::new();
 
-    // 1. first runs
-    let run = infra(&sb, &inventory, &[]);
+    // 1. first runs (infra.yml with -D: the diffs of new files with tokens must not show them)
+    let run = infra(&sb, &inventory, &["-D"]);
     run.ok("infra.yml", 4);
     times.push(format!("infra.yml first run {:.1}s", run.secs));
     let first = pgsql(&sb, &inventory, &[]);
@@ -384,6 +384,10 @@ fn pgsql_cluster_on_consul() {
             secrets.push(line.to_string());
         }
     }
+    // and the seed every token's secret derives from
+    let seed = sh(&sb, "meta", "cat /var/lib/consul-acl/seed");
+    assert_eq!(seed.trim().len(), 73, "not a seed: {seed:?}");
+    secrets.push(seed.trim().to_string());
     secrets.sort();
     secrets.dedup();
     let rerun = infra(&sb, &inventory, &["-D", "-vvv"]);
@@ -395,7 +399,7 @@ fn pgsql_cluster_on_consul() {
     );
     for secret in &secrets {
         for (what, out) in [
-            ("infra.yml", &run.out),
+            ("infra.yml -D", &run.out),
             ("pgsql.yml", &first.out),
             ("infra.yml -D -vvv", &rerun.out),
         ] {
@@ -406,6 +410,35 @@ fn pgsql_cluster_on_consul() {
         }
         let found = common::files_containing(&common::controller_dirs(&sb), secret);
         assert!(found.is_empty(), "a token in controller files: {found:?}");
+    }
+    // a replaced seed (the tokens would all change) is refused before any file changes
+    sh(
+        &sb,
+        "meta",
+        "cp -p /var/lib/consul-acl/seed /root/seed.kept && \
+         echo 11111111-2222-3333-4444-555555555555-66666666-7777-8888-9999-000000000000 \
+         > /var/lib/consul-acl/seed",
+    );
+    let refused = infra(&sb, &inventory, &[]);
+    sh(
+        &sb,
+        "meta",
+        "cp -p /root/seed.kept /var/lib/consul-acl/seed",
+    );
+    assert_eq!(refused.code, Some(2), "{}", refused.out);
+    assert!(
+        refused
+            .out
+            .contains("is not the seed the cluster's tokens were made from"),
+        "{}",
+        refused.out
+    );
+    for (host, r) in recap(&refused.out) {
+        assert_eq!(
+            r.changed, 0,
+            "{host} changed with a replaced seed:\n{}",
+            refused.out
+        );
     }
 
     // 4. psql through the service names and haproxy

@@ -374,11 +374,23 @@ pub fn receive(len: u64) -> String {
 /// be complete ([`receive`]) → attributes → validate → rename).
 pub fn write_script(dest: &str, options: &WriteOptions, content: &Payload) -> Request {
     let attrs = &options.attrs;
+    // The temp file is mktemp's 0600 until its mode is set. With a mode given (always absolute
+    // here), it goes from 0600 straight to that mode: a file made private (0640, 0600) is never
+    // readable by others, not even for a moment. Without one it takes the old file's mode, or
+    // the umask's for a new file.
+    let (keep_mode, new_mode) = if attrs.mode.is_some() {
+        ("", "")
+    } else {
+        (
+            "chmod --reference=\"$d\" -- \"$t\"; ",
+            "chmod \"$(printf '%o' $(( 0666 & ~0$(umask) )))\" -- \"$t\"; ",
+        )
+    };
     let mut s = format!(
         "set -e\nd={d}\nt=$(mktemp -- \"$(dirname -- \"$d\")/.drover.XXXXXXXX\")\n\
          trap 'rm -f -- \"$t\"' EXIT\n{receive}\
-         if [ -e \"$d\" ]; then chmod --reference=\"$d\" -- \"$t\"; chown --reference=\"$d\" -- \"$t\" 2>/dev/null || true; \
-         else chmod \"$(printf '%o' $(( 0666 & ~0$(umask) )))\" -- \"$t\"; fi\n",
+         if [ -e \"$d\" ]; then {keep_mode}chown --reference=\"$d\" -- \"$t\" 2>/dev/null || true; \
+         else {new_mode}:; fi\n",
         d = quote(dest),
         receive = receive(content.len()),
     );
@@ -429,6 +441,31 @@ pub fn attrs_script(path: &str, attrs: &Attrs) -> Request {
 
 #[cfg(test)]
 mod tests {
+
+    /// A private file never passes through a wider mode: with a mode given, the temp file goes
+    /// from mktemp's 0600 straight to it (no chmod from the old file or the umask first).
+    #[test]
+    fn a_given_mode_is_the_only_chmod() {
+        let private = WriteOptions {
+            attrs: Attrs {
+                mode: Some(Mode(0o640)),
+                ..Attrs::default()
+            },
+            ..WriteOptions::default()
+        };
+        let script = write_script("/etc/x.json", &private, &Payload::bytes(b"s\n".to_vec())).script;
+        let chmods: Vec<&str> = script.lines().filter(|l| l.contains("chmod")).collect();
+        assert_eq!(chmods, ["chmod 0640 -- \"$t\""], "{script}");
+        // without a mode: the old file's, or the umask's for a new one
+        let script = write_script(
+            "/etc/x.json",
+            &WriteOptions::default(),
+            &Payload::bytes(b"s\n".to_vec()),
+        )
+        .script;
+        assert!(script.contains("chmod --reference="), "{script}");
+        assert!(script.contains("umask"), "{script}");
+    }
     use super::*;
     use drover_connection::LocalConnection;
 

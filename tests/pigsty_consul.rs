@@ -340,12 +340,12 @@ fn consul_cluster_and_service_registration() {
         &inventory,
         &["-e", &format!("consul_gossip_key={other}"), "-vvv"],
     );
-    assert_eq!(refused.code, Some(2), "{}", refused.out);
+    refused.refused(
+        "a consul_gossip_key not in use",
+        "consul_gossip_key is not the key in use on",
+    );
     assert!(
-        refused
-            .out
-            .contains("consul_gossip_key is not the key in use on")
-            && refused.out.contains("consul_rotate_gossip_key=true"),
+        refused.out.contains("consul_rotate_gossip_key=true"),
         "{}",
         refused.out
     );

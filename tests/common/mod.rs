@@ -75,6 +75,20 @@ impl Run {
         }
         r.into_iter().map(|(h, r)| (h, r.changed)).collect()
     }
+
+    /// Asserts a refusal: exit 2 (a failed task, as ansible-playbook's), `reason` in the
+    /// output, and nothing changed on any host of the recap.
+    pub fn refused(&self, what: &str, reason: &str) {
+        assert_eq!(self.code, Some(2), "{what}:\n{}", self.out);
+        assert!(
+            self.out.contains(reason),
+            "{what}: no `{reason}` in:\n{}",
+            self.out
+        );
+        for (h, r) in recap(&self.out) {
+            assert_eq!(r.changed, 0, "{what}: {h} changed:\n{}", self.out);
+        }
+    }
 }
 
 /// The infra suites provision infra.yml on its own, a sandbox where pgsql.yml never runs:
